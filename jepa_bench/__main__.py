@@ -1,0 +1,3 @@
+from jepa_bench.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,465 @@
+"""Check the claims of the paper's section 3 against the summary tables.
+
+    jepa-bench claims --summary results/summary --out results/claims.md
+
+writes ``claims.md`` and its twin ``claims.json``. Every claim gets a verdict:
+
+- ``reproduced``: every check of the claim passes;
+- ``not reproduced``: at least one check clearly fails;
+- ``inconclusive``: no check fails but at least one cannot be decided (CIs overlap a threshold
+  or each other, or too few seeds for a CI);
+- ``inconclusive (not run)``: a configuration the claim is about is not among the runs.
+
+The criteria are fixed here, before any run is looked at; see ``CRITERIA`` for the text put in
+the report. Statistics come from stats.csv / runs.csv (aggregate.py): per run, the final return
+is the mean of the last 10 episodes finished before the step budget and the AUC is the
+time-averaged running return; per configuration, the 95% percentile-bootstrap CI of the mean
+over seeds. A quantity is compared with a threshold t by its CI: above t if ci_low > t, not
+above t if ci_high <= t, undecided otherwise. Two configurations are "separated" when their CIs
+do not overlap. When all seeds give the same value the CI in stats.csv is NaN; here it is taken
+as that single value. With fewer than two seeds nothing is decided.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from jepa_bench.aggregate import SUMMARY_FILES, notation
+from jepa_bench.config import PAPER_CONFIGS
+from jepa_bench.metrics import atomic_write_text
+
+__all__ = ["CRITERIA", "Interval", "above", "evaluate_claims", "separated", "write_claims"]
+
+GRAD_CONFIGS = ["j0g1r0", "j1g1r0"]  # the paper's ∇ configurations
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
+NOT_RUN = "inconclusive (not run)"
+
+CRITERIA = {
+    "learns": (
+        "A configuration *learns* (does better than a random policy) when the 95% CI lower bound "
+        "of its mean final return is above T_learn = random mean + 1 SD of random episode "
+        "returns (both measured); it *does not learn* when the CI upper bound is at or below "
+        "T_learn; otherwise undecided. One SD is a margin so that a policy whose returns sit "
+        "within the spread of random play is not counted as learning, and so that 'does not "
+        "rise' (claim 3) can be decided at all."
+    ),
+    "limited": (
+        "Learning is *limited* when the CI upper bound of the mean final return is below "
+        "CartPole-v1's reward threshold (475, read from gymnasium's registry); *not limited* "
+        "when the CI lower bound is at or above it."
+    ),
+    "best": (
+        "*Best* = highest mean AUC among the paper's four configurations that were run, with a "
+        "CI that overlaps none of theirs. A configuration with a higher AUC CI (no overlap) makes "
+        "the check fail; any overlap leaves it undecided."
+    ),
+    "no_plateau": (
+        "*No plateau* = the CI lower bound of the mean late slope (least-squares slope of the "
+        "running return over the last quarter of training) is above 0, or the run has reached "
+        "the ceiling (CI lower bound of the final return >= 475). The CI upper bound of the "
+        "slope at or below 0 (and not at the ceiling) is a plateau."
+    ),
+    "collapse": (
+        "*Collapse* = the minimum logged embedding variance is below 1e-7 (the paper's indicator) "
+        "in a strict majority of seeds; in at most half of the seeds it is not a collapse."
+    ),
+    "no_collapse": "*Avoids collapse* = no seed's minimum logged embedding variance is below 1e-7.",
+    "slower": (
+        "*Slower than J, ∇, R̂* = the AUC CI lies entirely below that of j1g1r0; entirely above "
+        "fails; overlap is undecided."
+    ),
+    "variance_range": (
+        "*Embedding variance between 0 and 1* = in every run of the paper's ∇ configurations "
+        "(j0g1r0, j1g1r0) every logged embedding variance lies in [1e-7, 1] (0 is read as "
+        "'not collapsed', i.e. the 1e-7 indicator); any run outside fails."
+    ),
+}
+
+
+# --------------------------------------------------------------------------- comparisons
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Mean and CI of one configuration's metric; low/high NaN when undecidable."""
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    iqm: float = math.nan
+
+    @property
+    def defined(self) -> bool:
+        return self.n >= 2 and math.isfinite(self.low) and math.isfinite(self.high)
+
+    def text(self, fmt: str = ".1f") -> str:
+        if not math.isfinite(self.mean):
+            return "n/a"
+        ci = f"{self.low:{fmt}} to {self.high:{fmt}}" if self.defined else "undefined"
+        return f"{self.mean:{fmt}} (95% CI {ci}; IQM {self.iqm:{fmt}}; n={self.n})"
+
+
+def above(x: Interval, threshold: float) -> bool | None:
+    """True if x's CI lies above threshold, False if at or below it, None if it straddles."""
+    if not x.defined:
+        return None
+    if x.low > threshold:
+        return True
+    if x.high <= threshold:
+        return False
+    return None
+
+
+def separated(a: Interval, b: Interval) -> bool | None:
+    """True if a's CI lies entirely above b's, False if entirely below, None if they overlap."""
+    if not (a.defined and b.defined):
+        return None
+    if a.low > b.high:
+        return True
+    if a.high < b.low:
+        return False
+    return None
+
+
+def _all(results: list[bool | None]) -> bool | None:
+    """Three-valued AND."""
+    if any(r is False for r in results):
+        return False
+    if results and all(r is True for r in results):
+        return True
+    return None
+
+
+def _verdict(results: list[bool | None]) -> str:
+    r = _all(results)
+    return REPRODUCED if r is True else NOT_REPRODUCED if r is False else INCONCLUSIVE
+
+
+def _sci(x: float) -> str:
+    """1e-07 -> '1e-7'."""
+    mant, _, exp = f"{x:.0e}".partition("e")
+    return f"{mant}e{int(exp)}"
+
+
+def _yn(r: bool | None) -> str:
+    return "yes" if r is True else "no" if r is False else "undecided"
+
+
+# --------------------------------------------------------------------------- data access
+
+
+@dataclass
+class _Summary:
+    stats: pd.DataFrame
+    runs: pd.DataFrame
+    meta: dict
+    present: list[str] = field(default_factory=list)
+
+    def interval(self, configuration: str, metric: str) -> Interval:
+        row = self.stats[(self.stats["configuration"] == configuration) & (self.stats["metric"] == metric)]
+        if row.empty:
+            return Interval(math.nan, math.nan, math.nan, 0)
+        r = row.iloc[0]
+        n, mean, low, high = int(r["n"]), float(r["mean"]), float(r["ci_low"]), float(r["ci_high"])
+        if n >= 2 and not math.isfinite(low) and float(r["min"]) == float(r["max"]):
+            low = high = mean  # all seeds equal: the bootstrap distribution is that one point
+        return Interval(mean, low, high, n, float(r["iqm"]))
+
+    def run_rows(self, configuration: str) -> pd.DataFrame:
+        return self.runs[self.runs["configuration"] == configuration]
+
+
+def _load(summary_dir: Path) -> _Summary:
+    stats = pd.read_csv(summary_dir / SUMMARY_FILES["stats"])
+    runs = pd.read_csv(summary_dir / SUMMARY_FILES["runs"])
+    meta = json.loads((summary_dir / SUMMARY_FILES["meta"]).read_text())
+    present = [c for c in meta["configurations"] if c in set(runs["configuration"])]
+    return _Summary(stats, runs, meta, present)
+
+
+# --------------------------------------------------------------------------- the claims
+
+
+def _claim(cid, configuration, statement, criterion, checks, verdict, missing=()):
+    return {
+        "id": cid,
+        "configuration": configuration,
+        "notation": notation(configuration),
+        "statement": statement,
+        "criterion": criterion,
+        "checks": checks,
+        "verdict": verdict,
+        "missing_configurations": list(missing),
+    }
+
+
+def _check(name, result, detail, **numbers):
+    return {"check": name, "result": result, "detail": detail, "numbers": numbers}
+
+
+def _learns(s: _Summary, cfg: str, t_learn: float) -> dict:
+    fr = s.interval(cfg, "final_return")
+    r = above(fr, t_learn)
+    return _check(
+        "learns (final return above T_learn)", r,
+        f"final return {fr.text()} vs T_learn = {t_learn:.1f}: {_yn(r)}",
+        final_return=fr.__dict__, t_learn=t_learn,
+    )
+
+
+def _collapse_count(s: _Summary, cfg: str) -> tuple[int, int]:
+    rows = s.run_rows(cfg)
+    ev = rows["embed_var_min"].astype(float)
+    have = ev.notna()
+    return int((ev[have] < s.meta["collapse_threshold"]).sum()), int(have.sum())
+
+
+def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
+    """Evaluate the five claims; returns the content of claims.json."""
+    s = _load(Path(summary_dir))
+    rnd = s.interval("random", "episode_return")
+    rnd_row = s.stats[(s.stats["configuration"] == "random") & (s.stats["metric"] == "episode_return")].iloc[0]
+    rnd_sd = float(rnd_row["std"])
+    t_learn = rnd.mean + rnd_sd
+    ceiling = float(s.meta["reward_threshold"])
+    collapse_t = float(s.meta["collapse_threshold"])
+    present = set(s.present)
+    claims = []
+
+    # 1 -- Ĵ, ∇, R̂ learns something, but limited
+    cfg = "j0g1r0"
+    statement = "Ĵ, ∇, R̂ learns some advantageous behaviour (better than random), albeit limited."
+    criterion = "learns AND limited."
+    if cfg not in present:
+        claims.append(_claim(1, cfg, statement, criterion, [], NOT_RUN, [cfg]))
+    else:
+        fr = s.interval(cfg, "final_return")
+        lim = None if not fr.defined else True if fr.high < ceiling else False if fr.low >= ceiling else None
+        checks = [
+            _learns(s, cfg, t_learn),
+            _check("limited (final return below 475)", lim,
+                   f"final return CI {fr.low:.1f} to {fr.high:.1f} vs {ceiling:.0f}: {_yn(lim)}",
+                   reward_threshold=ceiling),
+        ]
+        claims.append(_claim(1, cfg, statement, criterion, checks, _verdict([c["result"] for c in checks])))
+
+    # 2 -- J, ∇, R̂ is best: fastest rise, no plateau
+    cfg = "j1g1r0"
+    statement = "J, ∇, R̂ gives the best results: the return rises much faster and does not plateau."
+    criterion = "best (AUC) AND no plateau."
+    others = [c for c in PAPER_CONFIGS if c != cfg and c in present]
+    missing = [c for c in PAPER_CONFIGS if c not in present]
+    if cfg not in present or not others:
+        claims.append(_claim(2, cfg, statement, criterion, [], NOT_RUN, missing))
+    else:
+        auc = s.interval(cfg, "auc_return")
+        pair = {o: separated(auc, s.interval(o, "auc_return")) for o in others}
+        best = _all(list(pair.values()))
+        detail = "; ".join(f"vs {notation(o)} AUC {s.interval(o, 'auc_return').text()}: "
+                           f"{'separated above' if r else 'separated below' if r is False else 'overlap'}"
+                           for o, r in pair.items())
+        slope = s.interval(cfg, "late_slope")
+        fr = s.interval(cfg, "final_return")
+        at_ceiling = fr.defined and fr.low >= ceiling
+        np_ = True if at_ceiling else above(slope, 0.0)
+        checks = [
+            _check("best AUC among the paper's configurations", best,
+                   f"AUC {auc.text()}; {detail}", auc=auc.__dict__,
+                   others={o: s.interval(o, "auc_return").__dict__ for o in others}),
+            _check("no plateau", np_,
+                   f"late slope {slope.text('.3f')} return per 1000 steps"
+                   f"{' (final return at the 475 ceiling)' if at_ceiling else ''}: {_yn(np_)}",
+                   late_slope=slope.__dict__, at_ceiling=at_ceiling),
+        ]
+        claims.append(_claim(2, cfg, statement, criterion, checks,
+                             _verdict([c["result"] for c in checks]), missing))
+
+    # 3 -- J, ∇̂, R̂ collapses and does not learn
+    cfg = "j1g0r0"
+    statement = ("J, ∇̂, R̂ collapses: the embedding variance falls below 1e-7 and the episodic "
+                 "return never increases.")
+    criterion = "collapse AND does not learn (NOT learns)."
+    if cfg not in present:
+        claims.append(_claim(3, cfg, statement, criterion, [], NOT_RUN, [cfg]))
+    else:
+        k, n = _collapse_count(s, cfg)
+        col = None if n == 0 else k > n / 2
+        learn = _learns(s, cfg, t_learn)
+        flat = None if learn["result"] is None else not learn["result"]
+        checks = [
+            _check("collapse in a majority of seeds", col,
+                   f"{k} of {n} seeds have min embedding variance < {_sci(collapse_t)} "
+                   f"(min over seeds {s.interval(cfg, 'embed_var_min').text('.2e')}): {_yn(col)}",
+                   collapsed_seeds=k, seeds_with_embed_var=n),
+            _check("return does not rise (does not learn)", flat,
+                   f"final return {s.interval(cfg, 'final_return').text()} vs T_learn = "
+                   f"{t_learn:.1f}: does not rise: {_yn(flat)}",
+                   **learn["numbers"]),
+        ]
+        claims.append(_claim(3, cfg, statement, criterion, checks, _verdict([c["result"] for c in checks])))
+
+    # 4 -- J, ∇̂, R avoids collapse and learns, slower than J, ∇, R̂
+    cfg = "j1g0r1"
+    statement = ("J, ∇̂, R avoids collapse and the actor learns, but much slower than with "
+                 "actor-critic gradients (J, ∇, R̂).")
+    criterion = "avoids collapse AND learns AND slower (AUC) than j1g1r0."
+    missing = [c for c in (cfg, "j1g1r0") if c not in present]
+    if missing:
+        claims.append(_claim(4, cfg, statement, criterion, [], NOT_RUN, missing))
+    else:
+        k, n = _collapse_count(s, cfg)
+        nocol = None if n == 0 else k == 0
+        auc, ref = s.interval(cfg, "auc_return"), s.interval("j1g1r0", "auc_return")
+        sep = separated(ref, auc)
+        checks = [
+            _check("avoids collapse (no seed below 1e-7)", nocol,
+                   f"{k} of {n} seeds have min embedding variance < {_sci(collapse_t)}: "
+                   f"{'avoided' if nocol else 'not avoided' if nocol is False else 'undecided'}",
+                   collapsed_seeds=k, seeds_with_embed_var=n),
+            _learns(s, cfg, t_learn),
+            _check("slower than J, ∇, R̂ (AUC)", sep,
+                   f"AUC {auc.text()} vs J, ∇, R̂ {ref.text()}: "
+                   f"{'lower, separated' if sep else 'higher, separated' if sep is False else 'overlap'}",
+                   auc=auc.__dict__, reference_auc=ref.__dict__),
+        ]
+        claims.append(_claim(4, cfg, statement, criterion, checks, _verdict([c["result"] for c in checks])))
+
+    # 5 -- embedding variance of the ∇ configurations stays between 0 and 1
+    statement = "The embedding variance of the ∇ configurations stays in a reasonable range between 0 and 1."
+    criterion = "variance range, in every run of j0g1r0 and j1g1r0 that was run."
+    have = [c for c in GRAD_CONFIGS if c in present]
+    missing = [c for c in GRAD_CONFIGS if c not in present]
+    if not have:
+        claims.append(_claim(5, "j1g1r0", statement, criterion, [], NOT_RUN, missing))
+    else:
+        checks = []
+        for c in have:
+            rows = s.run_rows(c)
+            lo, hi = rows["embed_var_min"].astype(float), rows["embed_var_max"].astype(float)
+            ok = lo.notna() & hi.notna()
+            if not ok.any():
+                r = None
+            else:
+                r = bool(((lo[ok] >= collapse_t) & (hi[ok] <= 1.0)).all())
+            checks.append(_check(
+                f"{notation(c)}: every logged embedding variance in [1e-7, 1]", r,
+                f"{int(ok.sum())} runs; smallest {lo.min():.3g}, largest {hi.max():.3g}: {_yn(r)}",
+                min=float(lo.min()), max=float(hi.max()), runs=int(ok.sum()),
+            ))
+        cl = _claim(5, have[0], statement, criterion, checks, _verdict([c["result"] for c in checks]), missing)
+        cl["configuration"] = " + ".join(have)
+        cl["notation"] = " + ".join(f"({notation(c)})" for c in have)
+        claims.append(cl)
+
+    return {
+        "paper": "Kenneweg et al. 2025, JEPA for RL, section 3 (Figure 3)",
+        "runs": {
+            "configurations": s.present,
+            "seeds": s.meta["seeds"],
+            "total_steps": s.meta["total_steps"],
+            "skipped": s.meta.get("runs_skipped", []),
+        },
+        "random_baseline": {
+            "mean": rnd.mean, "ci_low": rnd.low, "ci_high": rnd.high, "sd": rnd_sd, "episodes": rnd.n,
+            "env_id": s.meta["random_baseline"]["env_id"],
+        },
+        "thresholds": {
+            "t_learn": t_learn,
+            "reward_threshold": ceiling,
+            "collapse": collapse_t,
+            "variance_range": [collapse_t, 1.0],
+            "ci_level": s.meta["ci"]["level"],
+            "ci_method": s.meta["ci"]["method"],
+            "late_fraction": s.meta["late_fraction"],
+            "return_window": s.meta["return_window"],
+        },
+        "criteria": CRITERIA,
+        "claims": claims,
+    }
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _markdown(res: dict) -> str:
+    runs, rb, th = res["runs"], res["random_baseline"], res["thresholds"]
+    lines = [
+        "# Claims of section 3, checked against our runs",
+        "",
+        f"Paper: {res['paper']}.",
+        "",
+        f"- Runs: configurations {', '.join(f'{c} ({notation(c)})' for c in runs['configurations'])}; "
+        f"seeds {', '.join(map(str, runs['seeds']))}; {runs['total_steps']:,} environment steps each "
+        "(the paper: 5 seeds, 100,000 steps).",
+    ]
+    if runs["total_steps"] != 100_000:
+        lines.append("- Note: the step budget differs from the paper's 100k; the verdicts are about "
+                     "these runs only.")
+    if runs["skipped"]:
+        skipped = ", ".join(f"{r['configuration']}/seed{r['seed']} ({r['reason']})" for r in runs["skipped"])
+        lines.append(f"- Skipped runs: {skipped}.")
+    lines += [
+        f"- Random policy on {rb['env_id']} (measured, {rb['episodes']} episodes): mean return "
+        f"{rb['mean']:.2f} (95% CI {rb['ci_low']:.2f} to {rb['ci_high']:.2f}), SD {rb['sd']:.2f}.",
+        "",
+        "## Criteria (fixed before looking at the runs)",
+        "",
+        "Statistics: per run, *final return* = mean return of the last "
+        f"{th['return_window']} episodes finished within the step budget; *AUC* = area under the "
+        "running-return curve divided by the steps it spans (time-averaged running return); "
+        f"*late slope* = slope of the running return over the last {th['late_fraction']:.0%} of "
+        f"training. Per configuration: mean over seeds with a {th['ci_level']:.0%} "
+        f"{th['ci_method']}, and the IQM. A CI is compared with a threshold t: above if its lower "
+        "bound > t, not above if its upper bound <= t, otherwise undecided. A claim is "
+        "*reproduced* if all its checks pass, *not reproduced* if one clearly fails, "
+        "*inconclusive* otherwise, *inconclusive (not run)* if its configuration was not run.",
+        "",
+        "Thresholds: "
+        f"T_learn = {th['t_learn']:.2f} (random mean + 1 SD); "
+        f"ceiling = {th['reward_threshold']:.0f} (CartPole-v1 reward threshold); "
+        f"collapse: embedding variance < {_sci(th['collapse'])}; "
+        f"variance range [{_sci(th['variance_range'][0])}, {th['variance_range'][1]:g}].",
+        "",
+    ]
+    lines += [f"- {text}" for text in res["criteria"].values()]
+    lines += ["", "## Verdicts", "", "| # | configuration | claim | verdict |", "|---|---|---|---|"]
+    for c in res["claims"]:
+        lines.append(f"| {c['id']} | {c['notation']} | {c['statement']} | **{c['verdict']}** |")
+    for c in res["claims"]:
+        lines += ["", f"## Claim {c['id']}: {c['notation']}", "", f"> {c['statement']}", "",
+                  f"Criterion: {c['criterion']}", ""]
+        for ch in c["checks"]:
+            lines.append(f"- {ch['check']}: **{_yn(ch['result'])}** -- {ch['detail']}")
+        if c["missing_configurations"]:
+            lines.append(f"- not run: {', '.join(f'{m} ({notation(m)})' for m in c['missing_configurations'])}")
+        lines += ["", f"Verdict: **{c['verdict']}**"]
+    return "\n".join(lines) + "\n"
+
+
+def _json_safe(obj):
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
+def write_claims(summary_dir: str | os.PathLike, out_md: str | os.PathLike) -> tuple[Path, Path]:
+    """Evaluate the claims; write ``out_md`` and the JSON twin beside it (same stem, .json)."""
+    out_md = Path(out_md)
+    if out_md.suffix != ".md":
+        raise ValueError(f"out_md={str(out_md)!r} is not allowed: the report path must end in '.md'")
+    res = evaluate_claims(summary_dir)
+    out_json = out_md.with_suffix(".json")
+    atomic_write_text(out_md, _markdown(res))
+    atomic_write_text(out_json, json.dumps(_json_safe(res), indent=2, ensure_ascii=False) + "\n")
+    return out_md, out_json

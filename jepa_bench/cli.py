@@ -1,0 +1,198 @@
+"""`jepa-bench`: a thin command line over the package's functions.
+
+    jepa-bench configs
+    jepa-bench train --config j1g1r0 --seed 0 [--total-steps 100000] [--out DIR] [--resume]
+    jepa-bench aggregate | plots | claims      (the workflow's later stages)
+    jepa-bench render-check                    (fast renderer vs gymnasium: fidelity and speed)
+    jepa-bench theory                          (numerical check of Yu & Chen's Propositions 1-2)
+
+Bad input exits with status 2 and a one-line message; a diverged run exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+SWITCH_KEYS = ("jepa", "rl_grad", "var_reg", "obs_type")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, like argparse but without the usage block
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be a positive integer")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
+    return value
+
+
+def cmd_configs(args) -> int:
+    from jepa_bench.config import CONFIGS, PAPER_CONFIGS
+    width = max(len(n) for n in CONFIGS)
+    for name, named in CONFIGS.items():
+        tag = " (paper)" if name in PAPER_CONFIGS else ""
+        print(f"{name:<{width}}  {named.notation:<12}  {named.description}{tag}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from jepa_bench.config import parse_overrides, resolve
+    from jepa_bench.train import default_run_dir, train
+
+    overrides = parse_overrides(args.set)
+    fixed = [k for k in overrides if k in SWITCH_KEYS]
+    if fixed:
+        raise ValueError(f"--set {fixed[0]} is fixed by the configuration name; choose another "
+                         "--config (see `jepa-bench configs`)")
+    overrides["total_steps"] = args.total_steps
+    if args.renderer:
+        overrides["renderer"] = args.renderer
+    cfg = resolve(args.config, overrides)
+    out = Path(args.out) if args.out else default_run_dir(args.config, args.seed)
+    command = "jepa-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    info = train(cfg, args.seed, out, config_name=args.config, device=args.device,
+                 threads=args.threads, resume=args.resume, force=args.force,
+                 progress=not args.quiet, command=command)
+    if info["status"] == "complete":
+        print(f"{args.config}/seed{args.seed}: complete, {info['env_steps']} env steps -> {out}")
+    return 0
+
+
+def cmd_aggregate(args) -> int:
+    from jepa_bench.aggregate import summarise
+    paths = summarise(Path(args.runs_root), args.configs, args.seeds, args.total_steps,
+                      Path(args.out))
+    for path in paths.values():
+        print(path)
+    return 0
+
+
+def cmd_plots(args) -> int:
+    from jepa_bench.plots import make_figures
+    for path in make_figures(Path(args.summary), Path(args.out)):
+        print(path)
+    return 0
+
+
+def cmd_claims(args) -> int:
+    from jepa_bench.claims import write_claims
+    for path in write_claims(Path(args.summary), Path(args.out)):
+        print(path)
+    return 0
+
+
+def cmd_render_check(args) -> int:
+    from jepa_bench.render import compare_renderers, time_renderers
+    fid = compare_renderers(n_states=args.states, seed=args.seed, height=args.height,
+                            width=args.width)
+    for key, value in fid.items():
+        print(f"fidelity.{key}: {value}")
+    if not args.no_timing:
+        for key, value in time_renderers(height=args.height, width=args.width).items():
+            print(f"speed.{key}: {value}")
+    return 0
+
+
+def cmd_theory(args) -> int:
+    from jepa_bench.theory import format_report, run_theory_checks
+    result = run_theory_checks(seed=args.seed)
+    text = format_report(result)
+    if args.out:
+        from jepa_bench.metrics import atomic_write_text
+        atomic_write_text(Path(args.out), text)
+    print(text)
+    return 0 if result.get("ok", True) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from jepa_bench.config import CONFIGS
+
+    parser = _Parser(prog="jepa-bench", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("configs", help="list the named configurations")
+    p.set_defaults(func=cmd_configs)
+
+    p = sub.add_parser("train", help="train one configuration and seed into a run folder")
+    p.add_argument("--config", required=True, metavar="NAME",
+                   help=f"one of: {', '.join(CONFIGS)}")
+    p.add_argument("--seed", required=True, type=_non_negative_int)
+    p.add_argument("--total-steps", type=_positive_int, default=100_000)
+    p.add_argument("--out", help="run folder (default results/runs/{config}/seed{seed})")
+    p.add_argument("--renderer", choices=("fast", "gym"))
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--threads", type=_positive_int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
+    p.add_argument("--force", action="store_true", help="discard an existing run folder")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a TrainConfig field (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("aggregate", help="tidy summary tables from run folders")
+    p.add_argument("--runs-root", required=True)
+    p.add_argument("--configs", nargs="+", required=True)
+    p.add_argument("--seeds", nargs="+", type=_non_negative_int, required=True)
+    p.add_argument("--total-steps", type=_positive_int, required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_aggregate)
+
+    p = sub.add_parser("plots", help="the paper's figures from the summary tables")
+    p.add_argument("--summary", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_plots)
+
+    p = sub.add_parser("claims", help="check the paper's claims against the summary")
+    p.add_argument("--summary", required=True)
+    p.add_argument("--out", required=True, help="markdown file; a .json twin is written beside")
+    p.set_defaults(func=cmd_claims)
+
+    p = sub.add_parser("render-check", help="fast renderer vs gymnasium: fidelity and speed")
+    p.add_argument("--states", type=_positive_int, default=1000)
+    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--height", type=_positive_int, default=24)
+    p.add_argument("--width", type=_positive_int, default=96)
+    p.add_argument("--no-timing", action="store_true")
+    p.set_defaults(func=cmd_render_check)
+
+    p = sub.add_parser("theory", help="numerical check of Propositions 1 and 2 (Yu & Chen)")
+    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--out", help="also write the markdown report here")
+    p.set_defaults(func=cmd_theory)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from jepa_bench.train import RunFolderError, TrainingDiverged
+    try:
+        return args.func(args)
+    except (ValueError, RunFolderError) as exc:
+        print(f"jepa-bench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except TrainingDiverged as exc:
+        print(f"jepa-bench {args.command}: training diverged: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

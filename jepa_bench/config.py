@@ -1,0 +1,261 @@
+"""Every hyperparameter in one dataclass, and the named configurations of the experiments.
+
+A configuration name spells the three switches of Kenneweg et al. (2025), section 3:
+``j`` the JEPA loss (J), ``g`` RL gradients into the encoder (∇), ``r`` the variance regulariser (R),
+each 1 (on) or 0 (off, written with a hat in the paper).  ``j1g1r0`` is "J, ∇, R̂".  ``state`` is
+the same PPO on the true 4-d state, the check that our PPO itself is right.
+
+The pixel defaults are chosen once, for every pixel configuration alike; the reasons are in the
+field docstrings and in the README ("Design choices").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field, fields
+
+PAPER_CONFIGS = ("j0g1r0", "j1g1r0", "j1g0r0", "j1g0r1")
+GRID_CONFIGS = tuple(f"j{j}g{g}r{r}" for j in (0, 1) for g in (0, 1) for r in (0, 1))
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters of one training run (one configuration, one seed)."""
+
+    # --- the experiment's switches ---------------------------------------------------------
+    jepa: bool = True
+    """J: add L_JEPA (Eq. 1) to the loss. Off: the predictor still trains on detached embeddings
+    as a probe, so the JEPA loss curve of every configuration means the same thing."""
+    rl_grad: bool = True
+    """∇: actor and critic losses flow into the encoder. Off: the heads see s_x.detach()."""
+    var_reg: bool = False
+    """R: add L_reg = -min(1, mean_i Var(s_x)_i) (Eq. 2) to the loss."""
+    obs_type: str = "pixels"
+    """'pixels' (ViT encoder over three frames) or 'state' (MLP encoder over the true 4-d state)."""
+
+    # --- environment ---------------------------------------------------------------------------
+    num_envs: int = 8
+    """Parallel environments in the vector env (CleanRL's Atari default)."""
+    height: int = 24
+    """Frame height in pixels: 150 cropped rows of gymnasium's picture, area-resampled by 6.25."""
+    width: int = 96
+    """Frame width in pixels: the full 600-pixel width, so the cart's position stays visible."""
+    renderer: str = "fast"
+    """'fast' (batched torch renderer) or 'gym' (gymnasium's pygame picture, the reference)."""
+
+    # --- PPO -----------------------------------------------------------------------------------
+    total_steps: int = 100_000
+    """Environment steps of the run (the paper's figure covers the first 100k)."""
+    num_steps: int = 125
+    """Steps per env per rollout: 8 x 125 = 1000 steps an update, so 100k steps are 100 updates."""
+    gamma: float = 0.99
+    """Discount factor."""
+    gae_lambda: float = 0.95
+    """GAE lambda."""
+    num_minibatches: int = 4
+    """Minibatches per epoch."""
+    update_epochs: int = 4
+    """PPO epochs per update (CleanRL's default; the dominant term of the compute budget)."""
+    lr: float = 2.5e-4
+    """Adam learning rate, annealed linearly to 0 when anneal_lr."""
+    anneal_lr: bool = True
+    """Anneal the learning rate linearly over the run."""
+    adam_eps: float = 1e-5
+    """Adam epsilon (CleanRL)."""
+    clip_coef: float = 0.2
+    """PPO surrogate clipping."""
+    norm_adv: bool = True
+    """Normalise advantages per minibatch."""
+    ent_coef: float = 0.01
+    """Entropy bonus weight."""
+    actor_coef: float = 1.0
+    """Weight of L_actor in Eq. 3."""
+    critic_coef: float = 1.0
+    """Weight of L_critic (0.5 * squared error) in Eq. 3."""
+    max_grad_norm: float = 0.5
+    """Global gradient-norm clip."""
+
+    # --- model ---------------------------------------------------------------------------------
+    patch: int = 12
+    """Square patch side: 2 x 8 patches a frame, 48 patch tokens + CLS for three frames."""
+    dim: int = 64
+    """d_emb, as in the paper."""
+    depth: int = 2
+    """Transformer blocks of the x- and y-encoders."""
+    heads: int = 4
+    """Attention heads (head width 16)."""
+    mlp_ratio: float = 4.0
+    """Hidden width of the transformer MLP relative to dim."""
+    state_hidden: int = 64
+    """Hidden width of the MLP encoder of the 'state' configuration."""
+    head_hidden: int = 64
+    """Hidden width of the actor and critic heads."""
+    pred_hidden: int = 128
+    """Hidden width of the two-layer predictor."""
+    ema: float = 0.99
+    """y-encoder momentum: theta_bar <- ema * theta_bar + (1 - ema) * theta after every step."""
+    jepa_coef: float = 1.0
+    """Weight of L_JEPA in Eq. 3."""
+    reg_coef: float = 1.0
+    """Weight of L_reg in Eq. 3."""
+
+    # --- bookkeeping ---------------------------------------------------------------------------
+    checkpoint_every: int = 5
+    """Updates between checkpoints (and CSV flushes)."""
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    # derived values, computed from the fields so they cannot drift
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.num_steps
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+    @property
+    def num_updates(self) -> int:
+        return math.ceil(self.total_steps / self.batch_size)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_CHOICES = {"obs_type": ("pixels", "state"), "renderer": ("fast", "gym")}
+_POSITIVE_INT = ("num_envs", "height", "width", "total_steps", "num_steps", "num_minibatches",
+                 "update_epochs", "patch", "dim", "depth", "heads", "state_hidden", "head_hidden",
+                 "pred_hidden", "checkpoint_every")
+_UNIT_INTERVAL = ("gamma", "gae_lambda", "ema")
+_NON_NEGATIVE = ("lr", "adam_eps", "clip_coef", "ent_coef", "actor_coef", "critic_coef",
+                 "max_grad_norm", "jepa_coef", "reg_coef", "mlp_ratio")
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Raise ValueError with a one-line message for the first invalid field."""
+    for name, allowed in _CHOICES.items():
+        value = getattr(cfg, name)
+        if value not in allowed:
+            raise ValueError(f"{name}={value!r} is not one of: {', '.join(map(repr, allowed))}")
+    for name in _POSITIVE_INT:
+        value = getattr(cfg, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ValueError(f"{name}={value!r} must be a positive integer")
+    for name in _UNIT_INTERVAL:
+        value = getattr(cfg, name)
+        if not (0.0 <= value <= 1.0):
+            raise ValueError(f"{name}={value!r} must lie in [0, 1]")
+    for name in _NON_NEGATIVE:
+        value = getattr(cfg, name)
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name}={value!r} must be a finite number >= 0")
+    if cfg.batch_size % cfg.num_minibatches:
+        raise ValueError(f"num_minibatches={cfg.num_minibatches} must divide the batch of "
+                         f"num_envs*num_steps={cfg.batch_size}")
+    if cfg.obs_type == "pixels" and (cfg.height % cfg.patch or cfg.width % cfg.patch):
+        raise ValueError(f"patch={cfg.patch} must divide height={cfg.height} and "
+                         f"width={cfg.width}")
+    if cfg.dim % cfg.heads:
+        raise ValueError(f"heads={cfg.heads} must divide dim={cfg.dim}")
+
+
+# --- named configurations -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NamedConfig:
+    name: str
+    notation: str
+    description: str
+    overrides: dict = field(default_factory=dict)
+
+
+def _hat(symbol: str, on: bool) -> str:
+    return symbol if on else symbol + "\u0302"
+
+
+def notation(j: bool, g: bool, r: bool) -> str:
+    """Paper notation, a hat marking a switch that is off: (True, False, True) -> 'J, ∇̂, R'."""
+    return ", ".join((_hat("J", j), _hat("\u2207", g), _hat("R", r)))
+
+
+_GRID_TEXT = {
+    "j0g0r0": "frozen random encoder: only the actor and critic heads learn",
+    "j0g0r1": "encoder trained by the variance regulariser alone",
+    "j0g1r0": "paper baseline: encoder trained by actor and critic gradients only",
+    "j0g1r1": "RL gradients plus the variance regulariser, no JEPA loss",
+    "j1g0r0": "JEPA loss only, RL gradients stopped: the paper's collapse case",
+    "j1g0r1": "JEPA loss plus variance regulariser, RL gradients stopped",
+    "j1g1r0": "JEPA loss and RL gradients: the paper's best configuration",
+    "j1g1r1": "JEPA loss, RL gradients and the variance regulariser",
+}
+
+# PPO on the true state, with RL-Zoo's tuned CartPole-v1 hyperparameters (8 envs x 32 steps,
+# 20 epochs of one 256-sample minibatch, lr 1e-3 annealed, gamma 0.98, lambda 0.8, no entropy).
+STATE_OVERRIDES = dict(obs_type="state", jepa=False, rl_grad=True, var_reg=False, num_envs=8,
+                       num_steps=32, update_epochs=20, num_minibatches=1, lr=1e-3, gamma=0.98,
+                       gae_lambda=0.8, ent_coef=0.0, checkpoint_every=20)
+
+
+def _build_registry() -> dict[str, NamedConfig]:
+    reg = {}
+    for name in GRID_CONFIGS:
+        j, g, r = (name[1] == "1", name[3] == "1", name[5] == "1")
+        reg[name] = NamedConfig(name, notation(j, g, r), _GRID_TEXT[name],
+                                dict(jepa=j, rl_grad=g, var_reg=r))
+    reg["state"] = NamedConfig("state", "state (4-d)",
+                               "PPO on the true 4-d state with an MLP encoder: checks our PPO",
+                               STATE_OVERRIDES)
+    return reg
+
+
+CONFIGS: dict[str, NamedConfig] = _build_registry()
+
+
+def get_config(name: str) -> NamedConfig:
+    if name not in CONFIGS:
+        raise ValueError(f"unknown config {name!r}; valid names: {', '.join(CONFIGS)}")
+    return CONFIGS[name]
+
+
+def _parse_value(key: str, text: str, current):
+    kind = type(current)
+    try:
+        if kind is bool:
+            lowered = text.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+        return text
+    except ValueError:
+        raise ValueError(f"--set {key}={text!r}: expected a {kind.__name__}") from None
+
+
+def parse_overrides(items: list[str] | None) -> dict:
+    """Turn ['lr=1e-3', 'depth=3'] into a dict typed after TrainConfig's fields."""
+    defaults = TrainConfig()
+    valid = [f.name for f in fields(TrainConfig)]
+    out = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise ValueError(f"--set {item!r}: expected key=value")
+        if key not in valid:
+            raise ValueError(f"unknown --set key {key!r}; valid keys: {', '.join(valid)}")
+        out[key] = _parse_value(key, text, getattr(defaults, key))
+    return out
+
+
+def resolve(name: str, overrides: dict | None = None, **kwargs) -> TrainConfig:
+    """The TrainConfig of a named configuration, with user overrides applied last."""
+    named = get_config(name)
+    values = {**named.overrides, **(overrides or {}), **kwargs}
+    return TrainConfig(**values)

@@ -1,0 +1,94 @@
+"""Run-folder I/O: column layouts, atomic writes, and the progress display."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+METRIC_COLUMNS = (
+    "update", "env_step", "wall_time", "sps", "episodic_return", "episodes", "jepa_loss",
+    "reg_loss", "actor_loss", "critic_loss", "entropy", "approx_kl", "clip_frac",
+    "explained_variance", "embed_var", "embed_rank", "lr",
+)
+EPISODE_COLUMNS = ("env_step", "return", "length")
+TIMING_COLUMNS = ("wall_time", "sps")
+"""Columns that depend on the machine's speed; everything else is reproducible bit for bit."""
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temporary file beside `path`, then rename over it: readers see old or new."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    return str(value)
+
+
+def write_csv_atomic(path: Path, columns, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([_cell(row.get(c)) for c in columns])
+    atomic_write_text(path, buf.getvalue())
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def read_json(path: Path) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+class Progress:
+    """A one-line bar on a terminal; plain lines every ~5% of the run otherwise (logs, CI)."""
+
+    def __init__(self, total_steps: int, label: str, stream=None, enabled: bool = True):
+        self.total = total_steps
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.tty = enabled and self.stream.isatty()
+        self.next_line_at = 0
+        self.started = time.monotonic()
+
+    def update(self, step: int, sps: float, recent_return: float | None, embed_var: float) -> None:
+        if not self.enabled:
+            return
+        frac = min(1.0, step / self.total)
+        ret = "-" if recent_return is None else f"{recent_return:.1f}"
+        text = (f"{self.label} {step}/{self.total} steps ({100 * frac:.0f}%) | {sps:.0f} sps | "
+                f"return {ret} | embed_var {embed_var:.2e}")
+        if self.tty:
+            width = 24
+            filled = int(width * frac)
+            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {text}\033[K")
+            self.stream.flush()
+        elif step >= self.next_line_at or step >= self.total:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+            self.next_line_at = step + max(1, self.total // 20)
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,160 @@
+"""Figures from the summary tables (see aggregate.py for their columns).
+
+    jepa-bench plots --summary results/summary --out results/figures
+
+writes, as PNG and PDF:
+
+- ``fig3_return``: running average of episodic return over env steps (the paper's Figure 3),
+  with the measured random-policy mean as a reference line;
+- ``embed_var``: batch-wise embedding variance on a log axis with the 1e-7 collapse line;
+- ``jepa_loss``: JEPA loss (Eq. 1);
+- ``embed_rank``: effective rank of the embeddings.
+
+Each line is one configuration: the mean over seeds with a 95% percentile-bootstrap CI band
+(resampling seeds, seeded, as in aggregate.py; seaborn's palette and theme). Lines differ in colour, dash pattern and marker, so the figures survive greyscale
+printing. Configurations with no data for a metric (e.g. ``state`` has no encoder) are left out
+of that figure; a figure with no data at all says so in its axes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from jepa_bench.aggregate import COLLAPSE_THRESHOLD, SUMMARY_FILES, notation_mathtext
+
+__all__ = ["FIGURES", "FORMATS", "band", "make_figures"]
+
+FORMATS = ("png", "pdf")
+#: figure stem -> (curves.csv column, y label, log y axis)
+FIGURES = {
+    "fig3_return": ("return_running", "episodic return (running mean of last 10 episodes)", False),
+    "embed_var": ("embed_var", "batch-wise embedding variance (mean over dims)", True),
+    "jepa_loss": ("jepa_loss", "JEPA loss  $\\|s^p_y - s_y\\|_2^2$", False),
+    "embed_rank": ("embed_rank", "effective rank of embeddings", False),
+}
+_TITLES = {
+    "fig3_return": "Average episodic return (cf. paper Fig. 3)",
+    "embed_var": "Embedding variance",
+    "jepa_loss": "JEPA loss",
+    "embed_rank": "Effective rank of $s_x$",
+}
+# dash patterns and markers per configuration, in order of appearance
+_DASHES = [(1, 0), (6, 2), (2, 2), (6, 2, 2, 2), (10, 3), (1, 1), (4, 1, 1, 1, 1, 1), (8, 2, 2, 2, 2, 2), (3, 3)]
+_MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<"]
+_CI_SEED = 0
+
+
+def _savefig(fig: Figure, path: Path) -> None:
+    """Save atomically (temp file in the same folder, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        fmt = path.suffix.lstrip(".")
+        meta = {"CreationDate": None} if fmt == "pdf" else {}
+        fig.savefig(tmp, format=fmt, dpi=150, metadata=meta)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def band(values: np.ndarray, *, level: float = 0.95, n_boot: int = 2000, seed: int = _CI_SEED):
+    """Mean over seeds and a percentile-bootstrap CI of it, per column of values[seed, step].
+
+    NaNs (a seed with nothing logged yet) are left out of that column. Columns with fewer than
+    two values get a NaN band. Vectorised: one resample of seed indices serves every column.
+    """
+    values = np.asarray(values, dtype=float)
+    n = values.shape[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        mean = np.nanmean(values, axis=0)
+        count = np.sum(np.isfinite(values), axis=0)
+        if n < 2:
+            nan = np.full(values.shape[1], np.nan)
+            return mean, nan, nan.copy()
+        idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+        boot = np.nanmean(values[idx], axis=1)  # (n_boot, steps)
+        alpha = (1 - level) / 2
+        low, high = np.nanquantile(boot, [alpha, 1 - alpha], axis=0)
+    low[count < 2] = np.nan
+    high[count < 2] = np.nan
+    return mean, low, high
+
+
+def _line_plot(ax, data: pd.DataFrame, column: str, order: list[str]) -> None:
+    colours = sns.color_palette("colorblind", len(order))
+    for i, name in enumerate(order):
+        wide = data[data["configuration"] == name].pivot(index="seed", columns="env_step", values=column)
+        steps = wide.columns.to_numpy(dtype=float)
+        mean, low, high = band(wide.to_numpy())
+        ax.fill_between(steps, low, high, color=colours[i], alpha=0.2, linewidth=0)
+        ax.plot(steps, mean, color=colours[i], dashes=_DASHES[i % len(_DASHES)],
+                marker=_MARKERS[i % len(_MARKERS)], markevery=max(1, len(steps) // 10),
+                markersize=5, linewidth=1.6, label=notation_mathtext(name))
+
+
+def make_figures(summary_dir: str | os.PathLike, out_dir: str | os.PathLike) -> list[Path]:
+    """Draw every figure in FIGURES from ``summary_dir`` into ``out_dir`` (PNG and PDF).
+
+    Returns the written paths, in FIGURES order, PNG before PDF.
+    """
+    summary_dir, out_dir = Path(summary_dir), Path(out_dir)
+    curves = pd.read_csv(summary_dir / SUMMARY_FILES["curves"])
+    stats = pd.read_csv(summary_dir / SUMMARY_FILES["stats"])
+    meta = json.loads((summary_dir / SUMMARY_FILES["meta"]).read_text())
+    order = [c for c in meta["configurations"] if c in set(curves["configuration"])]
+    random = stats[(stats["configuration"] == "random") & (stats["metric"] == "episode_return")]
+
+    written: list[Path] = []
+    for stem, (column, ylabel, log_y) in FIGURES.items():
+        data = curves[["configuration", "seed", "env_step", column]].copy()
+        if log_y:  # a log axis cannot show values <= 0
+            data.loc[data[column] <= 0, column] = np.nan
+        data = data.dropna(subset=[column])
+        present = [c for c in order if c in set(data["configuration"])]
+        n_seeds = int(data.groupby("configuration")["seed"].nunique().max()) if len(data) else 0
+
+        with sns.axes_style("whitegrid"):
+            fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+            ax = fig.add_subplot()
+        if present:
+            _line_plot(ax, data, column, present)
+        else:
+            ax.text(0.5, 0.5, "no data logged for this metric", ha="center", va="center",
+                    transform=ax.transAxes)
+        if stem == "fig3_return" and len(random):
+            mean = float(random["mean"].iloc[0])
+            ax.axhline(mean, color="0.4", linestyle=":", linewidth=1.5,
+                       label=f"random policy ({mean:.1f})")
+        if stem == "embed_var":
+            ax.axhline(COLLAPSE_THRESHOLD, color="0.2", linestyle=(0, (1, 3)), linewidth=1.5,
+                       label="collapse threshold $10^{-7}$")
+        if log_y:
+            ax.set_yscale("log")
+        ax.set_xlim(0, meta["total_steps"])
+        ax.set_xlabel("environment steps")
+        ax.set_ylabel(ylabel)
+        band = "mean, 95% bootstrap CI over seeds" if n_seeds > 1 else "single seed"
+        ax.set_title(f"{_TITLES[stem]}\n({band}; n = {n_seeds} seed{'s' if n_seeds != 1 else ''})",
+                     fontsize=10)
+        handles, labels = ax.get_legend_handles_labels()
+        if handles:
+            ax.legend(handles, labels, title="configuration", fontsize=8, title_fontsize=8,
+                      handlelength=3.5)
+        for fmt in FORMATS:
+            path = out_dir / f"{stem}.{fmt}"
+            _savefig(fig, path)
+            written.append(path)
+    return written

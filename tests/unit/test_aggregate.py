@@ -1,0 +1,180 @@
+"""Summary tables from hand-written run folders whose right answers are known."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jepa_bench.aggregate import (
+    CURVE_METRICS,
+    RUN_METRICS,
+    SUMMARY_FILES,
+    describe_sample,
+    make_grid,
+    notation,
+    notation_mathtext,
+    random_policy_returns,
+    summarise,
+)
+
+METRIC_COLUMNS = [
+    "update", "env_step", "wall_time", "sps", "episodic_return", "episodes", "jepa_loss",
+    "reg_loss", "actor_loss", "critic_loss", "entropy", "approx_kl", "clip_frac",
+    "explained_variance", "embed_var", "embed_rank", "lr",
+]
+
+
+def write_run(root, name, seed, ep_steps, ep_returns, *, total=1000, every=100, embed_var=0.1,
+              status="complete"):
+    """A run folder with one metrics row every `every` steps up to `total` and the given episodes."""
+    run = root / name / f"seed{seed}"
+    run.mkdir(parents=True)
+    steps = np.arange(every, total + 1, every)
+    ev = np.broadcast_to(np.asarray(embed_var, dtype=float), steps.shape)
+    m = pd.DataFrame({c: 0.5 for c in METRIC_COLUMNS} | {
+        "update": np.arange(1, len(steps) + 1), "env_step": steps, "wall_time": steps / 100.0,
+        "episodic_return": np.nan, "embed_var": ev, "embed_rank": 3.0, "jepa_loss": 1.0 / steps,
+    })[METRIC_COLUMNS]
+    m.to_csv(run / "metrics.csv", index=False)
+    pd.DataFrame({"env_step": ep_steps, "return": ep_returns, "length": 1}).to_csv(
+        run / "episodes.csv", index=False)
+    (run / "run.json").write_text(json.dumps(
+        {"config_name": name, "seed": seed, "status": status, "env_steps": total, "config": {}}))
+    return run
+
+
+def test_notation_follows_the_paper():
+    assert notation("j1g0r1") == "J, \u2207\u0302, R"
+    assert notation("j0g1r0") == "J\u0302, \u2207, R\u0302"
+    assert notation_mathtext("j1g0r0") == r"$J,\ \hat{\nabla},\ \hat{R}$"
+    with pytest.raises(ValueError, match="j2g0r0"):
+        notation("j2g0r0")
+
+
+def test_grid_is_every_fiftieth_of_the_budget_and_ends_on_it():
+    g = make_grid(100_000)
+    assert g[0] == 2000 and g[-1] == 100_000 and len(g) == 50 and np.all(np.diff(g) == 2000)
+    g = make_grid(512)
+    assert g[0] == 11 and g[-1] == 512 and np.all(np.diff(g) > 0)
+    with pytest.raises(ValueError):
+        make_grid(0)
+
+
+def test_describe_sample_statistics_and_degenerate_cases():
+    d = describe_sample([1.0, 2.0, 3.0, 4.0, 10.0])
+    assert d["n"] == 5 and d["mean"] == 4.0 and d["median"] == 3.0
+    assert d["iqm"] == pytest.approx(3.0)  # trim one value at each end
+    assert d["ci_low"] < d["mean"] < d["ci_high"] and d["ci_note"] == ""
+    assert describe_sample([1.0, 2.0, 3.0, 4.0, 10.0]) == d  # seeded
+    one = describe_sample([7.0])
+    assert one["mean"] == 7.0 and math.isnan(one["ci_low"]) and "n<2" in one["ci_note"]
+    same = describe_sample([5.0, 5.0, 5.0])
+    assert same["mean"] == 5.0 and math.isnan(same["ci_high"]) and "equal" in same["ci_note"]
+    nan = describe_sample([np.nan, 2.0, np.nan])
+    assert nan["n"] == 1
+    assert describe_sample([])["n"] == 0
+
+
+def test_random_baseline_is_measured_and_seeded():
+    a = random_policy_returns(50, seed=3)
+    assert list(a.columns) == ["episode", "reset_seed", "return", "length"] and len(a) == 50
+    assert (a["return"] == a["length"]).all()  # +1 reward a step
+    assert 12 < a["return"].mean() < 35  # a random CartPole policy lasts ~22 steps
+    pd.testing.assert_frame_equal(a, random_policy_returns(50, seed=3))
+
+
+@pytest.fixture
+def summary(tmp_path):
+    runs = tmp_path / "runs"
+    # rising run: an episode every 10 steps, return 10 + k; episodes past the budget must not count
+    steps = np.arange(10, 1001, 10)
+    write_run(runs, "j1g1r0", 0, np.append(steps, 1010), np.append(10.0 + np.arange(100), 1e6))
+    # two episodes, hand-computable AUC; embed_var collapses to 1e-9 at step 500
+    write_run(runs, "j1g1r0", 1, [200, 600], [10.0, 30.0],
+              embed_var=np.where(np.arange(100, 1001, 100) >= 500, 1e-9, 0.2))
+    write_run(runs, "j1g1r0", 2, [100, 300], [40.0, 40.0])
+    write_run(runs, "j1g0r0", 0, [500], [9.0])
+    write_run(runs, "j1g0r0", 1, [500], [9.0], status="running")
+    with pytest.warns(UserWarning, match="skipped run j1g0r0/seed"):
+        return summarise(runs, ["j1g1r0", "j1g0r0"], [0, 1, 2], 1000, tmp_path / "summary",
+                         baseline_episodes=40)
+
+
+def test_summarise_writes_every_table(summary):
+    assert set(summary) == set(SUMMARY_FILES)
+    for key, path in summary.items():
+        assert path.name == SUMMARY_FILES[key] and path.stat().st_size > 0
+    assert not list(summary["curves"].parent.glob("*.tmp"))
+
+
+def test_per_run_numbers(summary):
+    runs = pd.read_csv(summary["runs"]).set_index(["configuration", "seed"])
+    r0, r1 = runs.loc[("j1g1r0", 0)], runs.loc[("j1g1r0", 1)]
+    assert r0["episodes"] == 100  # the one finished after 1000 steps is left out
+    assert r0["final_return"] == pytest.approx(np.mean(10.0 + np.arange(90, 100)))
+    assert r0["final_return_n"] == 10
+    # running mean is 10 on [200, 600) and 20 on [600, 1000]: (10*400 + 20*400) / 800
+    assert r1["auc_return"] == pytest.approx(15.0)
+    assert r1["final_return"] == pytest.approx(20.0) and r1["final_return_n"] == 2
+    # returns climb 1 per 10 steps, so the running mean climbs 100 per 1000 steps
+    assert r0["late_slope"] == pytest.approx(100.0)
+    assert r1["embed_var_min"] == pytest.approx(1e-9) and r1["embed_var_max"] == pytest.approx(0.2)
+    assert bool(r1["collapsed"]) and not bool(r0["collapsed"])
+    assert r1["embed_var_final"] == pytest.approx(1e-9)
+    assert r0["jepa_loss_final"] == pytest.approx(1e-3)
+    assert ("j1g0r0", 1) not in runs.index  # status "running" is skipped
+
+
+def test_curves_are_step_held_on_the_grid(summary):
+    curves = pd.read_csv(summary["curves"])
+    expected = ["configuration", "notation", "seed", "env_step", "episodes", "return_running",
+                *CURVE_METRICS]
+    assert list(curves.columns) == expected
+    assert curves.groupby(["configuration", "seed"]).size().eq(50).all()
+    c1 = curves[(curves["configuration"] == "j1g1r0") & (curves["seed"] == 1)].set_index("env_step")
+    assert math.isnan(c1.loc[100, "return_running"])  # nothing finished yet
+    assert c1.loc[200, "return_running"] == 10.0 and c1.loc[580, "return_running"] == 10.0
+    assert c1.loc[600, "return_running"] == 20.0 and c1.loc[1000, "episodes"] == 2
+    assert c1.loc[480, "embed_var"] == pytest.approx(0.2)  # last log at 400
+    assert c1.loc[500, "embed_var"] == pytest.approx(1e-9)
+    assert math.isnan(c1.loc[80, "embed_var"])  # before the first log
+    assert (curves["notation"][curves["configuration"] == "j1g0r0"] == "J, \u2207\u0302, R\u0302").all()
+
+
+def test_stats_over_seeds(summary):
+    stats = pd.read_csv(summary["stats"])
+    assert list(stats.columns) == ["configuration", "notation", "metric", "n", "mean", "std",
+                                   "median", "iqm", "min", "max", "ci_low", "ci_high", "ci_note"]
+    fr = stats[(stats["configuration"] == "j1g1r0") & (stats["metric"] == "final_return")].iloc[0]
+    finals = [np.mean(10.0 + np.arange(90, 100)), 20.0, 40.0]
+    assert fr["n"] == 3 and fr["mean"] == pytest.approx(np.mean(finals))
+    assert fr["ci_low"] <= fr["mean"] <= fr["ci_high"]
+    assert set(stats["metric"][stats["configuration"] == "j1g1r0"]) == set(RUN_METRICS)
+    one = stats[(stats["configuration"] == "j1g0r0") & (stats["metric"] == "final_return")].iloc[0]
+    assert one["n"] == 1 and math.isnan(one["ci_low"]) and "n<2" in one["ci_note"]
+    rnd = stats[stats["configuration"] == "random"].iloc[0]
+    baseline = pd.read_csv(summary["random_baseline"])
+    assert rnd["metric"] == "episode_return" and rnd["n"] == len(baseline) == 40
+    assert rnd["mean"] == pytest.approx(baseline["return"].mean())
+
+
+def test_meta_lists_settings_and_skipped_runs(summary):
+    meta = json.loads(summary["meta"].read_text())
+    assert meta["total_steps"] == 1000 and meta["grid_step"] == 20
+    assert meta["collapse_threshold"] == 1e-7 and meta["reward_threshold"] == 475.0
+    skipped = {(s["configuration"], s["seed"]): s["reason"] for s in meta["runs_skipped"]}
+    assert skipped == {("j1g0r0", 1): "status='running'", ("j1g0r0", 2): "missing"}
+
+
+def test_bad_input_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="no complete run"):
+        summarise(tmp_path, ["j1g1r0"], [0], 1000, tmp_path / "s", baseline_episodes=5)
+    with pytest.raises(ValueError, match="bogus"):
+        summarise(tmp_path, ["bogus"], [0], 1000, tmp_path / "s", baseline_episodes=5)
+    run = write_run(tmp_path, "j0g1r0", 0, [10], [5.0])
+    (run / "run.json").write_text(json.dumps({"config_name": "j1g1r0", "seed": 0,
+                                              "status": "complete"}))
+    with pytest.raises(ValueError, match="config_name"):
+        summarise(tmp_path, ["j0g1r0"], [0], 1000, tmp_path / "s", baseline_episodes=5)

@@ -1,0 +1,72 @@
+import pytest
+
+from jepa_bench.config import (CONFIGS, GRID_CONFIGS, PAPER_CONFIGS, TrainConfig, get_config,
+                               notation, parse_overrides, resolve)
+
+
+def test_grid_names_map_to_switches():
+    assert len(GRID_CONFIGS) == 8 and set(PAPER_CONFIGS) <= set(GRID_CONFIGS)
+    cfg = resolve("j1g0r1")
+    assert (cfg.jepa, cfg.rl_grad, cfg.var_reg) == (True, False, True)
+    cfg = resolve("j0g1r0")
+    assert (cfg.jepa, cfg.rl_grad, cfg.var_reg) == (False, True, False)
+
+
+def test_pixel_configs_share_every_hyperparameter_but_the_switches():
+    switches = {"jepa", "rl_grad", "var_reg"}
+    dicts = [{k: v for k, v in resolve(n).to_dict().items() if k not in switches}
+             for n in GRID_CONFIGS]
+    assert all(d == dicts[0] for d in dicts)
+
+
+def test_notation_uses_hats_for_switches_that_are_off():
+    assert notation(True, True, False) == "J, \u2207, R\u0302"
+    assert CONFIGS["j0g1r0"].notation == "J\u0302, \u2207, R\u0302"
+    assert CONFIGS["j1g0r1"].notation == "J, \u2207\u0302, R"
+
+
+def test_state_config_is_ppo_on_the_state():
+    cfg = resolve("state")
+    assert cfg.obs_type == "state" and not cfg.jepa and cfg.rl_grad
+
+
+def test_derived_sizes():
+    cfg = TrainConfig()
+    assert cfg.batch_size == cfg.num_envs * cfg.num_steps
+    assert cfg.minibatch_size * cfg.num_minibatches == cfg.batch_size
+    assert cfg.num_updates * cfg.batch_size >= cfg.total_steps
+
+
+def test_overrides_are_typed_after_the_fields():
+    out = parse_overrides(["lr=1e-3", "depth=3", "anneal_lr=false", "renderer=gym"])
+    assert out == {"lr": 1e-3, "depth": 3, "anneal_lr": False, "renderer": "gym"}
+
+
+@pytest.mark.parametrize("items, match", [
+    (["nope=1"], "unknown --set key 'nope'; valid keys: "),
+    (["depth=two"], "expected a int"),
+    (["anneal_lr=maybe"], "expected a bool"),
+    (["depth"], "expected key=value"),
+])
+def test_bad_overrides_raise_one_line(items, match):
+    with pytest.raises(ValueError, match=match) as info:
+        parse_overrides(items)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(num_envs=0), "num_envs=0 must be a positive integer"),
+    (dict(total_steps=-5), "total_steps=-5 must be a positive integer"),
+    (dict(gamma=1.5), r"gamma=1.5 must lie in \[0, 1\]"),
+    (dict(renderer="opengl"), "renderer='opengl' is not one of: 'fast', 'gym'"),
+    (dict(num_minibatches=7), "num_minibatches=7 must divide"),
+    (dict(lr=float("nan")), "lr=nan must be a finite number"),
+])
+def test_invalid_fields_are_rejected(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
+
+
+def test_unknown_config_lists_valid_names():
+    with pytest.raises(ValueError, match="unknown config 'j2g1r0'; valid names: j0g0r0, .*state"):
+        get_config("j2g1r0")

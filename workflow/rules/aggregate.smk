@@ -1,0 +1,29 @@
+# Tidy summary tables over all runs (jepa_bench.aggregate.summarise; columns in its docstring).
+
+
+rule aggregate:
+    input:
+        runs=expand(rules.train.output.run, configuration=CONFIGURATIONS, seed=SEEDS),
+        metrics=expand(rules.train.output.metrics, configuration=CONFIGURATIONS, seed=SEEDS),
+        episodes=expand(rules.train.output.episodes, configuration=CONFIGURATIONS, seed=SEEDS),
+    output:
+        curves=f"{SUMMARY}/curves.csv",
+        runs=f"{SUMMARY}/runs.csv",
+        stats=f"{SUMMARY}/stats.csv",
+        random_baseline=f"{SUMMARY}/random_baseline.csv",
+        meta=f"{SUMMARY}/summary.json",
+    log:
+        f"{LOGS}/aggregate.log",
+    params:
+        # {runs_root}/{configuration}/seed{seed}/run.json -> runs_root
+        runs_root=lambda wildcards, input: Path(input.runs[0]).parents[2],
+        out_dir=lambda wildcards, output: os.path.dirname(output.meta),
+        configurations=" ".join(CONFIGURATIONS),
+        seeds=" ".join(map(str, SEEDS)),
+        total_steps=config["total_steps"],
+    conda:
+        "../envs/jepa-bench.yaml"
+    shell:
+        "jepa-bench aggregate --runs-root {params.runs_root}"
+        " --configs {params.configurations} --seeds {params.seeds}"
+        " --total-steps {params.total_steps} --out {params.out_dir} > {log} 2>&1"

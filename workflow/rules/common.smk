@@ -1,0 +1,29 @@
+# Config validation and the helpers every stage shares.
+
+import os
+import shlex
+from pathlib import Path
+
+from snakemake.utils import validate
+
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+CONFIGURATIONS = config["configurations"]
+SEEDS = config["seeds"]
+RESULTS = config["results_root"].rstrip("/")
+# the run folders {RUNS}/{configuration}/seed{seed}/ (layout: the spec's "Run folder")
+RUNS = f"{RESULTS}/runs"
+SUMMARY = f"{RESULTS}/summary"
+FIGURES = f"{RESULTS}/figures"
+LOGS = f"{RESULTS}/logs"
+
+
+wildcard_constraints:
+    configuration="|".join(CONFIGURATIONS),
+    seed=r"\d+",
+
+
+def set_options(overrides):
+    """train_overrides ["k=v", ...] as repeated, shell-quoted --set options."""
+    return " ".join(f"--set {shlex.quote(item)}" for item in overrides)
