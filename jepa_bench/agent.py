@@ -61,7 +61,7 @@ class JepaAgent(nn.Module):
 
     @torch.no_grad()
     def value(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.heads.get_action_and_value(self.encoder(obs))[3]
+        return self.heads.get_value(self.encoder(obs))
 
     @torch.no_grad()
     def ema_step(self) -> None:

@@ -86,6 +86,7 @@ __all__ = [
     "RUN_METRICS",
     "SUMMARY_FILES",
     "describe_sample",
+    "make_grid",
     "notation",
     "notation_mathtext",
     "random_policy_returns",
@@ -344,8 +345,10 @@ def _late_slope(curve: pd.DataFrame, total_steps: int) -> float:
     late = late[np.isfinite(late["return_running"])]
     if len(late) < 2 or late["env_step"].nunique() < 2:
         return math.nan
-    slope = np.polyfit(late["env_step"].to_numpy(float), late["return_running"].to_numpy(float), 1)[0]
-    return float(slope * 1000.0)
+    x = late["env_step"].to_numpy(float)
+    y = late["return_running"].to_numpy(float)
+    x, y = x - x.mean(), y - y.mean()  # centred: a flat curve gives exactly 0
+    return float(np.sum(x * y) / np.sum(x * x) * 1000.0)
 
 
 def _last(values: pd.Series) -> float:
@@ -427,11 +430,12 @@ def summarise(
             if not (run_dir / "run.json").is_file():
                 skipped.append({"configuration": name, "seed": seed, "reason": "missing"})
                 continue
-            info, metrics, episodes = read_run(run_dir)
+            info = json.loads((run_dir / "run.json").read_text())
             status = info.get("status")
             if status != "complete":
                 skipped.append({"configuration": name, "seed": seed, "reason": f"status={status!r}"})
                 continue
+            info, metrics, episodes = read_run(run_dir)
             if info.get("config_name", name) != name or int(info.get("seed", seed)) != seed:
                 raise ValueError(
                     f"{run_dir}/run.json says config_name={info.get('config_name')!r}, "

@@ -55,8 +55,30 @@ def matmul_peak(n: int = 512, repeats: int = 20) -> float:
     return 2 * n**3 / min(secs)
 
 
+def _sdpa_forward_flops(q_shape, k_shape, v_shape, *args, out_shape=None, **kwargs) -> int:
+    b, h, s_q, d = q_shape
+    return 4 * b * h * s_q * k_shape[2] * d  # Q K^T and P V
+
+
+def _sdpa_backward_flops(grad_out_shape, q_shape, k_shape, v_shape, *args, out_shape=None,
+                         **kwargs) -> int:
+    return 2 * _sdpa_forward_flops(q_shape, k_shape, v_shape)  # dQ, dK, dV, dP: four matmuls
+
+
+def _flop_mapping() -> dict:
+    """torch's flop counter has no formula for the CPU fused-attention kernels; add them."""
+    ops = torch.ops.aten
+    mapping = {}
+    if hasattr(ops, "_scaled_dot_product_flash_attention_for_cpu"):
+        mapping[ops._scaled_dot_product_flash_attention_for_cpu] = _sdpa_forward_flops
+    if hasattr(ops, "_scaled_dot_product_flash_attention_for_cpu_backward"):
+        mapping[ops._scaled_dot_product_flash_attention_for_cpu_backward] = _sdpa_backward_flops
+    return mapping
+
+
 def count_flops(fn) -> int:
-    with FlopCounterMode(display=False) as counter:
+    """Model FLOPs of fn() as torch.utils.flop_counter counts them (matmuls, convs, attention)."""
+    with FlopCounterMode(display=False, custom_mapping=_flop_mapping()) as counter:
         fn()
     return int(counter.get_total_flops())
 

@@ -11,7 +11,9 @@ writes, as PNG and PDF:
 - ``embed_rank``: effective rank of the embeddings.
 
 Each line is one configuration: the mean over seeds with a 95% percentile-bootstrap CI band
-(resampling seeds, seeded, as in aggregate.py; seaborn's palette and theme). Lines differ in colour, dash pattern and marker, so the figures survive greyscale
+(resampling seeds, seeded, as in aggregate.py; seaborn's palette and theme). On the log axis of
+``embed_var`` mean and band are geometric (taken over log10 values), so a collapse in some seeds
+is not hidden by one seed that kept its variance. Lines differ in colour, dash pattern and marker, so the figures survive greyscale
 printing. Configurations with no data for a metric (e.g. ``state`` has no encoder) are left out
 of that figure; a figure with no data at all says so in its axes.
 """
@@ -93,15 +95,22 @@ def band(values: np.ndarray, *, level: float = 0.95, n_boot: int = 2000, seed: i
     return mean, low, high
 
 
-def _line_plot(ax, data: pd.DataFrame, column: str, order: list[str]) -> None:
+def _line_plot(ax, data: pd.DataFrame, column: str, order: list[str], log: bool) -> None:
+    """One line per configuration. With ``log`` the mean and band are taken over log10 values
+    (a geometric mean), so one seed that did not collapse cannot hide several that did."""
     colours = sns.color_palette("colorblind", len(order))
     for i, name in enumerate(order):
         wide = data[data["configuration"] == name].pivot(index="seed", columns="env_step", values=column)
         steps = wide.columns.to_numpy(dtype=float)
-        mean, low, high = band(wide.to_numpy())
+        values = wide.to_numpy(dtype=float)
+        mean, low, high = band(np.log10(values)) if log else band(values)
+        if log:
+            mean, low, high = 10.0**mean, 10.0**low, 10.0**high
         ax.fill_between(steps, low, high, color=colours[i], alpha=0.2, linewidth=0)
+        every = max(1, len(steps) // 10)
         ax.plot(steps, mean, color=colours[i], dashes=_DASHES[i % len(_DASHES)],
-                marker=_MARKERS[i % len(_MARKERS)], markevery=max(1, len(steps) // 10),
+                # markers staggered between lines so that overlapping lines stay tellable
+                marker=_MARKERS[i % len(_MARKERS)], markevery=(i * every // len(order), every),
                 markersize=5, linewidth=1.6, label=notation_mathtext(name))
 
 
@@ -130,14 +139,14 @@ def make_figures(summary_dir: str | os.PathLike, out_dir: str | os.PathLike) -> 
             fig = Figure(figsize=(6.4, 4.2), layout="constrained")
             ax = fig.add_subplot()
         if present:
-            _line_plot(ax, data, column, present)
+            _line_plot(ax, data, column, present, log_y)
         else:
             ax.text(0.5, 0.5, "no data logged for this metric", ha="center", va="center",
                     transform=ax.transAxes)
         if stem == "fig3_return" and len(random):
             mean = float(random["mean"].iloc[0])
             ax.axhline(mean, color="0.4", linestyle=":", linewidth=1.5,
-                       label=f"random policy ({mean:.1f})")
+                       label=f"random policy, measured ({mean:.1f})")
         if stem == "embed_var":
             ax.axhline(COLLAPSE_THRESHOLD, color="0.2", linestyle=(0, (1, 3)), linewidth=1.5,
                        label="collapse threshold $10^{-7}$")
@@ -146,9 +155,10 @@ def make_figures(summary_dir: str | os.PathLike, out_dir: str | os.PathLike) -> 
         ax.set_xlim(0, meta["total_steps"])
         ax.set_xlabel("environment steps")
         ax.set_ylabel(ylabel)
-        band = "mean, 95% bootstrap CI over seeds" if n_seeds > 1 else "single seed"
-        ax.set_title(f"{_TITLES[stem]}\n({band}; n = {n_seeds} seed{'s' if n_seeds != 1 else ''})",
-                     fontsize=10)
+        centre = "geometric mean" if log_y else "mean"
+        caption = f"{centre}, 95% bootstrap CI over seeds" if n_seeds > 1 else "single seed"
+        plural = "s" if n_seeds != 1 else ""
+        ax.set_title(f"{_TITLES[stem]}\n({caption}; n = {n_seeds} seed{plural})", fontsize=10)
         handles, labels = ax.get_legend_handles_labels()
         if handles:
             ax.legend(handles, labels, title="configuration", fontsize=8, title_fontsize=8,

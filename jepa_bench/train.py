@@ -208,7 +208,7 @@ class Trainer:
                 loss, stats = minibatch_loss(self.agent, mb)
                 if not bool(torch.isfinite(loss)):
                     bad = next((k for k, v in stats.items() if not bool(torch.isfinite(v))), "loss")
-                    raise TrainingDiverged(f"{bad}={float(stats[bad])} at env_step "
+                    raise TrainingDiverged(f"{bad}={float(stats[bad].detach())} at env_step "
                                            f"{self.global_step} (update {self.update + 1})")
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -389,6 +389,7 @@ def train(cfg: TrainConfig, seed: int, out_dir: str | Path, config_name: str = "
         write_json_atomic(paths.run_json, info)
         raise
     bar.close()
+    trainer.write_csvs(paths)  # also after resuming a finished checkpoint whose CSVs were deleted
     info.update(status="complete", env_steps=trainer.global_step, updates=trainer.update,
                 wall_time=round(trainer.wall_time, 3))
     write_json_atomic(paths.run_json, info)

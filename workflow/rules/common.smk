@@ -12,7 +12,7 @@ validate(config, schema="../schemas/config.schema.yaml")
 CONFIGURATIONS = config["configurations"]
 SEEDS = config["seeds"]
 RESULTS = config["results_root"].rstrip("/")
-# the run folders {RUNS}/{configuration}/seed{seed}/ (layout: the spec's "Run folder")
+# one run folder per run: {RUNS}/{configuration}/seed{seed}/ (written by jepa_bench/train.py)
 RUNS = f"{RESULTS}/runs"
 SUMMARY = f"{RESULTS}/summary"
 FIGURES = f"{RESULTS}/figures"

@@ -1,0 +1,170 @@
+"""The Snakemake workflow: lint, dry runs of every preset and profile, and a full run of the
+tiny preset with a stand-in for `jepa-bench train` (no training; everything after it is real).
+
+Snakemake runs in a subprocess from the repository root, with results under tmp_path."""
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+SNAKEMAKE = shutil.which("snakemake", path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+pytestmark = pytest.mark.skipif(SNAKEMAKE is None, reason="snakemake is not installed")
+
+
+def snakemake(*args, path_prefix=None, timeout=300):
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join(str(p) for p in (path_prefix, BIN, env.get("PATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(REPO), env.get("PYTHONPATH"))))
+    return subprocess.run([SNAKEMAKE, *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    table = output.split("Job stats:", 1)[1]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
+
+
+def dry_run(tmp_path, *args):
+    res = snakemake("-n", "--config", f"results_root={tmp_path}/results", *args)
+    assert res.returncode == 0, res.stderr + res.stdout
+    return job_counts(res.stdout)
+
+
+def test_lint_is_clean():
+    res = snakemake("--lint")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Congratulations" in res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("preset, trains", [(None, 20), ("full-grid", 45), ("tiny", 4)])
+def test_dry_run_lists_one_train_job_per_configuration_and_seed(tmp_path, preset, trains):
+    args = ["--configfile", f"workflow/config/{preset}.yaml"] if preset else []
+    counts = dry_run(tmp_path, *args)
+    assert counts == {"train": trains, "aggregate": 1, "plots": 1, "claims": 1, "all": 1,
+                      "total": trains + 4}
+
+
+def test_config_is_validated_against_the_schema(tmp_path):
+    res = snakemake("-n", "--config", f"results_root={tmp_path}", "total_steps=0")
+    assert res.returncode != 0 and "ValidationError" in res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("key, value", [
+    ("total_steps", 0), ("configurations", ["j9g0r0"]), ("configurations", []),
+    ("seeds", [-1]), ("seeds", [0, 0]), ("device", "tpu"), ("renderer", "pygame"),
+    ("train_overrides", ["novalue"]), ("results_root", ""), ("unknown_key", 1),
+])
+def test_schema_rejects_bad_values(key, value):
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    schema = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
+    for preset in ("config", "full-grid", "tiny"):
+        validate(yaml.safe_load((REPO / "workflow" / "config" / f"{preset}.yaml").read_text()), schema)
+    good = yaml.safe_load((REPO / "workflow" / "config" / "config.yaml").read_text())
+    with pytest.raises(WorkflowError):
+        validate(good | {key: value}, schema)
+
+
+@pytest.mark.parametrize("profile, threads", [("default", 1), ("slurm", 4)])
+def test_profiles_set_train_threads(tmp_path, profile, threads):
+    """Dry run with each profile. Without the SLURM plugin, the same profile minus `executor`."""
+    path = REPO / "workflow" / "profiles" / profile
+    settings = yaml.safe_load((path / "config.yaml").read_text())
+    if settings.get("executor") and importlib.util.find_spec(
+            f"snakemake_executor_plugin_{settings['executor']}") is None:
+        del settings["executor"]
+        path = tmp_path / "profile"
+        path.mkdir()
+        (path / "config.yaml").write_text(yaml.safe_dump(settings))
+    res = snakemake("-n", "-p", "--cores", "8", "--workflow-profile", str(path),
+                    "--config", f"results_root={tmp_path}/results")
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert job_counts(res.stdout)["train"] == 20
+    train_cmds = [ln for ln in res.stdout.splitlines() if "jepa-bench train" in ln]
+    assert len(train_cmds) == 20 and all(f"--threads {threads} " in c for c in train_cmds)
+
+
+FAKE_CLI = '''#!{python}
+"""Stand-in `jepa-bench`: `train` writes a small synthetic run folder (no training) and logs its
+arguments; every other subcommand is the real CLI."""
+import argparse, json, os, sys
+from pathlib import Path
+
+if sys.argv[1] != "train":
+    from jepa_bench.cli import main
+    raise SystemExit(main(sys.argv[1:]))
+p = argparse.ArgumentParser()
+for opt in ("--config", "--seed", "--total-steps", "--out", "--renderer", "--device", "--threads"):
+    p.add_argument(opt)
+p.add_argument("--set", action="append", default=[])
+p.add_argument("--resume", action="store_true")
+p.add_argument("--quiet", action="store_true")
+a = p.parse_args(sys.argv[2:])
+out, total, seed = Path(a.out), int(a.total_steps), int(a.seed)
+out.mkdir(parents=True, exist_ok=True)
+with open(os.environ["FAKE_TRAIN_LOG"], "a") as fh:
+    fh.write(json.dumps(sys.argv[1:]) + "\\n")
+cols = ("update,env_step,wall_time,sps,episodic_return,episodes,jepa_loss,reg_loss,actor_loss,"
+        "critic_loss,entropy,approx_kl,clip_frac,explained_variance,embed_var,embed_rank,lr")
+rows = [cols] + [f"{{u}},{{128 * u}},{{u}},100,,0,{{1 / u}},-0.5,0.1,0.2,0.69,0.01,0.1,0.0,"
+                 f"{{0.5 / u}},{{3 + seed}},0.001" for u in range(1, total // 128 + 1)]
+(out / "metrics.csv").write_text("\\n".join(rows) + "\\n")
+eps = ["env_step,return,length"] + [f"{{s}},{{10 + s // 20 + seed}},{{10 + s // 20 + seed}}"
+                                    for s in range(20, total + 1, 20)]
+(out / "episodes.csv").write_text("\\n".join(eps) + "\\n")
+(out / "run.json").write_text(json.dumps({{"config_name": a.config, "seed": seed,
+                                         "status": "complete", "env_steps": total}}))
+'''
+
+
+@pytest.mark.slow  # about 30 s: three real CLI stages, each importing torch
+def test_tiny_preset_runs_to_figures_and_report(tmp_path):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "jepa-bench").write_text(FAKE_CLI.format(python=sys.executable))
+    (fake / "jepa-bench").chmod(0o755)
+    log = tmp_path / "train_calls.jsonl"
+    os.environ["FAKE_TRAIN_LOG"] = str(log)
+    try:
+        results = tmp_path / "results"
+        args = ["--cores", "2", "--configfile", "workflow/config/tiny.yaml",
+                "--config", f"results_root={results}"]
+        res = snakemake(*args, path_prefix=fake)
+        assert res.returncode == 0, res.stderr[-3000:]
+
+        calls = [json.loads(line) for line in log.read_text().splitlines()]
+        assert len(calls) == 4
+        assert all("--resume" in c and c[c.index("--total-steps") + 1] == "512" for c in calls)
+        assert all(" ".join(c).endswith("--set num_envs=4 --set num_steps=32") for c in calls)
+        for stem in ("fig3_return", "embed_var", "jepa_loss", "embed_rank"):
+            for ext in ("png", "pdf"):
+                assert (results / "figures" / f"{stem}.{ext}").stat().st_size > 0
+        claims = json.loads((results / "claims.json").read_text())
+        assert [c["id"] for c in claims["claims"]] == [1, 2, 3, 4, 5]
+        assert (results / "claims.md").read_text().startswith("# Claims")
+        for name in ("train/j1g1r0/seed0", "aggregate", "plots", "claims"):
+            assert (results / "logs" / f"{name}.log").exists()
+
+        # complete: nothing to do. Interrupted while one run was training (its outputs and
+        # everything downstream missing): only that run is redone, then the later stages
+        assert "Nothing to be done" in snakemake(*args, "-n", path_prefix=fake).stdout
+        (results / "runs" / "j1g0r1" / "seed1" / "metrics.csv").unlink()
+        for sub in ("summary", "figures"):
+            shutil.rmtree(results / sub)
+        (results / "claims.md").unlink()
+        counts = job_counts(snakemake(*args, "-n", path_prefix=fake).stdout)
+        assert counts == {"train": 1, "aggregate": 1, "plots": 1, "claims": 1, "all": 1, "total": 5}
+    finally:
+        os.environ.pop("FAKE_TRAIN_LOG", None)
