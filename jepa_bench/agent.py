@@ -12,7 +12,7 @@ from torch import nn
 
 from jepa_bench.config import TrainConfig
 from jepa_bench.jepa import Predictor, ema_update_, jepa_loss, variance_reg
-from jepa_bench.ppo import ActorCritic, layer_init, ppo_loss
+from jepa_bench.ppo import ActorCritic, a2c_loss, layer_init, ppo_loss
 from jepa_bench.vit import ViTEncoder
 
 N_ACTIONS = 2
@@ -78,6 +78,17 @@ class Minibatch:
     returns: torch.Tensor
 
 
+def target_embedding(agent: JepaAgent, next_obs: torch.Tensor) -> torch.Tensor:
+    """s_y: from the EMA y-encoder (no gradient), or from the online encoder itself ('shared',
+    gradient flows when J is on; 'shared_sg', under a stop-gradient)."""
+    cfg = agent.cfg
+    if cfg.target == "ema":
+        with torch.no_grad():
+            return agent.target_encoder(next_obs)
+    s_y = agent.encoder(next_obs)
+    return s_y if (cfg.target == "shared" and cfg.jepa) else s_y.detach()
+
+
 def minibatch_loss(agent: JepaAgent, mb: Minibatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Eq. 3 on one minibatch: L = L_JEPA + L_actor + L_critic (- entropy bonus) + L_reg,
     with J, ∇ and R deciding which terms reach the encoder."""
@@ -85,10 +96,12 @@ def minibatch_loss(agent: JepaAgent, mb: Minibatch) -> tuple[torch.Tensor, dict[
     s_x = agent.encoder(mb.obs)
     s_rl = s_x if cfg.rl_grad else s_x.detach()
     _, new_logprob, entropy, new_value = agent.heads.get_action_and_value(s_rl, mb.actions)
-    ppo = ppo_loss(new_logprob, mb.logprobs, mb.advantages, new_value, mb.returns, entropy,
-                   clip_coef=cfg.clip_coef, norm_adv=cfg.norm_adv)
-    with torch.no_grad():
-        s_y = agent.target_encoder(mb.next_obs)
+    if cfg.algo == "a2c":
+        ppo = a2c_loss(new_logprob, mb.advantages, new_value, mb.returns, entropy, cfg.norm_adv)
+    else:
+        ppo = ppo_loss(new_logprob, mb.logprobs, mb.advantages, new_value, mb.returns, entropy,
+                       clip_coef=cfg.clip_coef, norm_adv=cfg.norm_adv)
+    s_y = target_embedding(agent, mb.next_obs)
     # With J off the predictor still learns, from detached embeddings: a probe that keeps the
     # JEPA-loss curves comparable across configurations without touching the encoder.
     pred = agent.predictor(s_x if cfg.jepa else s_x.detach(), mb.actions)

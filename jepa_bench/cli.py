@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import unicodedata
 import sys
 from pathlib import Path
 
-SWITCH_KEYS = ("jepa", "rl_grad", "var_reg", "obs_type")
+SWITCH_KEYS = ("jepa", "rl_grad", "var_reg", "obs_type", "algo", "target")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,10 +47,15 @@ def _non_negative_int(text: str) -> int:
 
 def cmd_configs(args) -> int:
     from jepa_bench.config import CONFIGS, PAPER_CONFIGS
+    def visible(text: str) -> int:  # combining hats take no column
+        return sum(not unicodedata.combining(ch) for ch in text)
+
     width = max(len(n) for n in CONFIGS)
+    nwidth = max(visible(c.notation) for c in CONFIGS.values())
     for name, named in CONFIGS.items():
         tag = " (paper)" if name in PAPER_CONFIGS else ""
-        print(f"{name:<{width}}  {named.notation:<12}  {named.description}{tag}")
+        pad = " " * (nwidth - visible(named.notation))
+        print(f"{name:<{width}}  {named.notation}{pad}  {named.description}{tag}")
     return 0
 
 
@@ -70,7 +76,7 @@ def cmd_train(args) -> int:
     command = "jepa-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     info = train(cfg, args.seed, out, config_name=args.config, device=args.device,
                  threads=args.threads, resume=args.resume, force=args.force,
-                 progress=not args.quiet, command=command)
+                 progress=not args.quiet, command=command, init_from=args.init_from)
     if info["status"] == "complete":
         print(f"{args.config}/seed{args.seed}: complete, {info['env_steps']} env steps -> {out}")
     return 0
@@ -144,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="discard an existing run folder")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a TrainConfig field (repeatable)")
+    p.add_argument("--init-from", metavar="CKPT",
+                   help="start from the weights of another run's checkpoints/last.pt")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_train)
 

@@ -31,6 +31,13 @@ class TrainConfig:
     """∇: actor and critic losses flow into the encoder. Off: the heads see s_x.detach()."""
     var_reg: bool = False
     """R: add L_reg = -min(1, mean_i Var(s_x)_i) (Eq. 2) to the loss."""
+    algo: str = "ppo"
+    """'ppo' (clipped surrogate, several epochs) or 'a2c' (Yu & Chen's setting: one
+    policy-gradient step per rollout)."""
+    target: str = "ema"
+    """Where s_y comes from: 'ema' (the EMA y-encoder, Kenneweg et al.), 'shared' (the online
+    encoder itself, gradients through both branches, Yu & Chen's Eq. 1) or 'shared_sg' (the online
+    encoder under a stop-gradient)."""
     obs_type: str = "pixels"
     """'pixels' (ViT encoder over three frames) or 'state' (MLP encoder over the true 4-d state)."""
 
@@ -100,6 +107,10 @@ class TrainConfig:
     reg_coef: float = 1.0
     """Weight of L_reg in Eq. 3."""
 
+    stop_embed_var: float = 0.0
+    """End the run early, as complete, once embed_var falls below this (0 = never). Used to
+    train an encoder into collapse for the recovery experiment."""
+
     # --- bookkeeping ---------------------------------------------------------------------------
     checkpoint_every: int = 5
     """Updates between checkpoints (and CSV flushes)."""
@@ -124,12 +135,13 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-_CHOICES = {"obs_type": ("pixels", "state"), "renderer": ("fast", "gym")}
+_CHOICES = {"obs_type": ("pixels", "state"), "renderer": ("fast", "gym"), "algo": ("ppo", "a2c"),
+            "target": ("ema", "shared", "shared_sg")}
 _POSITIVE_INT = ("num_envs", "height", "width", "total_steps", "num_steps", "num_minibatches",
                  "update_epochs", "patch", "dim", "depth", "heads", "state_hidden", "head_hidden",
                  "pred_hidden", "checkpoint_every")
 _UNIT_INTERVAL = ("gamma", "gae_lambda", "ema")
-_NON_NEGATIVE = ("lr", "adam_eps", "clip_coef", "ent_coef", "actor_coef", "critic_coef",
+_NON_NEGATIVE = ("stop_embed_var", "lr", "adam_eps", "clip_coef", "ent_coef", "actor_coef", "critic_coef",
                  "max_grad_norm", "jepa_coef", "reg_coef", "mlp_ratio")
 
 
@@ -157,6 +169,9 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.obs_type == "pixels" and (cfg.height % cfg.patch or cfg.width % cfg.patch):
         raise ValueError(f"patch={cfg.patch} must divide height={cfg.height} and "
                          f"width={cfg.width}")
+    if cfg.algo == "a2c" and (cfg.update_epochs != 1 or cfg.num_minibatches != 1):
+        raise ValueError(f"algo='a2c' takes one gradient step per rollout: update_epochs="
+                         f"{cfg.update_epochs} and num_minibatches={cfg.num_minibatches} must be 1")
     if cfg.dim % cfg.heads:
         raise ValueError(f"heads={cfg.heads} must divide dim={cfg.dim}")
 
@@ -198,6 +213,25 @@ STATE_OVERRIDES = dict(obs_type="state", jepa=False, rl_grad=True, var_reg=False
                        gae_lambda=0.8, ent_coef=0.0, checkpoint_every=20)
 
 
+# Yu & Chen's setting: A2C + lambda * JEPA on one shared encoder. A2C runs one gradient step on
+# each rollout of 8 envs x 16 steps (SB3's A2C uses 5 steps; 16 gives the ViT batches worth the
+# call), lr 7e-4 (SB3's A2C default), no advantage normalisation, lambda = jepa_coef = 1.
+A2C_OVERRIDES = dict(algo="a2c", num_steps=16, update_epochs=1, num_minibatches=1, lr=7e-4,
+                     norm_adv=False, gae_lambda=1.0, checkpoint_every=50)
+THEORY_CONFIGS = {
+    "a2c_shared": ("A2C + λ·JEPA, shared target with gradient (Yu & Chen's Eq. 1)",
+                   dict(A2C_OVERRIDES, target="shared", jepa=True, rl_grad=True)),
+    "a2c_shared_sg": ("A2C + λ·JEPA, shared target under stop-gradient",
+                      dict(A2C_OVERRIDES, target="shared_sg", jepa=True, rl_grad=True)),
+    "a2c_ema": ("A2C + λ·JEPA with the EMA y-encoder as target",
+                dict(A2C_OVERRIDES, target="ema", jepa=True, rl_grad=True)),
+    "a2c_shared_nograd": ("JEPA alone on a shared target, A2C heads detached: the collapse control",
+                          dict(A2C_OVERRIDES, target="shared", jepa=True, rl_grad=False)),
+    "ppo_shared": ("PPO + JEPA (J, ∇, R̂) with a shared target instead of the EMA y-encoder",
+                   dict(target="shared", jepa=True, rl_grad=True)),
+}
+
+
 def _build_registry() -> dict[str, NamedConfig]:
     reg = {}
     for name in GRID_CONFIGS:
@@ -207,6 +241,11 @@ def _build_registry() -> dict[str, NamedConfig]:
     reg["state"] = NamedConfig("state", "state (4-d)",
                                "PPO on the true 4-d state with an MLP encoder: checks our PPO",
                                STATE_OVERRIDES)
+    for name, (text, overrides) in THEORY_CONFIGS.items():
+        algo = overrides.get("algo", "ppo").upper()
+        reg[name] = NamedConfig(name, f"{algo}: " + notation(overrides["jepa"],
+                                                               overrides["rl_grad"], False),
+                                text, overrides)
     return reg
 
 

@@ -138,6 +138,30 @@ def ppo_loss(
     }
 
 
+def a2c_loss(
+    new_logprob: Tensor,
+    advantages: Tensor,
+    new_values: Tensor,
+    returns: Tensor,
+    entropy: Tensor,
+    norm_adv: bool = False,
+) -> dict[str, Tensor]:
+    """Advantage actor-critic losses (Yu & Chen's Eq. 1 policy term): actor_loss =
+    -mean(A * log pi(a|s)), one gradient step per rollout, so no ratio and nothing to clip.
+    Same keys as ppo_loss; approx_kl and clip_frac are zero by construction."""
+    advantages = advantages.detach()
+    if norm_adv and advantages.numel() > 1:
+        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    zero = torch.zeros((), device=new_logprob.device)
+    return {
+        "actor_loss": -(advantages * new_logprob).mean(),
+        "critic_loss": 0.5 * (new_values - returns).pow(2).mean(),
+        "entropy": entropy.mean(),
+        "approx_kl": zero,
+        "clip_frac": zero,
+    }
+
+
 @torch.no_grad()
 def explained_variance(y_pred: Tensor, y_true: Tensor) -> float:
     """1 - Var(y_true - y_pred) / Var(y_true) (population variances); nan if Var(y_true) = 0."""

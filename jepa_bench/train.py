@@ -327,11 +327,19 @@ def _prepare_folder(paths: RunPaths, cfg: TrainConfig, resume: bool, force: bool
     return "resume" if paths.checkpoint.exists() else "fresh"
 
 
+def _stopped_early(cfg: TrainConfig, trainer: Trainer) -> bool:
+    rows = trainer.metric_rows
+    return cfg.stop_embed_var > 0 and bool(rows) and rows[-1]["embed_var"] < cfg.stop_embed_var
+
+
 def train(cfg: TrainConfig, seed: int, out_dir: str | Path, config_name: str = "custom",
           device: str = "auto", threads: int | None = None, resume: bool = False,
           force: bool = False, progress: bool = True, command: str | None = None,
-          stop_after_updates: int | None = None) -> dict:
+          stop_after_updates: int | None = None, init_from: str | Path | None = None) -> dict:
     """Train one run into `out_dir`; returns the final run.json content.
+
+    `init_from` starts a fresh run from the weights (all networks, not the optimiser) of another
+    run's checkpoint, e.g. a collapsed encoder for the recovery experiment.
 
     `stop_after_updates` ends the process early after that many updates in this call (used by
     tests to interrupt a run at a known point); the run stays 'running' and can be resumed."""
@@ -355,6 +363,13 @@ def train(cfg: TrainConfig, seed: int, out_dir: str | Path, config_name: str = "
             raise RunFolderError(f"checkpoint {paths.checkpoint} does not match this run "
                                  "(config, seed or format); use --force to start over")
         trainer.load_state_dict(ckpt)
+    elif init_from is not None:
+        source = torch.load(Path(init_from), map_location=dev, weights_only=False)
+        try:
+            trainer.agent.load_state_dict(source["agent"])
+        except (KeyError, RuntimeError) as exc:
+            raise RunFolderError(f"--init-from {init_from}: weights do not fit this "
+                                 f"configuration ({str(exc).splitlines()[0]})") from None
 
     info = {
         "config_name": config_name, "seed": seed, "config": cfg.to_dict(), "status": "running",
@@ -362,18 +377,20 @@ def train(cfg: TrainConfig, seed: int, out_dir: str | Path, config_name: str = "
         "total_updates": cfg.num_updates, "device": str(dev),
         "threads": torch.get_num_threads(), "versions": _versions(), "git_rev": _git_revision(),
         "command": command or " ".join(sys.argv), "error": None,
+        "init_from": str(init_from) if init_from is not None else None,
     }
     write_json_atomic(paths.run_json, info)
     bar = Progress(cfg.num_updates * cfg.batch_size, f"{config_name}/seed{seed}", enabled=progress)
     done_here = 0
     try:
-        while trainer.update < cfg.num_updates:
+        while trainer.update < cfg.num_updates and not _stopped_early(cfg, trainer):
             row = trainer.step()
             done_here += 1
             recent = [e["return"] for e in trainer.episode_rows[-20:]]
             bar.update(trainer.global_step, row["sps"],
                        sum(recent) / len(recent) if recent else None, row["embed_var"])
-            last = trainer.update == cfg.num_updates
+            collapsed = cfg.stop_embed_var > 0 and row["embed_var"] < cfg.stop_embed_var
+            last = trainer.update == cfg.num_updates or collapsed
             if last or trainer.update % cfg.checkpoint_every == 0:
                 trainer.save(paths)
                 info.update(env_steps=trainer.global_step, updates=trainer.update)
