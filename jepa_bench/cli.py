@@ -128,8 +128,16 @@ def cmd_theory(args) -> int:
     return 0 if result.get("ok", True) else 1
 
 
+def cmd_bench(args) -> int:
+    from jepa_bench.bench import bench_table, format_table
+    threads = [None if n == 0 else n for n in args.threads]
+    rows = bench_table(configs=args.configs, threads=threads, updates=args.updates)
+    print(format_table(rows))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from jepa_bench.config import CONFIGS
+    from jepa_bench.config import CONFIGS, PAPER_CONFIGS
 
     parser = _Parser(prog="jepa-bench", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -180,6 +188,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=_positive_int, default=96)
     p.add_argument("--no-timing", action="store_true")
     p.set_defaults(func=cmd_render_check)
+
+    p = sub.add_parser("bench", help="throughput table: env steps/s, update time, FLOPs, MFU")
+    p.add_argument("--configs", nargs="+", default=list(PAPER_CONFIGS), metavar="NAME")
+    p.add_argument("--threads", nargs="+", type=_non_negative_int, default=[1, 0],
+                   help="torch thread counts to measure (0 = torch's default, all cores)")
+    p.add_argument("--updates", type=_positive_int, default=2, help="timed updates per row")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("theory", help="numerical check of Propositions 1 and 2 (Yu & Chen)")
     p.add_argument("--seed", type=_non_negative_int, default=0)
