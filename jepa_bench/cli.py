@@ -128,6 +128,16 @@ def cmd_theory(args) -> int:
     return 0 if result.get("ok", True) else 1
 
 
+def cmd_recovery(args) -> int:
+    from jepa_bench.recovery import RecoverySettings, write_recovery_report
+    settings = RecoverySettings(args.collapse_steps, args.recovery_steps,
+                                args.collapse_threshold, args.recovery_threshold)
+    for path in write_recovery_report(Path(args.root), args.algos, args.seeds, settings,
+                                      Path(args.summary), Path(args.figures), Path(args.out)):
+        print(path)
+    return 0
+
+
 def cmd_bench(args) -> int:
     from jepa_bench.bench import bench_table, format_table
     threads = [None if n == 0 else n for n in args.threads]
@@ -180,6 +190,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", required=True)
     p.add_argument("--out", required=True, help="markdown file; a .json twin is written beside")
     p.set_defaults(func=cmd_claims)
+
+    p = sub.add_parser("recovery", help="recovery from collapse: tables, figure, report")
+    p.add_argument("--root", required=True, help="the recovery experiment's run folders")
+    p.add_argument("--algos", nargs="+", required=True, choices=("ppo", "a2c"))
+    p.add_argument("--seeds", nargs="+", type=_non_negative_int, required=True)
+    p.add_argument("--collapse-steps", type=_positive_int, required=True)
+    p.add_argument("--recovery-steps", type=_positive_int, required=True)
+    p.add_argument("--collapse-threshold", type=float, default=1e-7)
+    p.add_argument("--recovery-threshold", type=float, default=1e-5)
+    p.add_argument("--summary", required=True, help="folder for the tables")
+    p.add_argument("--figures", required=True, help="folder for recovery.png/.pdf")
+    p.add_argument("--out", required=True, help="recovery.md; the .json twin is written beside")
+    p.set_defaults(func=cmd_recovery)
 
     p = sub.add_parser("render-check", help="fast renderer vs gymnasium: fidelity and speed")
     p.add_argument("--states", type=_positive_int, default=1000)

@@ -1,20 +1,28 @@
-"""Pixel CartPole: gymnasium's CartPole-v1 dynamics, observed through the last three frames.
+"""Pixel CartPole: gymnasium's CartPole-v1 dynamics, observed through its last three frames.
 
     import gymnasium as gym, jepa_bench
-    env = gym.make("jepa_bench/PixelCartPole-v1")                        # one env, (3, H, W) uint8
-    envs = gym.make_vec("jepa_bench/PixelCartPole-v1", num_envs=8)       # batched, (8, 3, H, W)
+    env = gym.make("jepa_bench/PixelCartPole-v1")                   # one env: (3, H, W) uint8
+    envs = gym.make_vec("jepa_bench/PixelCartPole-v1", num_envs=8)  # batched: (8, 3, H, W) uint8
 
-Observations are pixels only (f_{t-2}, f_{t-1}, f_t, oldest first); the true state is in
-info["state"] for diagnostics. The vector env steps all envs' physics in one torch call, renders
-all frames in one call (renderer="fast") and resets finished envs within the same step
-(gymnasium's SAME_STEP autoreset): the returned obs is the new episode's first observation and
-info["final_obs"] holds the true last observation of the finished one, so the JEPA target of a
-terminal or truncated step is never the next episode's first frame.
+Observations are pixels only: frames f_{t-2}, f_{t-1}, f_t (oldest first; all three equal the
+first frame after a reset). The true state [x, x_dot, theta, theta_dot] (float64) is in
+info["state"], for diagnostics. Episodes terminate at |x| > 2.4 or |theta| > 12 degrees and
+truncate after 500 steps (both can hold at once, as with gymnasium's TimeLimit); reward 1 per
+step.
+
+PixelCartPoleVectorEnv steps all physics in one torch call (float64, on ``device``), renders all
+frames in one call (renderer="fast") and resets finished envs within the same step (gymnasium's
+SAME_STEP autoreset): the returned obs is then the new episode's first observation, and
+info["final_obs"] holds the true last observation (f_{t-1}, f_t, f_{t+1}) of the finished one,
+so a JEPA or value target of a terminal or truncated step is never the next episode's frame.
+get_state() / set_state() capture everything needed to continue bit-identically.
 """
 
 from __future__ import annotations
 
 import math
+import operator
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -28,52 +36,91 @@ from jepa_bench.render import (DEFAULT_HEIGHT, DEFAULT_WIDTH, GymRenderer, check
 
 ENV_ID = "jepa_bench/PixelCartPole-v1"
 RENDERERS = ("fast", "gym")
-MAX_EPISODE_STEPS = 500
+ARRAY_TYPES = ("numpy", "torch")
+MAX_EPISODE_STEPS = 500  # CartPole-v1's TimeLimit
+RESET_BOUND = 0.05  # initial state ~ uniform(-0.05, 0.05)^4, as gymnasium draws it
 
-# gymnasium CartPole-v1 constants
-GRAVITY, MASSCART, MASSPOLE, LENGTH, FORCE_MAG, TAU = 9.8, 1.0, 0.1, 0.5, 10.0, 0.02
-TOTAL_MASS = MASSCART + MASSPOLE
+# gymnasium CartPole-v1 constants (gymnasium/envs/classic_control/cartpole.py)
+GRAVITY = 9.8
+MASSCART = 1.0
+MASSPOLE = 0.1
+TOTAL_MASS = MASSPOLE + MASSCART
+LENGTH = 0.5  # half the pole's length
 POLEMASS_LENGTH = MASSPOLE * LENGTH
+FORCE_MAG = 10.0
+TAU = 0.02  # seconds per step (explicit Euler)
 THETA_THRESHOLD = 12 * 2 * math.pi / 360
 X_THRESHOLD = 2.4
 
 
 def cartpole_step(state: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-    """One Euler step of gymnasium's CartPole for a batch: (N, 4) float64, (N,) {0, 1}."""
+    """One Euler step of gymnasium's CartPole for a batch: (N, 4) float64, (N,) actions in {0, 1}.
+
+    Same formulas in the same order as gymnasium, so results agree to the last bit or two
+    (torch's and numpy's sin/cos may round differently).
+    """
     x, x_dot, theta, theta_dot = state.unbind(-1)
-    force = torch.where(action.to(torch.bool), FORCE_MAG, -FORCE_MAG).to(state.dtype)
-    cos, sin = torch.cos(theta), torch.sin(theta)
-    temp = (force + POLEMASS_LENGTH * theta_dot**2 * sin) / TOTAL_MASS
-    theta_acc = (GRAVITY * sin - cos * temp) / (
-        LENGTH * (4.0 / 3.0 - MASSPOLE * cos**2 / TOTAL_MASS))
-    x_acc = temp - POLEMASS_LENGTH * theta_acc * cos / TOTAL_MASS
-    return torch.stack([x + TAU * x_dot, x_dot + TAU * x_acc,
-                        theta + TAU * theta_dot, theta_dot + TAU * theta_acc], dim=-1)
+    force = torch.where(action == 1, FORCE_MAG, -FORCE_MAG).to(state.dtype)
+    costheta, sintheta = torch.cos(theta), torch.sin(theta)
+    temp = (force + POLEMASS_LENGTH * (theta_dot * theta_dot) * sintheta) / TOTAL_MASS
+    thetaacc = (GRAVITY * sintheta - costheta * temp) / (
+        LENGTH * (4.0 / 3.0 - MASSPOLE * (costheta * costheta) / TOTAL_MASS))
+    xacc = temp - POLEMASS_LENGTH * thetaacc * costheta / TOTAL_MASS
+    return torch.stack([x + TAU * x_dot, x_dot + TAU * xacc,
+                        theta + TAU * theta_dot, theta_dot + TAU * thetaacc], dim=-1)
+
+
+def cartpole_step_np(state: np.ndarray, action: int) -> np.ndarray:
+    """gymnasium's CartPoleEnv.step physics for one state, bit for bit (numpy float64 scalars)."""
+    x, x_dot, theta, theta_dot = state
+    force = FORCE_MAG if action == 1 else -FORCE_MAG
+    costheta = np.cos(theta)
+    sintheta = np.sin(theta)
+    temp = (force + POLEMASS_LENGTH * np.square(theta_dot) * sintheta) / TOTAL_MASS
+    thetaacc = (GRAVITY * sintheta - costheta * temp) / (
+        LENGTH * (4.0 / 3.0 - MASSPOLE * np.square(costheta) / TOTAL_MASS))
+    xacc = temp - POLEMASS_LENGTH * thetaacc * costheta / TOTAL_MASS
+    return np.array((x + TAU * x_dot, x_dot + TAU * xacc, theta + TAU * theta_dot,
+                     theta_dot + TAU * thetaacc), dtype=np.float64)
 
 
 def is_terminal(state: torch.Tensor) -> torch.Tensor:
-    return (state[..., 0].abs() > X_THRESHOLD) | (state[..., 2].abs() > THETA_THRESHOLD)
+    """(N, 4) -> (N,) bool: the cart left the track or the pole fell past 12 degrees."""
+    x, theta = state[..., 0], state[..., 2]
+    return (x < -X_THRESHOLD) | (x > X_THRESHOLD) | (theta < -THETA_THRESHOLD) | (
+        theta > THETA_THRESHOLD)
 
 
-def _check_renderer(renderer) -> None:
-    if renderer not in RENDERERS:
+def check_renderer(renderer) -> str:
+    if not isinstance(renderer, str) or renderer not in RENDERERS:
         raise ValueError(f"renderer={renderer!r} is not one of: "
                          f"{', '.join(map(repr, RENDERERS))}")
+    return renderer
 
 
-class _Frames:
-    """Draws frames for a batch of states with the chosen renderer, as torch uint8."""
+def check_num_envs(num_envs) -> int:
+    try:
+        n = operator.index(num_envs)
+    except TypeError:
+        n = None
+    if n is None or isinstance(num_envs, bool) or n <= 0:
+        raise ValueError(f"num_envs={num_envs!r} is not a positive int")
+    return n
+
+
+class _Painter:
+    """Frames of a batch of states with the chosen renderer, as a torch uint8 (N, H, W) tensor."""
 
     def __init__(self, renderer: str, height: int, width: int, device: torch.device):
-        _check_renderer(renderer)
-        check_resolution(height, width)
-        self.renderer, self.height, self.width, self.device = renderer, height, width, device
+        self.renderer = check_renderer(renderer)
+        self.height, self.width = check_resolution(height, width)
+        self.device = device
         self._gym = GymRenderer(height, width) if renderer == "gym" else None
 
     def __call__(self, states: torch.Tensor) -> torch.Tensor:
         if self._gym is None:
             return render_states(states, self.height, self.width)
-        return torch.from_numpy(self._gym(states)).to(self.device)
+        return torch.from_numpy(self._gym(states.cpu().numpy())).to(self.device)
 
     def close(self) -> None:
         if self._gym is not None:
@@ -81,134 +128,184 @@ class _Frames:
 
 
 class PixelCartPoleVectorEnv(VectorEnv):
-    """N pixel CartPoles stepped and rendered together (torch, on `device`)."""
+    """N pixel CartPoles, stepped and rendered together in torch on ``device``.
+
+    array_type="torch" returns torch tensors on ``device`` (obs uint8, reward float32,
+    terminated / truncated bool, info arrays); "numpy" returns numpy arrays.
+    """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
 
     def __init__(self, num_envs: int = 1, renderer: str = "fast", height: int = DEFAULT_HEIGHT,
                  width: int = DEFAULT_WIDTH, device: str | torch.device = "cpu",
                  array_type: str = "numpy"):
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) \
-                or num_envs <= 0:
-            raise ValueError(f"num_envs={num_envs!r} is not allowed: a positive integer")
-        if array_type not in ("numpy", "torch"):
-            raise ValueError(f"array_type={array_type!r} is not one of: 'numpy', 'torch'")
-        self.num_envs = int(num_envs)
+        self.num_envs = check_num_envs(num_envs)
+        if array_type not in ARRAY_TYPES:
+            raise ValueError(f"array_type={array_type!r} is not one of: "
+                             f"{', '.join(map(repr, ARRAY_TYPES))}")
         self.device = torch.device(device)
         self.array_type = array_type
-        self._frames = _Frames(renderer, height, width, self.device)
-        self.single_observation_space = spaces.Box(0, 255, (3, height, width), np.uint8)
+        self._paint = _Painter(renderer, height, width, self.device)
+        self.renderer = renderer
+        self.height, self.width = self._paint.height, self._paint.width
+        n, shape = self.num_envs, (3, self.height, self.width)
+        self.single_observation_space = spaces.Box(0, 255, shape, np.uint8)
+        self.observation_space = spaces.Box(0, 255, (n,) + shape, np.uint8)
         self.single_action_space = spaces.Discrete(2)
-        self.observation_space = spaces.Box(0, 255, (self.num_envs, 3, height, width), np.uint8)
-        self.action_space = spaces.MultiDiscrete(np.full(self.num_envs, 2))
-        n = self.num_envs
-        self.state = torch.zeros((n, 4), dtype=torch.float64, device=self.device)
-        self.stack = torch.zeros((n, 3, height, width), dtype=torch.uint8, device=self.device)
-        self.elapsed = torch.zeros(n, dtype=torch.long, device=self.device)
+        self.action_space = spaces.MultiDiscrete(np.full(n, 2))
+        self._state = torch.zeros((n, 4), dtype=torch.float64, device=self.device)
+        self._stack = torch.zeros((n,) + shape, dtype=torch.uint8, device=self.device)
+        self._elapsed = torch.zeros(n, dtype=torch.long, device=self.device)
         self._rngs = [seeding.np_random(None)[0] for _ in range(n)]
+        self._needs_reset = True
 
-    # -- helpers ------------------------------------------------------------------------------
-    def _initial_states(self, idx: list[int]) -> torch.Tensor:
-        """gymnasium's reset distribution, each env drawing from its own generator."""
-        draws = np.stack([self._rngs[i].uniform(-0.05, 0.05, size=(4,)) for i in idx])
+    # -- helpers ---------------------------------------------------------------------------------
+    def _draw_initial(self, idx: list[int]) -> torch.Tensor:
+        """Each listed env draws its initial state from its own generator, as gymnasium does."""
+        draws = np.stack([self._rngs[i].uniform(-RESET_BOUND, RESET_BOUND, size=(4,))
+                          for i in idx])
         return torch.as_tensor(draws, dtype=torch.float64, device=self.device)
 
     def _out(self, x: torch.Tensor):
         return x if self.array_type == "torch" else x.cpu().numpy()
 
-    # -- gymnasium API ------------------------------------------------------------------------
+    def _actions(self, actions) -> torch.Tensor:
+        a = torch.as_tensor(np.asarray(actions) if not torch.is_tensor(actions) else actions,
+                            device=self.device)
+        if a.shape != (self.num_envs,) or a.is_floating_point() or a.is_complex():
+            raise ValueError(f"actions of shape {tuple(a.shape)} and dtype {a.dtype} are not "
+                             f"({self.num_envs},) ints in {{0, 1}}")
+        return a.long()
+
+    # -- gymnasium API ----------------------------------------------------------------------------
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
+        """Reset every env. seed=s seeds env i with s + i; a list gives one seed per env."""
         if seed is not None:
-            seeds = seed if isinstance(seed, (list, tuple)) else [seed + i for i in
-                                                                  range(self.num_envs)]
-            self._rngs = [seeding.np_random(int(s))[0] for s in seeds]
-        idx = list(range(self.num_envs))
-        self.state = self._initial_states(idx)
-        frame = self._frames(self.state)
-        self.stack = frame[:, None].expand(-1, 3, -1, -1).contiguous()
-        self.elapsed.zero_()
-        return self._out(self.stack.clone()), {"state": self._out(self.state.clone())}
+            if isinstance(seed, (list, tuple)):
+                if len(seed) != self.num_envs:
+                    raise ValueError(f"seed list of length {len(seed)} is not one per env "
+                                     f"({self.num_envs})")
+                seeds = [int(s) for s in seed]
+            else:
+                seeds = [int(seed) + i for i in range(self.num_envs)]
+            self._rngs = [seeding.np_random(s)[0] for s in seeds]
+        self._state = self._draw_initial(list(range(self.num_envs)))
+        self._stack = self._paint(self._state)[:, None].repeat(1, 3, 1, 1)
+        self._elapsed = torch.zeros_like(self._elapsed)
+        self._needs_reset = False
+        return self._out(self._stack.clone()), {"state": self._out(self._state.clone())}
 
     def step(self, actions):
-        actions = torch.as_tensor(actions, device=self.device).reshape(self.num_envs)
-        self.state = cartpole_step(self.state, actions)
-        self.elapsed += 1
-        terminated = is_terminal(self.state)
-        truncated = (self.elapsed >= MAX_EPISODE_STEPS) & ~terminated
-        frame = self._frames(self.state)
-        self.stack = torch.cat([self.stack[:, 1:], frame[:, None]], dim=1)
-        reward = torch.ones(self.num_envs, dtype=torch.float32, device=self.device)
+        if self._needs_reset:
+            raise RuntimeError("call reset() before step()")
+        a = self._actions(actions)
+        state = cartpole_step(self._state, a)
+        elapsed = self._elapsed + 1
+        terminated = is_terminal(state)
+        truncated = elapsed >= MAX_EPISODE_STEPS
         done = terminated | truncated
-        info = {"_final_obs": self._out(done.clone())}
-        if bool(done.any()):
-            info["final_obs"] = self._out(self.stack.clone())
-            info["final_state"] = self._out(self.state.clone())
+        stack = torch.cat([self._stack[:, 1:], self._paint(state)[:, None]], dim=1)
+        bad, any_done = torch.stack([((a < 0) | (a > 1)).any(), done.any()]).tolist()
+        if bad:
+            raise ValueError(f"actions {a.tolist()} are not all in {{0, 1}}")
+        final_obs, final_state = stack, state
+        if any_done:
+            # SAME_STEP autoreset: finished envs start their next episode now.
             idx = torch.nonzero(done).flatten().tolist()
-            new = self._initial_states(idx)
-            self.state[idx] = new
-            self.stack[idx] = self._frames(new)[:, None].expand(-1, 3, -1, -1)
-            self.elapsed[idx] = 0
-        info["state"] = self._out(self.state.clone())
-        return (self._out(self.stack.clone()), self._out(reward), self._out(terminated),
+            fresh = self._draw_initial(idx)
+            rows = torch.as_tensor(idx, device=self.device)
+            state = state.index_copy(0, rows, fresh)
+            stack = stack.index_copy(0, rows, self._paint(fresh)[:, None].repeat(1, 3, 1, 1))
+            elapsed = elapsed.masked_fill(done, 0)
+        self._state, self._stack, self._elapsed = state, stack, elapsed
+        reward = torch.ones(self.num_envs, dtype=torch.float32, device=self.device)
+        mask = self._out(done)
+        info = {"state": self._out(state.clone()), "final_obs": self._out(final_obs.clone()),
+                "_final_obs": mask, "final_state": self._out(final_state.clone()),
+                "_final_state": mask}
+        return (self._out(stack.clone()), self._out(reward), self._out(terminated),
                 self._out(truncated), info)
 
     def get_state(self) -> dict:
-        return {"state": self.state.clone(), "stack": self.stack.clone(),
-                "elapsed": self.elapsed.clone(),
-                "rngs": [r.bit_generator.state for r in self._rngs]}
+        """Everything step() depends on (CPU copies): physics, frame stacks, steps, RNGs."""
+        return {
+            "num_envs": self.num_envs, "height": self.height, "width": self.width,
+            "state": self._state.cpu().clone(), "stack": self._stack.cpu().clone(),
+            "elapsed": self._elapsed.cpu().clone(), "needs_reset": self._needs_reset,
+            "rngs": [r.bit_generator.state for r in self._rngs],
+        }
 
     def set_state(self, saved: dict) -> None:
-        self.state = saved["state"].to(self.device).clone()
-        self.stack = saved["stack"].to(self.device).clone()
-        self.elapsed = saved["elapsed"].to(self.device).clone()
-        for rng, st in zip(self._rngs, saved["rngs"]):
+        """Restore a get_state() dict; the next steps are bit-identical to the saved env's."""
+        want = (self.num_envs, self.height, self.width)
+        got = (saved["num_envs"], saved["height"], saved["width"])
+        if got != want:
+            raise ValueError(f"saved (num_envs, height, width)={got} is not this env's {want}")
+        self._state = saved["state"].to(self.device, torch.float64).clone()
+        self._stack = saved["stack"].to(self.device, torch.uint8).clone()
+        self._elapsed = saved["elapsed"].to(self.device, torch.long).clone()
+        self._needs_reset = bool(saved["needs_reset"])
+        rngs = []
+        for st in saved["rngs"]:
+            rng = np.random.Generator(getattr(np.random, st["bit_generator"])())
             rng.bit_generator.state = st
+            rngs.append(rng)
+        self._rngs = rngs
 
-    def close_extras(self, **kwargs) -> None:
-        self._frames.close()
+    def close_extras(self, **kwargs: Any) -> None:
+        self._paint.close()
+
+    def __repr__(self) -> str:
+        return (f"PixelCartPoleVectorEnv(num_envs={self.num_envs}, renderer={self.renderer!r}, "
+                f"height={self.height}, width={self.width}, device={str(self.device)!r})")
 
 
 class PixelCartPoleEnv(gym.Env):
-    """One pixel CartPole: gymnasium's CartPole-v1 dynamics, (3, H, W) uint8 frame stacks."""
+    """One pixel CartPole: gymnasium's CartPole-v1 physics (bit for bit), (3, H, W) uint8 obs."""
 
     metadata = {"render_modes": []}
 
     def __init__(self, renderer: str = "fast", height: int = DEFAULT_HEIGHT,
                  width: int = DEFAULT_WIDTH):
-        self._frames = _Frames(renderer, height, width, torch.device("cpu"))
-        self.observation_space = spaces.Box(0, 255, (3, height, width), np.uint8)
+        self._paint = _Painter(renderer, height, width, torch.device("cpu"))
+        self.renderer = renderer
+        self.height, self.width = self._paint.height, self._paint.width
+        self.observation_space = spaces.Box(0, 255, (3, self.height, self.width), np.uint8)
         self.action_space = spaces.Discrete(2)
-        self.state = np.zeros(4)
-        self._stack = np.zeros((3, height, width), np.uint8)
+        self.state: np.ndarray | None = None
+        self._stack = np.zeros((3, self.height, self.width), np.uint8)
         self._elapsed = 0
 
     def _frame(self) -> np.ndarray:
-        return self._frames(torch.as_tensor(self.state[None], dtype=torch.float64))[0].numpy()
+        return self._paint(torch.as_tensor(self.state[None]))[0].numpy()
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        self.state = self.np_random.uniform(-0.05, 0.05, size=(4,))
+        self.state = self.np_random.uniform(-RESET_BOUND, RESET_BOUND, size=(4,))
         self._stack = np.repeat(self._frame()[None], 3, axis=0)
         self._elapsed = 0
         return self._stack.copy(), {"state": self.state.copy()}
 
     def step(self, action):
+        if self.state is None:
+            raise RuntimeError("call reset() before step()")
         if not self.action_space.contains(action):
             raise ValueError(f"action={action!r} is not one of: 0, 1")
-        state = torch.as_tensor(self.state[None], dtype=torch.float64)
-        self.state = cartpole_step(state, torch.as_tensor([int(action)]))[0].numpy()
+        self.state = cartpole_step_np(self.state, int(action))
         self._elapsed += 1
-        terminated = bool(is_terminal(torch.as_tensor(self.state)))
-        truncated = self._elapsed >= MAX_EPISODE_STEPS and not terminated
+        x, theta = self.state[0], self.state[2]
+        terminated = bool(x < -X_THRESHOLD or x > X_THRESHOLD
+                          or theta < -THETA_THRESHOLD or theta > THETA_THRESHOLD)
+        truncated = self._elapsed >= MAX_EPISODE_STEPS
         self._stack = np.concatenate([self._stack[1:], self._frame()[None]], axis=0)
         return self._stack.copy(), 1.0, terminated, truncated, {"state": self.state.copy()}
 
     def close(self) -> None:
-        self._frames.close()
+        self._paint.close()
 
 
 def register_envs() -> None:
-    """Register the env with gymnasium (idempotent); importing jepa_bench calls this."""
+    """Register ENV_ID with gymnasium (idempotent); importing jepa_bench calls this."""
     if ENV_ID in gym.registry:
         return
     gym.register(id=ENV_ID, entry_point=PixelCartPoleEnv,

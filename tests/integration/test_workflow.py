@@ -168,3 +168,63 @@ def test_tiny_preset_runs_to_figures_and_report(tmp_path):
         assert counts == {"train": 1, "aggregate": 1, "plots": 1, "claims": 1, "all": 1, "total": 5}
     finally:
         os.environ.pop("FAKE_TRAIN_LOG", None)
+
+
+RECOVERY = ["--configfile", "workflow/config/recovery.yaml"]
+
+
+@pytest.mark.parametrize("extra, algos, seeds", [
+    ([], 2, 5),  # the preset: PPO and A2C, seeds 0-4
+    (["recovery_algorithms=[a2c]", "recovery_collapse_steps=256", "recovery_steps=256",
+      "train_overrides=[num_envs=4,num_steps=32]"], 1, 5),  # a tiny variant from the command line
+])
+def test_recovery_preset_lists_one_collapse_and_two_switch_runs_per_seed(tmp_path, extra, algos,
+                                                                         seeds):
+    res = snakemake("-n", *RECOVERY, "--config", f"results_root={tmp_path}/results", *extra)
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert job_counts(res.stdout) == {"collapse": algos * seeds, "recover": 2 * algos * seeds,
+                      "recovery_report": 1, "all": 1, "total": 3 * algos * seeds + 2}
+
+
+def test_recovery_runs_start_from_the_collapse_checkpoint(tmp_path):
+    res = snakemake("-n", "-p", *RECOVERY, "--config", f"results_root={tmp_path}",
+                    "recovery_algorithms=[ppo]", "recovery_collapse_threshold=2e-7")
+    assert res.returncode == 0, res.stderr + res.stdout
+    lines = [ln.removeprefix("Shell command: ") for ln in res.stdout.splitlines()]
+    cmds = {ln.split("--out ")[1].split()[0][len(str(tmp_path)) + 1:]: ln
+            for ln in lines if ln.startswith("jepa-bench")}
+    collapse = cmds["recovery/collapse/ppo/seed3"]
+    assert "--config j1g0r0 --seed 3 --total-steps 100000" in collapse
+    assert collapse.split(" > ")[0].endswith("--set stop_embed_var=2e-07")
+    ckpt = f"--init-from {tmp_path}/recovery/collapse/ppo/seed3/checkpoints/last.pt"
+    assert "--config j1g1r0 --seed 3 --total-steps 50000" in cmds["recovery/ppo/grad_on/seed3"]
+    assert "--config j1g0r0 --seed 3" in cmds["recovery/ppo/grad_off/seed3"]
+    assert all(ckpt in cmds[f"recovery/ppo/{arm}/seed3"] for arm in ("grad_on", "grad_off"))
+    report = next(c for c in cmds.values() if c.startswith("jepa-bench recovery"))
+    assert (f"--root {tmp_path}/recovery --algos ppo --seeds 0 1 2 3 4 --collapse-steps 100000 "
+            "--recovery-steps 50000 --collapse-threshold 2e-07 --recovery-threshold 1e-05") in report
+
+
+@pytest.mark.parametrize("key, value", [
+    ("experiments", []), ("experiments", ["fig3"]), ("recovery_algorithms", ["sac"]),
+    ("recovery_configs", {"ppo": {"grad_on": "j1g1r0"}}),
+    ("recovery_configs", {"ppo": {"grad_on": "j9g1r0", "grad_off": "j1g0r0"}}),
+    ("recovery_steps", 0), ("recovery_collapse_threshold", 0), ("recovery_threshold", "high"),
+])
+def test_schema_rejects_bad_recovery_values(key, value):
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+
+    schema = str(REPO / "workflow" / "schemas" / "config.schema.yaml")
+    good = yaml.safe_load((REPO / "workflow" / "config" / "recovery.yaml").read_text())
+    validate(dict(good), schema)
+    validate({"configurations": ["a2c_shared", "ppo_shared", "a2c_shared_sg", "a2c_ema",
+                                 "a2c_shared_nograd"]}, schema)
+    with pytest.raises(WorkflowError):
+        validate(good | {key: value}, schema)
+
+
+def test_recovery_threshold_must_lie_above_the_collapse_line(tmp_path):
+    res = snakemake("-n", *RECOVERY, "--config", f"results_root={tmp_path}",
+                    "recovery_threshold=1e-8")
+    assert res.returncode != 0 and "must lie above" in res.stdout + res.stderr

@@ -1,0 +1,131 @@
+# Recovery from collapse (preset workflow/config/recovery.yaml; definitions in
+# jepa_bench/recovery.py). Per algorithm and seed:
+#   collapse         the grad_off configuration, trained until embed_var < the collapse threshold
+#                    (train --set stop_embed_var) or the step cap; a capped run has NOT collapsed
+#   recover          from that run's checkpoints/last.pt (train --init-from), grad_on vs grad_off
+#   recovery_report  which seeds collapsed, which arms recovered and how fast: tables, figure,
+#                    recovery.md + recovery.json
+# Like rule train, the checkpoint is not a declared output, so that Snakemake never deletes it
+# before `train --resume` can continue an interrupted run; run.json (rewritten with status
+# "complete" at the end) stands for the finished run.
+
+RECOVERY = f"{RESULTS}/recovery"
+RECOVERY_ALGOS = config["recovery_algorithms"]
+RECOVERY_CONFIGS = config["recovery_configs"]
+RECOVERY_ARMS = ["grad_on", "grad_off"]
+
+_unmapped = [a for a in RECOVERY_ALGOS if a not in RECOVERY_CONFIGS]
+if _unmapped:
+    raise ValueError(f"recovery_configs has no entry for recovery_algorithms {_unmapped}")
+if config["recovery_threshold"] <= config["recovery_collapse_threshold"]:
+    raise ValueError(
+        f"recovery_threshold={config['recovery_threshold']} must lie above "
+        f"recovery_collapse_threshold={config['recovery_collapse_threshold']}"
+    )
+
+
+wildcard_constraints:
+    algo="|".join(RECOVERY_ALGOS),
+    arm="|".join(RECOVERY_ARMS),
+
+
+rule collapse:
+    output:
+        run=f"{RECOVERY}/collapse/{{algo}}/seed{{seed}}/run.json",
+        metrics=f"{RECOVERY}/collapse/{{algo}}/seed{{seed}}/metrics.csv",
+        episodes=f"{RECOVERY}/collapse/{{algo}}/seed{{seed}}/episodes.csv",
+    log:
+        f"{LOGS}/recovery/collapse/{{algo}}/seed{{seed}}.log",
+    params:
+        out_dir=lambda wildcards, output: os.path.dirname(output.run),
+        configuration=lambda wildcards: RECOVERY_CONFIGS[wildcards.algo]["grad_off"],
+        total_steps=config["recovery_collapse_steps"],
+        renderer=config["renderer"],
+        device=config["device"],
+        # the stop comes last, so that it wins over any stop_embed_var in train_overrides
+        overrides=set_options(
+            config["train_overrides"]
+            + [f"stop_embed_var={config['recovery_collapse_threshold']!r}"]
+        ),
+    # profiles set the real number (set-threads); it becomes torch's thread count
+    threads: 1
+    conda:
+        "../envs/jepa-bench.yaml"
+    shell:
+        "jepa-bench train --config {params.configuration} --seed {wildcards.seed}"
+        " --total-steps {params.total_steps} --out {params.out_dir}"
+        " --renderer {params.renderer} --device {params.device} --threads {threads}"
+        " --resume --quiet {params.overrides} > {log} 2>&1"
+
+
+rule recover:
+    input:
+        collapsed=rules.collapse.output.run,
+    output:
+        run=f"{RECOVERY}/{{algo}}/{{arm}}/seed{{seed}}/run.json",
+        metrics=f"{RECOVERY}/{{algo}}/{{arm}}/seed{{seed}}/metrics.csv",
+        episodes=f"{RECOVERY}/{{algo}}/{{arm}}/seed{{seed}}/episodes.csv",
+    log:
+        f"{LOGS}/recovery/{{algo}}/{{arm}}/seed{{seed}}.log",
+    params:
+        # the collapse run's weights, saved beside its run.json by `jepa-bench train`
+        checkpoint=lambda wildcards, input: os.path.join(
+            os.path.dirname(input.collapsed), "checkpoints", "last.pt"
+        ),
+        out_dir=lambda wildcards, output: os.path.dirname(output.run),
+        configuration=lambda wildcards: RECOVERY_CONFIGS[wildcards.algo][wildcards.arm],
+        total_steps=config["recovery_steps"],
+        renderer=config["renderer"],
+        device=config["device"],
+        overrides=set_options(config["train_overrides"]),
+    threads: 1
+    conda:
+        "../envs/jepa-bench.yaml"
+    shell:
+        "jepa-bench train --config {params.configuration} --seed {wildcards.seed}"
+        " --total-steps {params.total_steps} --out {params.out_dir}"
+        " --init-from {params.checkpoint}"
+        " --renderer {params.renderer} --device {params.device} --threads {threads}"
+        " --resume --quiet {params.overrides} > {log} 2>&1"
+
+
+rule recovery_report:
+    input:
+        collapse=expand(rules.collapse.output.run, algo=RECOVERY_ALGOS, seed=SEEDS),
+        collapse_metrics=expand(rules.collapse.output.metrics, algo=RECOVERY_ALGOS, seed=SEEDS),
+        runs=expand(rules.recover.output.run, algo=RECOVERY_ALGOS, arm=RECOVERY_ARMS, seed=SEEDS),
+        metrics=expand(
+            rules.recover.output.metrics, algo=RECOVERY_ALGOS, arm=RECOVERY_ARMS, seed=SEEDS
+        ),
+        episodes=expand(
+            rules.recover.output.episodes, algo=RECOVERY_ALGOS, arm=RECOVERY_ARMS, seed=SEEDS
+        ),
+    output:
+        collapse=f"{RECOVERY}/summary/collapse.csv",
+        runs=f"{RECOVERY}/summary/runs.csv",
+        curves=f"{RECOVERY}/summary/curves.csv",
+        stats=f"{RECOVERY}/summary/stats.csv",
+        figure=multiext(f"{FIGURES}/recovery", ".png", ".pdf"),
+        md=f"{RESULTS}/recovery.md",
+        json=f"{RESULTS}/recovery.json",
+    log:
+        f"{LOGS}/recovery.log",
+    params:
+        # {root}/collapse/{algo}/seed{seed}/run.json -> root
+        root=lambda wildcards, input: Path(input.collapse[0]).parents[3],
+        summary=lambda wildcards, output: os.path.dirname(output.runs),
+        figures=lambda wildcards, output: os.path.dirname(output.figure[0]),
+        algos=" ".join(RECOVERY_ALGOS),
+        seeds=" ".join(map(str, SEEDS)),
+        collapse_steps=config["recovery_collapse_steps"],
+        recovery_steps=config["recovery_steps"],
+        collapse_threshold=repr(config["recovery_collapse_threshold"]),
+        recovery_threshold=repr(config["recovery_threshold"]),
+    conda:
+        "../envs/jepa-bench.yaml"
+    shell:
+        "jepa-bench recovery --root {params.root} --algos {params.algos} --seeds {params.seeds}"
+        " --collapse-steps {params.collapse_steps} --recovery-steps {params.recovery_steps}"
+        " --collapse-threshold {params.collapse_threshold}"
+        " --recovery-threshold {params.recovery_threshold}"
+        " --summary {params.summary} --figures {params.figures} --out {output.md} > {log} 2>&1"
