@@ -1,18 +1,18 @@
 """Pixel CartPole pictures: gymnasium's own frame (the reference) and a fast batched renderer.
 
-Both paths give the same format: the gymnasium 600x400 picture, rows [CROP_TOP, CROP_TOP + 150)
-at full width, grayscale by ITU-R 601 luma, exact area resampling to (height, width), rounded to
-uint8.
+Both paths give the same format: gymnasium's 600x400 picture, image rows [CROP_TOP, CROP_TOP +
+150) at full width, grayscale by ITU-R 601 luma, exact area resampling to (height, width),
+rounded half up to uint8.
 
-- ``GymRenderer`` / ``frame_from_rgb``: gymnasium's ``CartPoleEnv.render()`` (pygame) converted.
-- ``render_states``: draws the same scene for N states in one vectorised torch call on the states'
-  device. It does not rasterise at 600x400. It models what pygame draws on each pixel row (the
-  filled polygon spans with gfxdraw's rounding, the Wu anti-aliased edges around them, the
-  axle sprite, the cart rectangle and the track line) as intervals, and integrates those
-  intervals exactly over each output pixel.
-- ``compare_renderers`` / ``time_renderers``: the fidelity and speed figures quoted in the README.
+- ``GymRenderer`` / ``frame_from_rgb``: gymnasium's ``CartPoleEnv.render()`` (pygame), converted.
+- ``render_states``: the same scene for N states in one batch of array operations, straight at
+  (height, width). It does not rasterise at 600x400: it models what pygame puts on each pixel row
+  (gfxdraw's filled-polygon spans and the Wu anti-aliased edges around them, the axle sprite,
+  the cart, the track line) as intervals and integrates them exactly over the output pixels.
+- ``compare_renderers`` / ``time_renderers``: the fidelity and speed figures.
 
-Run ``python -c "from jepa_bench.render import compare_renderers as c; print(c())"`` to see them.
+    python -c "from jepa_bench.render import compare_renderers as c; print(c())"
+    python -c "from jepa_bench.render import time_renderers as t; print(t())"
 """
 
 from __future__ import annotations
@@ -95,19 +95,26 @@ def area_matrix(n_in: int, n_out: int) -> np.ndarray:
     return m
 
 
+@lru_cache(maxsize=16)
+def _area_t(n_in: int, n_out: int) -> torch.Tensor:
+    return torch.tensor(area_matrix(n_in, n_out))
+
+
 def frame_from_rgb(rgb: np.ndarray, height: int = DEFAULT_HEIGHT,
                    width: int = DEFAULT_WIDTH) -> np.ndarray:
-    """Gymnasium rgb_array picture(s) (..., 400, 600, 3) uint8 -> (..., height, width) uint8."""
+    """Gymnasium rgb_array picture(s) (..., 400, 600, 3) uint8 -> (..., height, width) uint8.
+
+    Rows [CROP_TOP, CROP_TOP + 150), ITU-R 601 luma, exact area average, rounded half up.
+    (torch does the arithmetic: numpy's BLAS threads fight torch's for the CPU.)
+    """
     height, width = check_resolution(height, width)
     rgb = np.asarray(rgb)
     if rgb.shape[-3:] != (SCREEN_H, SCREEN_W, 3):
         raise ValueError(f"picture shape {rgb.shape} does not end in ({SCREEN_H}, {SCREEN_W}, 3)")
-    crop = rgb[..., CROP_TOP:CROP_TOP + CROP_HEIGHT, :, :]
-    # float32 luma is within 1e-4 of float64; the averaging that follows is float64
-    gray = (crop.reshape(-1, 3).astype(np.float32) @ np.asarray(LUMA, np.float32))
-    gray = gray.reshape(crop.shape[:-1]).astype(np.float64)
-    out = area_matrix(CROP_HEIGHT, height) @ gray @ area_matrix(SCREEN_W, width).T
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    crop = torch.from_numpy(np.ascontiguousarray(rgb[..., CROP_TOP:CROP_TOP + CROP_HEIGHT, :, :]))
+    gray = crop.to(torch.float64) @ torch.tensor(LUMA, dtype=torch.float64)
+    out = _area_t(CROP_HEIGHT, height) @ gray @ _area_t(SCREEN_W, width).T
+    return (out + 0.5).floor_().clamp_(0, 255).to(torch.uint8).numpy()  # round half up
 
 
 class GymRenderer:
@@ -148,76 +155,87 @@ class GymRenderer:
 #   [int(cartx - 25), int(cartx + 25)] in those rows (its aa outline is axis-aligned, so solid).
 # - pole: aapolygon (Wu lines along the 4 edges) then filled_polygon, corners truncated by int().
 #   The fill puts row y's pixels from round(X_left(y)) to round(X_right(y)) (X = edge crossing of
-#   the scanline, gfxdraw's 16.16 fixed point); Wu's pixels outside that span leave a partial
-#   pixel. For the long (y-major) sides the row's ink is then exactly the coverage of the interval
-#   [min(X, round(X)), max(X + 1, ceil(X - 0.5) + 1)). For the short (x-major) top and bottom edges
-#   Wu leaves a ramp in the rows they cross; the ramp has the ink of a sharp edge at the line's
-#   crossing of y -+ 0.5 (away from the pole), and that is what is drawn.
+#   the scanline; gfxdraw rounds half up); Wu's pixels outside that span leave a partial pixel.
+#   Along the long (y-major) sides the row's ink is then exactly the coverage of the interval
+#   [min(X, round(X)), max(X, ceil(X - 0.5)) + 1). Along the short (x-major) top and bottom
+#   edges Wu leaves a ramp in the rows they cross; it has the ink of a sharp edge where the line
+#   crosses y -+ 0.5 (half a row away from the pole), and that is what is drawn.
 # - axle: gfxdraw circle of radius 5 at (int(cartx), 107): a fixed sprite (half-widths per row
 #   below); in its top and bottom rows the centre pixel plus aa pixels at +-1 and +-2 with
-#   weights 229/256 and 153/256 (measured from gymnasium's render), drawn as a centred interval of
-#   the same ink.
+#   weights 229/256 and 153/256 (read off gymnasium's render), drawn as a centred interval of the
+#   same ink.
 # - track: hline over the whole row 100, drawn last.
-# Each row's pole, axle and pole-under-axle intervals are integrated exactly over the output
-# pixels (only over a window of columns around the pole), the cart is separable, the track a
-# constant. Measured fidelity is in compare_renderers() (mean |diff| ~ 0.001 % of 255, a few gray
-# levels at most, more only where the pole crosses the screen edge and pygame clips its lines).
+# Each row's pole, axle and pole-under-axle intervals and the cart's are integrated exactly over
+# the output pixels. Measured fidelity: compare_renderers() (mean |diff| ~ 0.002 % of 255, a few
+# gray levels at most; up to ~10 where the pole crosses the screen edge and pygame clips lines).
 
-_BAND_LO = 101  # lowest row the pole can reach for |theta| < 0.4 (row 100 is the track line)
+_BAND_LO = 101  # lowest row the pole reaches (|theta| <= _THETA_MAX); row 100 is the track
 _BAND_HI = SCREEN_H - 1 - CROP_TOP  # highest row inside the crop
+_THETA_MAX = 0.5  # |theta| is clipped to this (episodes end by 0.21 + one step, ~0.3)
 _CART_ROWS = (int(CART_Y - CART_HALF_H), int(CART_Y + CART_HALF_H))  # 85..115 inclusive
 _AXLE_AA = (229 + 153) / 256  # ink of the aa pixels on one side of the axle's top/bottom row
 _AXLE_HALF_W = {-5: _AXLE_AA, -4: 3, -3: 4, -2: 5, -1: 5, 0: 5, 1: 5, 2: 5, 3: 4, 4: 3, 5: _AXLE_AA}
-# Row offset at which each edge is evaluated: 0 for the long sides, away from the pole for the
-# short top (1) and bottom (3) edges (see above).
-_EDGE_DY = (0.0, -0.5, 0.0, 0.5)
-# Added to the top (bottom) edge's rise: a flat one then bounds the rows from above (below) like a
-# sloped one, and a sloped one (|rise| >= 1) moves by under 1e-3 px where it bounds the pole.
-_FLAT_TILT = (0.0, -1e-4, 0.0, 1e-4)
-_BIG = 1.0e9  # far beyond any boundary coordinate (tilted flat edges reach ~1e6)
-_N_GEO = 28  # geometry columns (see _plan)
-_N_TERMS = 6  # per-row step positions: pole start/end, axle start/end, under start/end
+# A flat top (bottom) edge gets this rise, so that it bounds the rows from above (below) as a
+# sloped one does: its line is 500 px off half a row away.
+_FLAT_TILT = (0.0, -1e-2, 0.0, 1e-2)
+_BIG = 1.0e7  # pushes an edge out of a max; far beyond any coordinate above (< 2e5)
+_TOP_LO = 204  # the top edge only bounds rows from here up (|theta| <= _THETA_MAX)
+_BOTTOM_HI = 112  # the bottom edge only bounds rows up to here
+_AXLE_ROWS = (int(AXLE_Y) - AXLE_RADIUS, int(AXLE_Y) + AXLE_RADIUS)  # 102..112
+# Geometry columns ([x, cos theta, sin theta] @ mat + bias, then int()): 0-3 pole corner x,
+# 4-7 corner y (edge e runs from corner e to corner e + 1), 8-15 the same for the next corner,
+# 16 cart left, 17 cart right + 1 (int(cartx + 26) = int(cartx + 25) + 1 while >= 0),
+# 18 axle centre x, 19 one, 20 zero, 21 the screen's right end.
+_N_GEO = 22
 
 
 @dataclass(frozen=True)
 class _Plan:
-    """Constant tensors for one (height, width, device)."""
+    """Constant arrays for one (height, width, backend): numpy on the CPU, torch elsewhere."""
 
     height: int
     width: int
     inv_sx: float  # output columns per native column
-    mat: torch.Tensor  # (3, _N_GEO) geometry matrix for [x, cos theta, sin theta]
-    bias: torch.Tensor  # (_N_GEO,)
-    flat_tilt: torch.Tensor  # (4,)
-    ysig: torch.Tensor  # (2, 4, R) +-(row at which each edge is evaluated)
-    axle_lo: torch.Tensor  # (R,) axle interval relative to int(cartx) (empty off the axle)
-    axle_hi: torch.Tensor  # (R,)
-    push: torch.Tensor  # (2, 1, 1) +-_BIG / 2
-    gather: torch.Tensor  # (M,) step -> index in the per-state step table
-    coef0: torch.Tensor  # (M, 2) (k, 0): gray change k of each step (x row weight) ...
-    coefd: torch.Tensor  # (M, 2) (-k, k): ... and how it moves to the next column
-    slot: torch.Tensor  # (M, 2) output row * (W + 2) (+ 1 for the next column)
-    per_n: dict  # N -> (take index (N, M), flat output index base (N, M, 2)), on demand
+    n_band: int  # R
+    n_top: int  # band rows the top edge can bound (the last ones)
+    n_bottom: int  # band rows the bottom edge can bound (the first ones)
+    axle: slice  # band rows of the axle
+    mat: object  # (3, _N_GEO)
+    bias: object  # (_N_GEO,)
+    flat_tilt: object  # (4,)
+    lines: object  # (12, 16): line inputs -> intercept and slope per (lo/hi, kind), see _plan
+    kind: object  # (C,) long: the kind of each boundary column
+    row: object  # (C,) the row each boundary column is evaluated at
+    row_const: object  # (2, C) per-column constants (the axle's half widths)
+    gather: object  # (M,) step -> index in the per-state step table
+    coef0: object  # (2, M) (k, 0): gray change k of each step (x row weight) ...
+    coefd: object  # (2, M) (-k, k): ... and how it moves to the next column
+    slot: object  # (2, M) float: output row * (W + 2) (+ 1 for the next column)
+    per_n: dict  # N -> (take index (N, M), flat output index base (N, 2, M)), on demand
 
 
 @lru_cache(maxsize=32)
-def _plan(height: int, width: int, device: torch.device) -> _Plan:
-    f64 = dict(dtype=torch.float64, device=device)
+def _plan(height: int, width: int, backend) -> _Plan:
+    """backend: "numpy", or the torch.device the arrays live on."""
     sy, sx = CROP_HEIGHT / height, SCREEN_W / width
     band = np.arange(_BAND_LO, _BAND_HI + 1)
     n_band = len(band)
-    # Step table per state (built in render_states): _N_TERMS x R row steps, then geometry
-    # columns 24-27: the cart's left and right (+1) edges, the axle x (unused), a constant 0
-    # (where the white background and the track line start).
-    cart_slots = _N_TERMS * n_band + np.arange(2)
-    zero_slot = _N_TERMS * n_band + 3
+    axle_rows = np.arange(_AXLE_ROWS[0], _AXLE_ROWS[1] + 1)
+    n_axle = len(axle_rows)
+    # Step table per state (built in _draw): pole start and end on every band row, axle start
+    # and end and under start and end on the axle rows, then geometry columns 16-21.
+    term_at = [0, n_band, 2 * n_band, 2 * n_band + n_axle, 2 * n_band + 2 * n_axle,
+               2 * n_band + 3 * n_axle]
+    geo_at = 2 * n_band + 4 * n_axle
+    cart_slots = geo_at + np.arange(2)
+    start_slot, end_slot = geo_at + 4, geo_at + 5  # positions 0 and 600
 
     # Darkness (255 - gray) of three intervals per band row: the pole, the axle, and the part of
     # the pole under the axle (which the axle paints over). Each interval is a step up at its
     # start and down at its end.
     bg = np.where(band > _CART_ROWS[1], 255.0, luma(CART_RGB))  # pole is inside the cart below
     k_pole = bg - luma(POLE_RGB)
-    is_axle = np.isin(band - int(AXLE_Y), list(_AXLE_HALF_W))
+    is_axle = (band >= _AXLE_ROWS[0]) & (band <= _AXLE_ROWS[1])
     k_axle = np.where(is_axle, bg - luma(AXLE_RGB), 0.0)
     k_under = np.where(is_axle, -k_pole, 0.0)
     k_rows = np.stack([k_pole, -k_pole, k_axle, -k_axle, k_under, -k_under])  # (6, R)
@@ -238,104 +256,163 @@ def _plan(height: int, width: int, device: torch.device) -> _Plan:
             w = min((i + 1) * sy, u + 1) - max(i * sy, u)
             y = _BAND_HI - u
             if _BAND_LO <= y <= _BAND_HI:
-                for term in range(_N_TERMS):
-                    add(i, term * n_band + y - _BAND_LO, w * k_rows[term, y - _BAND_LO])
+                for term, at in enumerate(term_at):
+                    j = y - _BAND_LO if term < 2 else y - _AXLE_ROWS[0]
+                    add(i, at + j, w * k_rows[term, y - _BAND_LO])
             if y == CART_Y:
                 line_w += w
             elif _CART_ROWS[0] <= y <= _CART_ROWS[1]:
                 cart_w += w
         for slot, k in zip(cart_slots, k_cart):
             add(i, slot, cart_w * k)
-        add(i, zero_slot, k_line * line_w - 255.0 * sy)  # gray 255 less the track line, pre-scaled
+        # White less the track line, + 0.5 so that the final int() rounds half up (it ends at
+        # the right edge of the screen: each output row's steps add up to zero).
+        base = k_line * line_w - (255.0 + 0.5) * sy
+        add(i, start_slot, base)
+        add(i, end_slot, -base)
     # A step of darkness k at column position u (in output columns, J = floor(u)) adds
     # k sx (1 - frac u) to column J and k sx to every column after it. The picture is built as
     # first differences of gray along each output row (one cumsum at the end): the two halves
     # of a step go to columns J and J + 1, scaled by -sx / (sx sy).
     coef = np.asarray(coef) * (-1.0 / sy)
-    slot = np.asarray(row_of)[:, None] * (width + 2) + np.arange(2)
-    half = np.array([_AXLE_HALF_W.get(int(d), -0.5) for d in band - int(AXLE_Y)])
+    slot = np.asarray(row_of)[None, :] * (width + 2) + np.arange(2)[:, None]
+    half = np.array([_AXLE_HALF_W[int(y - int(AXLE_Y))] for y in axle_rows])
 
-    # Geometry: [x, cos, sin] @ mat + bias gives, per state,
-    # 0-3 corner x, 4-7 corner y, 8-15 their negatives, 16-23 the next corner's x and y,
-    # 24 cart left, 25 cart right + 1 (int(cartx + 26) = int(cartx + 25) + 1 while >= 0),
-    # 26 axle centre x, 27 zero.
     mat = np.zeros((3, _N_GEO))
     bias = np.zeros(_N_GEO)
-    for e in range(4):
-        for col, (lx, ly) in ((e, POLE_CORNERS[e]), (16 + e, POLE_CORNERS[(e + 1) % 4])):
-            # Vector2((lx, ly)).rotate_rad(-theta) + (cartx, AXLE_Y)
+    for e in range(4):  # Vector2(corner).rotate_rad(-theta) + (cartx, AXLE_Y)
+        for col, (lx, ly) in ((e, POLE_CORNERS[e]), (8 + e, POLE_CORNERS[(e + 1) % 4])):
             mat[:, col], bias[col] = (SCALE, lx, ly), SCREEN_W / 2
             mat[:, col + 4], bias[col + 4] = (0.0, ly, -lx), AXLE_Y
-    mat[:, 8:16], bias[8:16] = -mat[:, 0:8], -bias[0:8]
-    for col, off in ((24, -CART_HALF_W), (25, CART_HALF_W + 1), (26, 0.0)):
+    for col, off in ((16, -CART_HALF_W), (17, CART_HALF_W + 1), (18, 0.0)):
         mat[0, col], bias[col] = SCALE, SCREEN_W / 2 + off
+    bias[19], bias[21] = 1.0, SCREEN_W
 
-    ysig = band[None, :] + np.asarray(_EDGE_DY)[:, None]
-    t = lambda a: torch.as_tensor(np.ascontiguousarray(a), **f64)  # noqa: E731
+    # Boundaries on every band row: from the inputs [c_0..3, s_0..3, sign(rise_1), sign(rise_3),
+    # axle x, 1] (edge e's line is x = c_e + y s_e), inputs @ lines gives an intercept and a
+    # slope per (lo/hi, kind), and the value on row y is intercept + slope y (+ a per-row constant
+    # for the axle). "lo" values bound from the left; "hi" values are minus the right boundary
+    # (before the sawtooth of _draw adds one pixel). Kinds: 0 the long sides (edge 0 on the left,
+    # edge 2 on the right), 1 the top edge at y - 0.5, 2 the bottom edge at y + 0.5 (each on the
+    # side it bounds, pushed out of the other), 3 the axle (a0 as lo, -a1 as hi).
+    lines = np.zeros((12, 2, 2, 4))  # (input, intercept/slope, lo/hi, kind)
+    one, big = 11, _BIG / 2
+    lines[0, 0, 0, 0], lines[4, 1, 0, 0] = 1.0, 1.0
+    lines[2, 0, 1, 0], lines[6, 1, 1, 0], lines[one, 0, 1, 0] = -1.0, -1.0, -1.0
+    for kind, e, sgn, dy in ((1, 1, 8, -0.5), (2, 3, 9, 0.5)):
+        lines[e, 0, 0, kind], lines[4 + e, :, 0, kind] = 1.0, (dy, 1.0)
+        lines[sgn, 0, 0, kind], lines[one, 0, 0, kind] = big, -big  # up: 0, down: -BIG
+        lines[e, 0, 1, kind], lines[4 + e, :, 1, kind] = -1.0, (-dy, -1.0)
+        lines[sgn, 0, 1, kind], lines[one, 0, 1, kind] = -big, -1.0 - big  # down: 0, up: -BIG
+    lines[10, 0, 0, 3], lines[10, 0, 1, 3] = 1.0, -1.0
+    # Boundary columns: the long sides on every band row, then the top edge, the bottom edge
+    # and the axle on the rows where they can matter.
+    top = band[_TOP_LO - _BAND_LO:]
+    bottom = band[:_BOTTOM_HI + 1 - _BAND_LO]
+    kind = np.repeat([0, 1, 2, 3], [n_band, len(top), len(bottom), n_axle])
+    row = np.concatenate([band, top, bottom, axle_rows]).astype(np.float64)
+    row_const = np.zeros((2, len(kind)))
+    row_const[0, -n_axle:], row_const[1, -n_axle:] = -half, -half - 1.0
+
+    if backend == "numpy":
+        t = lambda a, dtype=np.float64: np.ascontiguousarray(a, dtype=dtype)  # noqa: E731
+        long = np.int64
+    else:
+        t = lambda a, dtype=torch.float64: torch.as_tensor(  # noqa: E731
+            np.ascontiguousarray(a), dtype=dtype, device=backend)
+        long = torch.long
     return _Plan(
-        height=height, width=width, inv_sx=1.0 / sx, mat=t(mat), bias=t(bias),
-        flat_tilt=t(_FLAT_TILT), ysig=t(np.stack([ysig, -ysig])),
-        axle_lo=t(-half), axle_hi=t(half + 1.0),
-        push=t([[[_BIG / 2]], [[-_BIG / 2]]]), gather=torch.as_tensor(np.asarray(gather), device=device),
-        coef0=t(coef[:, None] * [1.0, 0.0]), coefd=t(coef[:, None] * [-1.0, 1.0]),
+        height=height, width=width, inv_sx=1.0 / sx, n_band=n_band, n_top=len(top),
+        n_bottom=len(bottom), axle=slice(_AXLE_ROWS[0] - _BAND_LO, _AXLE_ROWS[1] + 1 - _BAND_LO),
+        mat=t(mat), bias=t(bias), flat_tilt=t(_FLAT_TILT), lines=t(lines.reshape(12, 16)),
+        kind=t(kind, long), row=t(row), row_const=t(row_const), gather=t(gather, long),
+        coef0=t(coef * np.array([[1.0], [0.0]])), coefd=t(coef * np.array([[-1.0], [1.0]])),
         slot=t(slot), per_n={},
     )
+
+
+def _draw(xp, p: _Plan, s):
+    """The fast renderer on (N, 4) float64 states, with xp = numpy or torch (same calls)."""
+    n, height, width, r = s.shape[0], p.height, p.width, p.n_band
+    th = xp.clip(s[:, 2], -_THETA_MAX, _THETA_MAX)
+    v = xp.trunc(_dot(xp.stack([s[:, 0], xp.cos(th), xp.sin(th)], 1), p.mat) + p.bias)
+
+    # Pole boundaries on the band rows and the axle's (see _plan). For the long sides crossing
+    # row y at X, the left boundary is min(X, round(X)) and the right one 1 + max(X,
+    # ceil(X - 0.5)), i.e. minus the same sawtooth of -(X + 1).
+    d = v[:, 8:16] - v[:, 0:8]
+    rise = xp.where(d[:, 4:] == 0, p.flat_tilt, d[:, 4:])
+    slope = d[:, :4] / rise
+    inputs = xp.concatenate([v[:, 0:4] - v[:, 4:8] * slope, slope, xp.sign(rise[:, 1::2]),
+                             v[:, 18:20]], 1)
+    line = _dot(inputs, p.lines).reshape(n, 2, 2, 4)[:, :, :, p.kind]  # (N, I/S, lo/hi, C)
+    z = line[:, 0] + line[:, 1] * p.row + p.row_const  # (N, lo/hi, C)
+    pole = z[:, :, :r]  # (N, 2, R): left, -right
+    pole[:] = xp.minimum(pole, xp.floor(pole + 0.5))
+    at = r + p.n_top
+    pole[:, :, r - p.n_top:] = xp.maximum(pole[:, :, r - p.n_top:], z[:, :, r:at])
+    pole[:, :, :p.n_bottom] = xp.maximum(pole[:, :, :p.n_bottom], z[:, :, at:at + p.n_bottom])
+    axle = z[:, :, at + p.n_bottom:]  # a0, -a1
+    under = xp.maximum(pole[:, :, p.axle], axle)  # max(left, a0), -min(right, a1)
+    steps = xp.concatenate([pole[:, 0], xp.maximum(pole[:, 0], -pole[:, 1]), axle[:, 0],
+                            -axle[:, 1], under[:, 0], xp.maximum(under[:, 0], -under[:, 1]),
+                            v[:, 16:22]], 1)
+
+    # Integrate the steps over output columns (see _plan), then a cumulative sum along rows.
+    cached = p.per_n.get(n)
+    if cached is None:
+        if len(p.per_n) >= 8:  # a few batch sizes are in use at a time
+            p.per_n.clear()
+        env = xp.arange(n).reshape(n, 1)
+        if xp is torch:
+            env = env.to(p.slot.device)
+        cached = p.per_n[n] = (env * steps.shape[1] + p.gather,
+                               p.slot + (env * (height * (width + 2.0))).reshape(n, 1, 1))
+    take, flat = cached
+    pos = xp.clip(xp.take(steps, take) * p.inv_sx, 0, width)  # (N, M) in output columns
+    col = xp.floor(pos)
+    vals = p.coef0 + (pos - col).reshape(n, 1, -1) * p.coefd  # (N, 2, M)
+    idx = _as_long(flat + col.reshape(n, 1, -1))
+    out = xp.bincount(idx.reshape(-1), vals.reshape(-1), minlength=n * height * (width + 2))
+    out = torch.as_tensor(out).view(n, height, width + 2).cumsum(2)[:, :, :width]
+    return out.to(torch.uint8)  # gray + 0.5 lies in [0, 256): int() rounds half up
+
+
+def _dot(a, b):
+    """a @ b for a small b. numpy's BLAS only for sizes it runs on one thread (its threads
+    fight torch's for the CPU)."""
+    if torch.is_tensor(a) or a.shape[0] * b.size < 65536:
+        return a @ b
+    return (a[:, :, None] * b).sum(1)
+
+
+def _empty(like, shape):
+    return like.new_empty(shape) if torch.is_tensor(like) else np.empty(shape, like.dtype)
+
+
+def _as_long(a):
+    return a.long() if torch.is_tensor(a) else a.astype(np.int64)
 
 
 def render_states(states: torch.Tensor, height: int = DEFAULT_HEIGHT,
                   width: int = DEFAULT_WIDTH) -> torch.Tensor:
     """CartPole states (N, 4) [x, x_dot, theta, theta_dot] -> gray pictures (N, H, W) uint8.
 
-    Runs on ``states.device``; one batch of tensor ops, no per-state Python loop. Matches
-    ``GymRenderer`` to a few gray levels for |x| <= 2.4, |theta| <= 0.4 (see compare_renderers).
+    The result is on ``states.device``. One batch of array operations, no per-state Python loop:
+    numpy on the CPU (less overhead per call than torch at small N), torch on other devices.
+    Matches GymRenderer to a few gray levels (compare_renderers). Models pygame's drawing for
+    |theta| <= 0.5 rad (theta is clipped there; an episode ends by ~0.3).
     """
     height, width = check_resolution(height, width)
     if states.ndim != 2 or states.shape[1] != 4:
         raise ValueError(f"states shape {tuple(states.shape)} is not (N, 4)")
-    p = _plan(height, width, states.device)
-    n = states.shape[0]
-    s = states.to(torch.float64)
-    th = s[:, 2]
-    v = torch.addmm(p.bias, torch.stack([s[:, 0], th.cos(), th.sin()], 1), p.mat).trunc_()
-
-    # Pole. For every edge and band row, with z = the edge's x on that row (and, in the second
-    # half, -x): min(z, round(z)) is the left boundary if the edge bounds the pole on the left,
-    # and minus (the right boundary - 1) if it bounds it on the right.
-    corners = v[:, :16].view(n, 2, 2, 4, 1)  # (N, +-, x/y, edge, 1)
-    d = v[:, 16:24] - v[:, 0:8]
-    dy = d[:, 4:] + p.flat_tilt
-    slope = (d[:, :4] / dy)[:, None, :, None]
-    # Corners run clockwise (y up): the pole is right of an upward edge, left of a downward one.
-    # Edges of the other kind get pushed out of the max below.
-    base = torch.addcmul(corners[:, :, 0] - _BIG / 2, dy.sign()[:, None, :, None], p.push)
-    z = torch.addcmul(base, p.ysig - corners[:, :, 1], slope)  # (N, 2, 4, R)
-    z = torch.minimum(z, (z + 0.5).floor_())
-    bound = z.amax(2)  # (N, 2, R): left boundary, -(right boundary - 1)
-    left = bound[:, 0]
-    right = 1.0 - bound[:, 1]
-    a0, a1 = v[:, 26:27] + p.axle_lo, v[:, 26:27] + p.axle_hi
-    u0 = torch.maximum(left, a0)
-    steps = torch.cat([left, torch.maximum(left, right), a0, a1, u0,
-                       torch.maximum(u0, torch.minimum(right, a1)), v[:, 24:28]], 1)
-
-    # Integrate the steps over output columns (see _plan), then one cumulative sum per row.
-    cached = p.per_n.get(n)
-    if cached is None:
-        if len(p.per_n) >= 8:  # a few batch sizes are in use at a time
-            p.per_n.clear()
-        dev = states.device
-        env = torch.arange(n, device=dev)
-        cached = p.per_n[n] = (env[:, None] * steps.shape[1] + p.gather,
-                               p.slot + (env * (height * (width + 2)))[:, None, None])
-    take, flat = cached
-    pos = torch.take(steps, take).mul_(p.inv_sx).clamp_(0, width)  # (N, M) in output columns
-    col = pos.floor()
-    vals = torch.addcmul(p.coef0, (pos - col)[:, :, None], p.coefd)  # (N, M, 2)
-    idx = (flat + col[:, :, None]).long()
-    out = torch.zeros(n * height * (width + 2), dtype=torch.float64, device=states.device)
-    out.scatter_add_(0, idx.view(-1), vals.view(-1))
-    out = out.view(n, height, width + 2).cumsum_(2)[:, :, :width]
-    return out.round_().clamp_(0, 255).to(torch.uint8)
+    if states.shape[0] == 0:
+        return torch.zeros((0, height, width), dtype=torch.uint8, device=states.device)
+    if states.device.type == "cpu":
+        s = states.detach().to(torch.float64).numpy()
+        return _draw(np, _plan(height, width, "numpy"), s)
+    s = states.detach().to(torch.float64)
+    return _draw(torch, _plan(height, width, states.device), s)
 
 
 # ----------------------------------------------------------------------------------------------
