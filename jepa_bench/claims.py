@@ -128,7 +128,7 @@ def separated(a: Interval, b: Interval) -> bool | None:
     return None
 
 
-def _all(results: list[bool | None]) -> bool | None:
+def all_of(results: list[bool | None]) -> bool | None:
     """Three-valued AND."""
     if any(r is False for r in results):
         return False
@@ -137,8 +137,8 @@ def _all(results: list[bool | None]) -> bool | None:
     return None
 
 
-def _verdict(results: list[bool | None]) -> str:
-    r = _all(results)
+def verdict_of(results: list[bool | None]) -> str:
+    r = all_of(results)
     return REPRODUCED if r is True else NOT_REPRODUCED if r is False else INCONCLUSIVE
 
 
@@ -248,7 +248,7 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
                    f"final return CI {fr.low:.1f} to {fr.high:.1f} vs {ceiling:.0f}: {_yn(lim)}",
                    reward_threshold=ceiling),
         ]
-        claims.append(_claim(1, cfg, statement, criterion, checks, _verdict([c["result"] for c in checks])))
+        claims.append(_claim(1, cfg, statement, criterion, checks, verdict_of([c["result"] for c in checks])))
 
     # 2 -- J, ∇, R̂ is best: fastest rise, no plateau
     cfg = "j1g1r0"
@@ -261,7 +261,7 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
     else:
         auc = s.interval(cfg, "auc_return")
         pair = {o: separated(auc, s.interval(o, "auc_return")) for o in others}
-        best = _all(list(pair.values()))
+        best = all_of(list(pair.values()))
         detail = "; ".join(f"vs {notation(o)} AUC {s.interval(o, 'auc_return').text()}: "
                            f"{'separated above' if r else 'separated below' if r is False else 'overlap'}"
                            for o, r in pair.items())
@@ -279,7 +279,7 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
                    late_slope=slope.__dict__, at_ceiling=at_ceiling),
         ]
         claims.append(_claim(2, cfg, statement, criterion, checks,
-                             _verdict([c["result"] for c in checks]), missing))
+                             verdict_of([c["result"] for c in checks]), missing))
 
     # 3 -- J, ∇̂, R̂ collapses and does not learn
     cfg = "j1g0r0"
@@ -303,7 +303,7 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
                    f"{t_learn:.1f}: does not rise: {_yn(flat)}",
                    **learn["numbers"]),
         ]
-        claims.append(_claim(3, cfg, statement, criterion, checks, _verdict([c["result"] for c in checks])))
+        claims.append(_claim(3, cfg, statement, criterion, checks, verdict_of([c["result"] for c in checks])))
 
     # 4 -- J, ∇̂, R avoids collapse and learns, slower than J, ∇, R̂
     cfg = "j1g0r1"
@@ -329,7 +329,7 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
                    f"{'lower, separated' if sep else 'higher, separated' if sep is False else 'overlap'}",
                    auc=auc.__dict__, reference_auc=ref.__dict__),
         ]
-        claims.append(_claim(4, cfg, statement, criterion, checks, _verdict([c["result"] for c in checks])))
+        claims.append(_claim(4, cfg, statement, criterion, checks, verdict_of([c["result"] for c in checks])))
 
     # 5 -- embedding variance of the ∇ configurations stays between 0 and 1
     statement = "The embedding variance of the ∇ configurations stays in a reasonable range between 0 and 1."
@@ -353,7 +353,7 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
                 f"{int(ok.sum())} runs; smallest {lo.min():.3g}, largest {hi.max():.3g}: {_yn(r)}",
                 min=float(lo.min()), max=float(hi.max()), runs=int(ok.sum()),
             ))
-        cl = _claim(5, have[0], statement, criterion, checks, _verdict([c["result"] for c in checks]), missing)
+        cl = _claim(5, have[0], statement, criterion, checks, verdict_of([c["result"] for c in checks]), missing)
         cl["configuration"] = " + ".join(have)
         cl["notation"] = " + ".join(f"({notation(c)})" for c in have)
         claims.append(cl)

@@ -117,6 +117,11 @@ def check_num_envs(num_envs) -> int:
     return n
 
 
+def _check_options(options) -> None:
+    if options:
+        raise ValueError(f"options={options!r} are not supported (reset takes none)")
+
+
 class _Painter:
     """Frames of a batch of states with the chosen renderer, as a torch uint8 (N, H, W) tensor."""
 
@@ -189,6 +194,7 @@ class PixelCartPoleVectorEnv(VectorEnv):
     # -- gymnasium API ----------------------------------------------------------------------------
     def reset(self, *, seed: int | list[int] | None = None, options: dict | None = None):
         """Reset every env. seed=s seeds env i with s + i; a list gives one seed per env."""
+        _check_options(options)
         if seed is not None:
             if isinstance(seed, (list, tuple)):
                 if len(seed) != self.num_envs:
@@ -205,6 +211,12 @@ class PixelCartPoleVectorEnv(VectorEnv):
         return self._out(self._stack.clone()), {"state": self._out(self._state.clone())}
 
     def step(self, actions):
+        """actions (N,) ints in {0, 1} -> obs, reward, terminated, truncated, info.
+
+        info: "state" (N, 4) after any autoreset; "final_obs" (N, 3, H, W) and "final_state"
+        (N, 4), true for the envs that finished this step (the masks "_final_obs" and
+        "_final_state"), equal to obs and state for the others.
+        """
         if self._needs_reset:
             raise RuntimeError("call reset() before step()")
         a = self._actions(actions)
@@ -289,6 +301,7 @@ class PixelCartPoleEnv(gym.Env):
         return self._paint(torch.as_tensor(self.state[None]))[0].numpy()
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
+        _check_options(options)
         super().reset(seed=seed)
         self.state = self.np_random.uniform(-RESET_BOUND, RESET_BOUND, size=(4,))
         self._stack = np.repeat(self._frame()[None], 3, axis=0)

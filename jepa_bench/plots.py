@@ -55,7 +55,7 @@ _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<"]
 _CI_SEED = 0
 
 
-def _savefig(fig: Figure, path: Path) -> None:
+def save_figure(fig: Figure, path: Path) -> None:
     """Save atomically (temp file in the same folder, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -165,6 +165,6 @@ def make_figures(summary_dir: str | os.PathLike, out_dir: str | os.PathLike) -> 
                       handlelength=3.5)
         for fmt in FORMATS:
             path = out_dir / f"{stem}.{fmt}"
-            _savefig(fig, path)
+            save_figure(fig, path)
             written.append(path)
     return written

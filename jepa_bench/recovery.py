@@ -67,9 +67,9 @@ from scipy import stats
 
 from jepa_bench.aggregate import (CI_LEVEL, CI_RESAMPLES, CI_SEED, RETURN_WINDOW, describe_sample,
                                   make_grid, notation, read_run, run_curve)
-from jepa_bench.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+from jepa_bench.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, all_of, verdict_of
 from jepa_bench.metrics import atomic_write_text
-from jepa_bench.plots import FORMATS, _savefig, band
+from jepa_bench.plots import FORMATS, save_figure, band
 
 __all__ = [
     "ARMS",
@@ -235,17 +235,6 @@ def _yn(r: bool | None) -> str:
     return "yes" if r is True else "no" if r is False else "undecided"
 
 
-def _all(results: list[bool | None]) -> bool | None:
-    if any(r is False for r in results):
-        return False
-    if results and all(r is True for r in results):
-        return True
-    return None
-
-
-def _verdict(results: list[bool | None]) -> str:
-    r = _all(results)
-    return REPRODUCED if r is True else NOT_REPRODUCED if r is False else INCONCLUSIVE
 
 
 def _json_safe(obj):
@@ -641,7 +630,7 @@ def evaluate_recovery(summary: RecoverySummary) -> dict:
 
 def _claim(cid, algo, statement, criterion, checks):
     return {"id": cid, "algo": algo, "statement": statement, "criterion": criterion,
-            "checks": checks, "verdict": _verdict([c["result"] for c in checks])}
+            "checks": checks, "verdict": verdict_of([c["result"] for c in checks])}
 
 
 # --------------------------------------------------------------------------- figure
@@ -723,7 +712,7 @@ def plot_recovery(summary: RecoverySummary, out_dir: str | os.PathLike) -> list[
     written = []
     for fmt in FORMATS:
         path = out_dir / f"{FIGURE_STEM}.{fmt}"
-        _savefig(fig, path)
+        save_figure(fig, path)
         written.append(path)
     return written
 

@@ -208,8 +208,8 @@ class _Plan:
     row: object  # (C,) the row each boundary column is evaluated at
     row_const: object  # (2, C) per-column constants (the axle's half widths)
     gather: object  # (M,) step -> index in the per-state step table
-    coef0: object  # (2, M) (k, 0): gray change k of each step (x row weight) ...
-    coefd: object  # (2, M) (-k, k): ... and how it moves to the next column
+    coef0: object  # (2, M) float32 (k, 0): gray change k of each step (x row weight) ...
+    coefd: object  # (2, M) float32 (-k, k): ... and how it moves to the next column
     slot: object  # (2, M) float: output row * (W + 2) (+ 1 for the next column)
     per_n: dict  # N -> (take index (N, M), flat output index base (N, 2, M)), on demand
 
@@ -316,17 +316,18 @@ def _plan(height: int, width: int, backend) -> _Plan:
 
     if backend == "numpy":
         t = lambda a, dtype=np.float64: np.ascontiguousarray(a, dtype=dtype)  # noqa: E731
-        long = np.int64
+        long, f32 = np.int64, np.float32
     else:
         t = lambda a, dtype=torch.float64: torch.as_tensor(  # noqa: E731
             np.ascontiguousarray(a), dtype=dtype, device=backend)
-        long = torch.long
+        long, f32 = torch.long, torch.float32
     return _Plan(
         height=height, width=width, inv_sx=1.0 / sx, n_band=n_band, n_top=len(top),
         n_bottom=len(bottom), axle=slice(_AXLE_ROWS[0] - _BAND_LO, _AXLE_ROWS[1] + 1 - _BAND_LO),
         mat=t(mat), bias=t(bias), flat_tilt=t(_FLAT_TILT), lines=t(lines.reshape(12, 16)),
         kind=t(kind, long), row=t(row), row_const=t(row_const), gather=t(gather, long),
-        coef0=t(coef * np.array([[1.0], [0.0]])), coefd=t(coef * np.array([[-1.0], [1.0]])),
+        coef0=t(coef * np.array([[1.0], [0.0]]), f32),
+        coefd=t(coef * np.array([[-1.0], [1.0]]), f32),
         slot=t(slot), per_n={},
     )
 
@@ -334,14 +335,14 @@ def _plan(height: int, width: int, backend) -> _Plan:
 def _draw(xp, p: _Plan, s):
     """The fast renderer on (N, 4) float64 states, with xp = numpy or torch (same calls)."""
     n, height, width, r = s.shape[0], p.height, p.width, p.n_band
-    th = xp.clip(s[:, 2], -_THETA_MAX, _THETA_MAX)
+    th = _clip(s[:, 2], -_THETA_MAX, _THETA_MAX)
     v = xp.trunc(_dot(xp.stack([s[:, 0], xp.cos(th), xp.sin(th)], 1), p.mat) + p.bias)
 
     # Pole boundaries on the band rows and the axle's (see _plan). For the long sides crossing
     # row y at X, the left boundary is min(X, round(X)) and the right one 1 + max(X,
     # ceil(X - 0.5)), i.e. minus the same sawtooth of -(X + 1).
     d = v[:, 8:16] - v[:, 0:8]
-    rise = xp.where(d[:, 4:] == 0, p.flat_tilt, d[:, 4:])
+    rise = d[:, 4:] + (d[:, 4:] == 0) * p.flat_tilt
     slope = d[:, :4] / rise
     inputs = xp.concatenate([v[:, 0:4] - v[:, 4:8] * slope, slope, xp.sign(rise[:, 1::2]),
                              v[:, 18:20]], 1)
@@ -369,12 +370,14 @@ def _draw(xp, p: _Plan, s):
         cached = p.per_n[n] = (env * steps.shape[1] + p.gather,
                                p.slot + (env * (height * (width + 2.0))).reshape(n, 1, 1))
     take, flat = cached
-    pos = xp.clip(xp.take(steps, take) * p.inv_sx, 0, width)  # (N, M) in output columns
+    # float32 from here: positions to ~1e-4 px, gray levels to ~1e-4
+    pos = _clip(xp.take(_f32(steps), take) * p.inv_sx, 0, width)  # (N, M) in output columns
     col = xp.floor(pos)
     vals = p.coef0 + (pos - col).reshape(n, 1, -1) * p.coefd  # (N, 2, M)
-    idx = _as_long(flat + col.reshape(n, 1, -1))
-    out = xp.bincount(idx.reshape(-1), vals.reshape(-1), minlength=n * height * (width + 2))
-    out = torch.as_tensor(out).view(n, height, width + 2).cumsum(2)[:, :, :width]
+    idx = torch.as_tensor(_as_long(flat + col.reshape(n, 1, -1))).view(-1)
+    out = torch.zeros(n * height * (width + 2), dtype=torch.float32, device=idx.device)
+    out.scatter_add_(0, idx, torch.as_tensor(vals).view(-1))
+    out = out.view(n, height, width + 2).cumsum(2)[:, :, :width]
     return out.to(torch.uint8)  # gray + 0.5 lies in [0, 256): int() rounds half up
 
 
@@ -386,8 +389,13 @@ def _dot(a, b):
     return (a[:, :, None] * b).sum(1)
 
 
-def _empty(like, shape):
-    return like.new_empty(shape) if torch.is_tensor(like) else np.empty(shape, like.dtype)
+def _f32(a):
+    return a.float() if torch.is_tensor(a) else a.astype(np.float32)
+
+
+def _clip(a, lo, hi):
+    """np.clip has a large fixed cost per call; the same with two ufuncs."""
+    return a.clamp(lo, hi) if torch.is_tensor(a) else np.minimum(np.maximum(a, lo), hi)
 
 
 def _as_long(a):
@@ -480,15 +488,20 @@ def _best_time(fn, min_seconds: float, sync=lambda: None) -> float:
 
 
 def time_renderers(num_envs=(8, 256), height: int = DEFAULT_HEIGHT, width: int = DEFAULT_WIDTH,
-                   device: str = "cpu", seed: int = 0, min_seconds: float = 2.0) -> dict:
+                   device: str = "cpu", seed: int = 0, min_seconds: float = 2.0,
+                   threads: int | None = 1) -> dict:
     """Frames per second of render_states (on ``device``) and of the gymnasium path, per N.
 
-    Each figure is the best of several timed batches (so other load on the machine counts
-    less); the gymnasium path includes converting its picture (frame_from_rgb).
+    Each figure is the best of several timed batches, so that other load on the machine counts
+    less; the gymnasium path includes converting its picture (frame_from_rgb). torch runs on
+    ``threads`` CPU threads meanwhile (None: leave the setting alone).
     """
     height, width = check_resolution(height, width)
     dev = torch.device(device)
     sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else (lambda: None)
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
     gym = GymRenderer(height, width)
     out = {"device": str(dev), "torch_threads": torch.get_num_threads(), "height": height,
            "width": width}
@@ -503,4 +516,5 @@ def time_renderers(num_envs=(8, 256), height: int = DEFAULT_HEIGHT, width: int =
             out[f"ratio_n{n}"] = gym_s / fast_s
     finally:
         gym.close()
+        torch.set_num_threads(before)
     return out

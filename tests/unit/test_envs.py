@@ -55,7 +55,8 @@ def test_batched_step_is_gymnasium_step():
         ref.step(int(a))
         np.testing.assert_allclose(o, ref.state, rtol=0, atol=1e-12)
     term = is_terminal(torch.as_tensor(ours)).numpy()
-    assert np.array_equal(term, (np.abs(ours[:, 0]) > 2.4) | (np.abs(ours[:, 2]) > 12 * np.pi / 180))
+    expected = (np.abs(ours[:, 0]) > 2.4) | (np.abs(ours[:, 2]) > 12 * np.pi / 180)
+    assert np.array_equal(term, expected)
 
 
 def test_torch_physics_used_off_the_cpu_matches_the_numpy_one():
@@ -198,7 +199,7 @@ def test_truncation_at_500_steps():
     assert envs.get_state()["elapsed"].tolist() == [0, 4]
 
 
-# -- seeding, registration, checkpoints ---------------------------------------------------------------
+# -- seeding, registration, checkpoints --------------------------------------------------------
 
 def rollout(envs, steps, seed=None):
     out = []

@@ -77,7 +77,8 @@ def test_fast_geometry_matches_gymnasium_at_fixed_states(gym_renderer, state):
 def ink_centre(img: np.ndarray, rows) -> float:
     """Darkness-weighted mean x of some output rows, in native pixels."""
     ink = (255.0 - img[rows].astype(float)).sum(0)
-    return float((ink * (np.arange(img.shape[1]) + 0.5)).sum() / ink.sum() * SCREEN_W / img.shape[1])
+    centre = (ink * (np.arange(img.shape[1]) + 0.5)).sum() / ink.sum()
+    return float(centre * SCREEN_W / img.shape[1])
 
 
 @pytest.mark.parametrize("x", [0.0, 0.3, -1.7])

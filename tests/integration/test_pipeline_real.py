@@ -1,0 +1,40 @@
+"""The tiny preset end to end with real training: 2 configurations x 2 seeds x 512 env steps,
+through run folders, summary tables, figures and the claims report."""
+
+import csv
+import json
+
+import pytest
+
+from test_workflow import SNAKEMAKE, job_counts, snakemake
+
+pytestmark = pytest.mark.skipif(SNAKEMAKE is None, reason="snakemake is not installed")
+
+
+@pytest.mark.slow  # about a minute on 2 cores
+def test_tiny_preset_trains_for_real_through_to_the_report(tmp_path):
+    results = tmp_path / "results"
+    args = ["--cores", "2", "--configfile", "workflow/config/tiny.yaml",
+            "--config", f"results_root={results}"]
+    res = snakemake(*args, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    for config in ("j1g1r0", "j1g0r1"):
+        for seed in (0, 1):
+            run = results / "runs" / config / f"seed{seed}"
+            info = json.loads((run / "run.json").read_text())
+            assert info["status"] == "complete" and info["env_steps"] == 512
+            assert info["config"]["num_envs"] == 4 and info["config"]["num_steps"] == 32
+            with open(run / "metrics.csv") as fh:
+                assert len(list(csv.DictReader(fh))) == 4  # 512 steps / (4 x 32) per update
+    with open(results / "summary" / "runs.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted((r["configuration"], r["seed"]) for r in rows) == [
+        ("j1g0r1", "0"), ("j1g0r1", "1"), ("j1g1r0", "0"), ("j1g1r0", "1")]
+    for stem in ("fig3_return", "embed_var", "jepa_loss", "embed_rank"):
+        assert (results / "figures" / f"{stem}.png").stat().st_size > 0
+    claims = json.loads((results / "claims.json").read_text())
+    assert {c["id"]: c["verdict"] for c in claims["claims"]}[1].startswith("inconclusive (not run)")
+    assert "Nothing to be done" in snakemake(*args, "-n").stdout
+    # an interrupted run folder (outputs gone, checkpoint kept) is redone from its checkpoint
+    (results / "runs" / "j1g1r0" / "seed1" / "metrics.csv").unlink()
+    assert job_counts(snakemake(*args, "-n").stdout)["train"] == 1
