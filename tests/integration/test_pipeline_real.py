@@ -3,6 +3,7 @@ through run folders, summary tables, figures and the claims report."""
 
 import csv
 import json
+import shutil
 
 import pytest
 
@@ -35,6 +36,13 @@ def test_tiny_preset_trains_for_real_through_to_the_report(tmp_path):
     claims = json.loads((results / "claims.json").read_text())
     assert {c["id"]: c["verdict"] for c in claims["claims"]}[1].startswith("inconclusive (not run)")
     assert "Nothing to be done" in snakemake(*args, "-n").stdout
-    # an interrupted run folder (outputs gone, checkpoint kept) is redone from its checkpoint
-    (results / "runs" / "j1g1r0" / "seed1" / "metrics.csv").unlink()
+    # interrupted while one run was being written (its outputs and everything downstream
+    # missing): that run is redone -- from its checkpoint -- with identical rows
+    run = results / "runs" / "j1g1r0" / "seed1"
+    before = (run / "episodes.csv").read_text()
+    (run / "metrics.csv").unlink()
+    shutil.rmtree(results / "summary")
+    (results / "claims.md").unlink()
     assert job_counts(snakemake(*args, "-n").stdout)["train"] == 1
+    assert snakemake(*args, timeout=900).returncode == 0
+    assert (run / "episodes.csv").read_text() == before and (run / "metrics.csv").exists()
