@@ -24,6 +24,7 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/claims.smk"
 include: "workflow/rules/recovery.smk"
+include: "workflow/rules/theory.smk"
 
 
 # quick stages stay on the submitting machine when a cluster executor is used
@@ -33,6 +34,7 @@ localrules:
     plots,
     claims,
     recovery_report,
+    theory,
 
 
 # config `experiments` picks what is built: figure3 (the default) and/or recovery
@@ -42,3 +44,4 @@ rule all:
         rules.plots.output if "figure3" in config["experiments"] else [],
         rules.claims.output if "figure3" in config["experiments"] else [],
         rules.recovery_report.output if "recovery" in config["experiments"] else [],
+        rules.theory.output if "theory" in config["experiments"] else [],
