@@ -389,8 +389,7 @@ def train(cfg: TrainConfig, seed: int, out_dir: str | Path, config_name: str = "
             recent = [e["return"] for e in trainer.episode_rows[-20:]]
             bar.update(trainer.global_step, row["sps"],
                        sum(recent) / len(recent) if recent else None, row["embed_var"])
-            collapsed = cfg.stop_embed_var > 0 and row["embed_var"] < cfg.stop_embed_var
-            last = trainer.update == cfg.num_updates or collapsed
+            last = trainer.update == cfg.num_updates or _stopped_early(cfg, trainer)
             if last or trainer.update % cfg.checkpoint_every == 0:
                 trainer.save(paths)
                 info.update(env_steps=trainer.global_step, updates=trainer.update)
@@ -406,7 +405,8 @@ def train(cfg: TrainConfig, seed: int, out_dir: str | Path, config_name: str = "
         write_json_atomic(paths.run_json, info)
         raise
     bar.close()
-    trainer.write_csvs(paths)  # also after resuming a finished checkpoint whose CSVs were deleted
+    if done_here == 0:  # resumed a finished checkpoint whose CSVs were deleted: write them back
+        trainer.write_csvs(paths)
     info.update(status="complete", env_steps=trainer.global_step, updates=trainer.update,
                 wall_time=round(trainer.wall_time, 3))
     write_json_atomic(paths.run_json, info)
