@@ -35,8 +35,10 @@ def job_counts(output: str) -> dict[str, int]:
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
 
 
-def dry_run(tmp_path, *args):
-    res = snakemake("-n", "--config", f"results_root={tmp_path}/results", *args)
+def dry_run(tmp_path, *args, runs_root=None):
+    runs_root = runs_root or f"{tmp_path}/results/runs"
+    res = snakemake("-n", "--config", f"results_root={tmp_path}/results", f"runs_root={runs_root}",
+                    *args)
     assert res.returncode == 0, res.stderr + res.stdout
     return job_counts(res.stdout)
 
@@ -53,6 +55,20 @@ def test_dry_run_lists_one_train_job_per_configuration_and_seed(tmp_path, preset
     counts = dry_run(tmp_path, *args)
     assert counts == {"train": trains, "aggregate": 1, "plots": 1, "claims": 1, "all": 1,
                       "total": trains + 4}
+
+
+def test_full_grid_reuses_the_default_pipelines_runs(tmp_path):
+    """Run folders of the paper's four configurations that exist are not trained again."""
+    default = yaml.safe_load((REPO / "workflow" / "config" / "config.yaml").read_text())
+    runs = tmp_path / "shared-runs"
+    for name in default["configurations"]:
+        for seed in default["seeds"]:
+            folder = runs / name / f"seed{seed}"
+            folder.mkdir(parents=True)
+            for file in ("run.json", "metrics.csv", "episodes.csv"):
+                (folder / file).write_text("")
+    counts = dry_run(tmp_path, "--configfile", "workflow/config/full-grid.yaml", runs_root=runs)
+    assert counts["train"] == 45 - 20
 
 
 def test_config_is_validated_against_the_schema(tmp_path):

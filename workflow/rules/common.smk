@@ -12,8 +12,9 @@ validate(config, schema="../schemas/config.schema.yaml")
 CONFIGURATIONS = config["configurations"]
 SEEDS = config["seeds"]
 RESULTS = config["results_root"].rstrip("/")
-# one run folder per run: {RUNS}/{configuration}/seed{seed}/ (written by jepa_bench/train.py)
-RUNS = f"{RESULTS}/runs"
+# one run folder per run: {RUNS}/{configuration}/seed{seed}/ (written by jepa_bench/train.py);
+# a preset may point runs_root at another preset's runs to reuse them (same steps and overrides)
+RUNS = config["runs_root"].rstrip("/") or f"{RESULTS}/runs"
 SUMMARY = f"{RESULTS}/summary"
 FIGURES = f"{RESULTS}/figures"
 LOGS = f"{RESULTS}/logs"
