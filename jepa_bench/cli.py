@@ -5,6 +5,7 @@
     jepa-bench aggregate | plots | claims      (the workflow's later stages)
     jepa-bench render-check                    (fast renderer vs gymnasium: fidelity and speed)
     jepa-bench theory                          (numerical check of Yu & Chen's Propositions 1-2)
+    jepa-bench compare RUN_A RUN_B             (same run apart from timing columns? exit 0 / 1)
 
 Bad input exits with status 2 and a one-line message; a diverged run exits with status 1.
 """
@@ -146,6 +147,13 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from jepa_bench.compare import describe
+    same, report = describe(Path(args.run_a), Path(args.run_b))
+    print(report)
+    return 0 if same else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from jepa_bench.config import CONFIGS, PAPER_CONFIGS
 
@@ -218,6 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch thread counts to measure (0 = torch's default, all cores)")
     p.add_argument("--updates", type=_positive_int, default=2, help="timed updates per row")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("compare", help="are two run folders the same run, timing columns aside?")
+    p.add_argument("run_a", metavar="RUN_A")
+    p.add_argument("run_b", metavar="RUN_B")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("theory", help="numerical check of Propositions 1 and 2 (Yu & Chen)")
     p.add_argument("--seed", type=_non_negative_int, default=0)

@@ -58,6 +58,9 @@ def test_same_seed_gives_identical_csvs_apart_from_timing(tmp_path):
     for name in ("metrics.csv", "episodes.csv"):
         assert _rows(tmp_path / "a" / name) == _rows(tmp_path / "b" / name)
     assert _rows(tmp_path / "a" / "metrics.csv") != _rows(tmp_path / "c" / "metrics.csv")
+    # `jepa-bench compare` says the same: 0 for the rerun, 1 for another seed
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "c")]) == 1
 
 
 def test_killed_process_resumes_to_the_same_metrics(tmp_path):

@@ -1,0 +1,76 @@
+"""Compare two run folders: are they the same run, apart from how fast the machine was?
+
+A run is reproducible when config + seed + machine give the same numbers. This checks it for two
+finished run folders (say, a committed one and a rerun from a clean clone): metrics.csv and
+episodes.csv must agree cell for cell as written, except the timing columns (wall_time, sps);
+run.json must agree on what was run (configuration, seed, steps, updates, status).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from jepa_bench.metrics import TIMING_COLUMNS, read_json
+
+RUN_KEYS = ("config_name", "config", "seed", "env_steps", "updates", "status")
+"""run.json fields that say what was run; wall time, git revision and versions may differ."""
+
+
+def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
+    with open(path, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    if not rows:
+        raise ValueError(f"{path} is empty; a run's CSV starts with its header")
+    return rows[0], rows[1:]
+
+
+def _check_folder(folder: Path) -> None:
+    for name in ("run.json", "metrics.csv", "episodes.csv"):
+        if not (folder / name).is_file():
+            raise ValueError(f"{folder} is not a finished run folder: {name} is missing")
+
+
+def compare_csv(a: Path, b: Path, ignore=TIMING_COLUMNS, limit: int = 5) -> list[str]:
+    """Differences between two CSV files as written, column by column, `ignore` left out."""
+    head_a, rows_a = _read_rows(a)
+    head_b, rows_b = _read_rows(b)
+    if head_a != head_b:
+        return [f"{a.name}: columns differ: {head_a} vs {head_b}"]
+    diffs = []
+    if len(rows_a) != len(rows_b):
+        diffs.append(f"{a.name}: {len(rows_a)} rows vs {len(rows_b)}")
+    keep = [i for i, name in enumerate(head_a) if name not in ignore]
+    for line, (ra, rb) in enumerate(zip(rows_a, rows_b), start=2):
+        for i in keep:
+            if ra[i] != rb[i]:
+                diffs.append(f"{a.name} line {line}, {head_a[i]}: {ra[i]} vs {rb[i]}")
+                break
+        if len(diffs) >= limit:
+            diffs.append(f"{a.name}: (further differences not listed)")
+            break
+    return diffs
+
+
+def compare_runs(a: Path, b: Path) -> list[str]:
+    """All differences between run folders a and b that are not about timing; [] = same run."""
+    a, b = Path(a), Path(b)
+    _check_folder(a)
+    _check_folder(b)
+    run_a, run_b = read_json(a / "run.json"), read_json(b / "run.json")
+    diffs = [f"run.json {key}: {run_a.get(key)!r} vs {run_b.get(key)!r}"
+             for key in RUN_KEYS if run_a.get(key) != run_b.get(key)]
+    for name in ("metrics.csv", "episodes.csv"):
+        diffs += compare_csv(a / name, b / name)
+    return diffs
+
+
+def describe(a: Path, b: Path) -> tuple[bool, str]:
+    """(same, report) for the command line."""
+    diffs = compare_runs(a, b)
+    if diffs:
+        return False, f"{a} and {b} differ:\n" + "\n".join(f"  {d}" for d in diffs)
+    rows = len(_read_rows(Path(a) / "metrics.csv")[1])
+    episodes = len(_read_rows(Path(a) / "episodes.csv")[1])
+    return True, (f"{a} and {b} are the same run: {rows} metrics rows and {episodes} episodes "
+                  f"agree cell for cell apart from {', '.join(TIMING_COLUMNS)}")
