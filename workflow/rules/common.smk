@@ -14,7 +14,7 @@ SEEDS = config["seeds"]
 RESULTS = config["results_root"].rstrip("/")
 # one run folder per run: {RUNS}/{configuration}/seed{seed}/ (written by jepa_bench/train.py);
 # a preset may point runs_root at another preset's runs to reuse them (same steps and overrides)
-RUNS = config["runs_root"].rstrip("/") or f"{RESULTS}/runs"
+RUNS = (config["runs_root"] or f"{RESULTS}/runs").rstrip(os.sep)
 SUMMARY = f"{RESULTS}/summary"
 FIGURES = f"{RESULTS}/figures"
 LOGS = f"{RESULTS}/logs"
