@@ -386,7 +386,8 @@ def run_summary(
 # --------------------------------------------------------------------------- writing
 
 
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
+def write_table(df: pd.DataFrame, path: Path) -> None:
+    """A tidy table as CSV, atomically, with the same line ends on every platform."""
     atomic_write_text(path, df.to_csv(index=False, lineterminator="\n"))
 
 
@@ -521,9 +522,9 @@ def summarise(
     }
 
     paths = {key: out_dir / fname for key, fname in SUMMARY_FILES.items()}
-    _write_csv(curves_df, paths["curves"])
-    _write_csv(runs_df, paths["runs"])
-    _write_csv(stats_df, paths["stats"])
-    _write_csv(baseline, paths["random_baseline"])
+    write_table(curves_df, paths["curves"])
+    write_table(runs_df, paths["runs"])
+    write_table(stats_df, paths["stats"])
+    write_table(baseline, paths["random_baseline"])
     atomic_write_text(paths["meta"], json.dumps(meta, indent=2) + "\n")
     return paths

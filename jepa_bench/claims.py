@@ -148,7 +148,7 @@ def _sci(x: float) -> str:
     return f"{mant}e{int(exp)}"
 
 
-def _yn(r: bool | None) -> str:
+def yes_no(r: bool | None) -> str:
     return "yes" if r is True else "no" if r is False else "undecided"
 
 
@@ -200,16 +200,16 @@ def _claim(cid, configuration, statement, criterion, checks, verdict, missing=()
     }
 
 
-def _check(name, result, detail, **numbers):
+def make_check(name, result, detail, **numbers):
     return {"check": name, "result": result, "detail": detail, "numbers": numbers}
 
 
 def _learns(s: _Summary, cfg: str, t_learn: float) -> dict:
     fr = s.interval(cfg, "final_return")
     r = above(fr, t_learn)
-    return _check(
+    return make_check(
         "learns (final return above T_learn)", r,
-        f"final return {fr.text()} vs T_learn = {t_learn:.1f}: {_yn(r)}",
+        f"final return {fr.text()} vs T_learn = {t_learn:.1f}: {yes_no(r)}",
         final_return=fr.__dict__, t_learn=t_learn,
     )
 
@@ -244,8 +244,8 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
         lim = None if not fr.defined else True if fr.high < ceiling else False if fr.low >= ceiling else None
         checks = [
             _learns(s, cfg, t_learn),
-            _check("limited (final return below 475)", lim,
-                   f"final return CI {fr.low:.1f} to {fr.high:.1f} vs {ceiling:.0f}: {_yn(lim)}",
+            make_check("limited (final return below 475)", lim,
+                   f"final return CI {fr.low:.1f} to {fr.high:.1f} vs {ceiling:.0f}: {yes_no(lim)}",
                    reward_threshold=ceiling),
         ]
         claims.append(_claim(1, cfg, statement, criterion, checks, verdict_of([c["result"] for c in checks])))
@@ -270,12 +270,12 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
         at_ceiling = fr.defined and fr.low >= ceiling
         np_ = True if at_ceiling else above(slope, 0.0)
         checks = [
-            _check("best AUC among the paper's configurations", best,
+            make_check("best AUC among the paper's configurations", best,
                    f"AUC {auc.text()}; {detail}", auc=auc.__dict__,
                    others={o: s.interval(o, "auc_return").__dict__ for o in others}),
-            _check("no plateau", np_,
+            make_check("no plateau", np_,
                    f"late slope {slope.text('.3f')} return per 1000 steps"
-                   f"{' (final return at the 475 ceiling)' if at_ceiling else ''}: {_yn(np_)}",
+                   f"{' (final return at the 475 ceiling)' if at_ceiling else ''}: {yes_no(np_)}",
                    late_slope=slope.__dict__, at_ceiling=at_ceiling),
         ]
         claims.append(_claim(2, cfg, statement, criterion, checks,
@@ -294,13 +294,13 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
         learn = _learns(s, cfg, t_learn)
         flat = None if learn["result"] is None else not learn["result"]
         checks = [
-            _check("collapse in a majority of seeds", col,
+            make_check("collapse in a majority of seeds", col,
                    f"{k} of {n} seeds have min embedding variance < {_sci(collapse_t)} "
-                   f"(min over seeds {s.interval(cfg, 'embed_var_min').text('.2e')}): {_yn(col)}",
+                   f"(min over seeds {s.interval(cfg, 'embed_var_min').text('.2e')}): {yes_no(col)}",
                    collapsed_seeds=k, seeds_with_embed_var=n),
-            _check("return does not rise (does not learn)", flat,
+            make_check("return does not rise (does not learn)", flat,
                    f"final return {s.interval(cfg, 'final_return').text()} vs T_learn = "
-                   f"{t_learn:.1f}: does not rise: {_yn(flat)}",
+                   f"{t_learn:.1f}: does not rise: {yes_no(flat)}",
                    **learn["numbers"]),
         ]
         claims.append(_claim(3, cfg, statement, criterion, checks, verdict_of([c["result"] for c in checks])))
@@ -319,12 +319,12 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
         auc, ref = s.interval(cfg, "auc_return"), s.interval("j1g1r0", "auc_return")
         sep = separated(ref, auc)
         checks = [
-            _check("avoids collapse (no seed below 1e-7)", nocol,
+            make_check("avoids collapse (no seed below 1e-7)", nocol,
                    f"{k} of {n} seeds have min embedding variance < {_sci(collapse_t)}: "
                    f"{'avoided' if nocol else 'not avoided' if nocol is False else 'undecided'}",
                    collapsed_seeds=k, seeds_with_embed_var=n),
             _learns(s, cfg, t_learn),
-            _check("slower than J, ∇, R̂ (AUC)", sep,
+            make_check("slower than J, ∇, R̂ (AUC)", sep,
                    f"AUC {auc.text()} vs J, ∇, R̂ {ref.text()}: "
                    f"{'lower, separated' if sep else 'higher, separated' if sep is False else 'overlap'}",
                    auc=auc.__dict__, reference_auc=ref.__dict__),
@@ -348,9 +348,9 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
                 r = None
             else:
                 r = bool(((lo[ok] >= collapse_t) & (hi[ok] <= 1.0)).all())
-            checks.append(_check(
+            checks.append(make_check(
                 f"{notation(c)}: every logged embedding variance in [1e-7, 1]", r,
-                f"{int(ok.sum())} runs; smallest {lo.min():.3g}, largest {hi.max():.3g}: {_yn(r)}",
+                f"{int(ok.sum())} runs; smallest {lo.min():.3g}, largest {hi.max():.3g}: {yes_no(r)}",
                 min=float(lo.min()), max=float(hi.max()), runs=int(ok.sum()),
             ))
         cl = _claim(5, have[0], statement, criterion, checks, verdict_of([c["result"] for c in checks]), missing)
@@ -436,7 +436,7 @@ def _markdown(res: dict) -> str:
         lines += ["", f"## Claim {c['id']}: {c['notation']}", "", f"> {c['statement']}", "",
                   f"Criterion: {c['criterion']}", ""]
         for ch in c["checks"]:
-            lines.append(f"- {ch['check']}: **{_yn(ch['result'])}** -- {ch['detail']}")
+            lines.append(f"- {ch['check']}: **{yes_no(ch['result'])}** -- {ch['detail']}")
         if c["missing_configurations"]:
             lines.append(f"- not run: {', '.join(f'{m} ({notation(m)})' for m in c['missing_configurations'])}")
         lines += ["", f"Verdict: **{c['verdict']}**"]

@@ -66,9 +66,10 @@ from matplotlib.figure import Figure
 from scipy import stats
 
 from jepa_bench.aggregate import (CI_LEVEL, CI_RESAMPLES, CI_SEED, RETURN_WINDOW, describe_sample,
-                                  make_grid, notation, read_run, run_curve)
-from jepa_bench.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, all_of, verdict_of
-from jepa_bench.metrics import atomic_write_text
+                                  make_grid, notation, read_run, run_curve, write_table)
+from jepa_bench.claims import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, all_of, make_check,
+                               verdict_of, yes_no)
+from jepa_bench.metrics import atomic_write_text, read_json
 from jepa_bench.plots import FORMATS, save_figure, band
 
 __all__ = [
@@ -231,10 +232,6 @@ def _flag(x) -> bool | None:
     return None if x is None or pd.isna(x) else bool(x)
 
 
-def _yn(r: bool | None) -> str:
-    return "yes" if r is True else "no" if r is False else "undecided"
-
-
 
 
 def _json_safe(obj):
@@ -264,7 +261,7 @@ def _label(name: str) -> str:
 
 def _read_info(run_dir: Path) -> dict | None:
     path = run_dir / "run.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    return read_json(path) if path.is_file() else None
 
 
 def _collapse_row(root: Path, algo: str, seed: int, s: RecoverySettings) -> dict:
@@ -495,10 +492,6 @@ def _stats(runs: pd.DataFrame, algos: list[str]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- verdicts
 
 
-def _check(name, result, detail, **numbers):
-    return {"check": name, "result": result, "detail": detail, "numbers": numbers}
-
-
 def _arm_numbers(summary: RecoverySummary, algo: str, arm: str) -> dict:
     runs = summary.runs
     sub = runs[(runs["algo"] == algo) & (runs["arm"] == arm) & runs["included"].fillna(False)]
@@ -562,15 +555,15 @@ def evaluate_recovery(summary: RecoverySummary) -> dict:
         maj = (on["count"] > n / 2) if enough else None
         less = (off["count"] < on["count"]) if enough else None
         checks = [
-            _check("∇ on recovers in a strict majority of included seeds", maj,
+            make_check("∇ on recovers in a strict majority of included seeds", maj,
                    f"∇ on ({on['configuration']}) recovered in {_fraction_text(on)}"
-                   + ("" if enough else f"; {few}") + f": {_yn(maj)}",
+                   + ("" if enough else f"; {few}") + f": {yes_no(maj)}",
                    count=on["count"], n=n),
-            _check("∇ off recovers in fewer seeds than ∇ on", less,
+            make_check("∇ off recovers in fewer seeds than ∇ on", less,
                    f"∇ off ({off['configuration']}) recovered in {_fraction_text(off)} vs "
                    f"∇ on {on['count']}; seeds where only ∇ on recovered: "
                    f"{sign['only_grad_on']}, only ∇ off: {sign['only_grad_off']} (one-sided "
-                   f"exact sign test p = {sign['p_one_sided']:.3g}): {_yn(less)}",
+                   f"exact sign test p = {sign['p_one_sided']:.3g}): {yes_no(less)}",
                    grad_off_count=off["count"], grad_on_count=on["count"], **sign),
         ]
         claims.append(_claim("a", algo, f"{label}: the RL gradient pulls a collapsed encoder out "
@@ -584,14 +577,14 @@ def evaluate_recovery(summary: RecoverySummary) -> dict:
         earlier = sum(a < b for a, b in zip(on["steps_to_recovery"], off["steps_to_recovery"]))
         rec_steps = [int(t) for t in on["steps_to_recovery"] if math.isfinite(t)]
         checks = [
-            _check("median steps to recovery with ∇ on reached within the budget", within,
+            make_check("median steps to recovery with ∇ on reached within the budget", within,
                    f"∇ on median {_steps(m_on)} env steps of {s.recovery_steps:,} (per included "
                    f"seed: {', '.join(_steps(t) for t in on['steps_to_recovery']) or 'none'})"
-                   + ("" if enough else f"; {few}") + f": {_yn(within)}",
+                   + ("" if enough else f"; {few}") + f": {yes_no(within)}",
                    median=m_on, steps=on["steps_to_recovery"], recovered_steps=rec_steps),
-            _check("∇ on recovers faster than ∇ off (median)", faster,
+            make_check("∇ on recovers faster than ∇ off (median)", faster,
                    f"median ∇ on {_steps(m_on)} vs ∇ off {_steps(m_off)} env steps; ∇ on "
-                   f"recovered strictly earlier in {earlier} of {n} seeds: {_yn(faster)}",
+                   f"recovered strictly earlier in {earlier} of {n} seeds: {yes_no(faster)}",
                    median_grad_on=m_on, median_grad_off=m_off, seeds_grad_on_earlier=int(earlier)),
         ]
         claims.append(_claim("b", algo, f"{label}: with the RL gradient the encoder leaves "
@@ -602,11 +595,11 @@ def evaluate_recovery(summary: RecoverySummary) -> dict:
         extension = "" if algo == "ppo" else (" (the paper's remark is about PPO with an EMA "
                                               "target; for this algorithm it is our extension)")
         checks = [
-            _check("∇ off recovers in at least one included seed", own,
+            make_check("∇ off recovers in at least one included seed", own,
                    f"∇ off ({off['configuration']}) recovered in {_fraction_text(off)} within "
                    f"{s.recovery_steps:,} steps after the switch ({off['recovered_at_end']} of "
                    f"{n} still above the recovery line at the end)"
-                   + ("" if enough or own else f"; {few}") + f": {_yn(own)}",
+                   + ("" if enough or own else f"; {few}") + f": {yes_no(own)}",
                    count=off["count"], n=n, recovered_at_end=off["recovered_at_end"]),
         ]
         claims.append(_claim("c", algo, f"{label}: a collapsed encoder sometimes recovers on its "
@@ -789,7 +782,7 @@ def _markdown(res: dict, summary: RecoverySummary) -> str:
         lines += ["", f"## ({c['id']}) {ALGO_LABELS.get(c['algo'], c['algo'])}", "",
                   f"> {c['statement']}", ""]
         for ch in c["checks"]:
-            lines.append(f"- {ch['check']}: **{_yn(ch['result'])}** -- {ch['detail']}")
+            lines.append(f"- {ch['check']}: **{yes_no(ch['result'])}** -- {ch['detail']}")
         lines += ["", f"Verdict: **{c['verdict']}**"]
     lines += ["", "## Per arm", "",
               "| algorithm | arm | configuration | recovered | median steps to recovery | "
@@ -821,10 +814,6 @@ def _markdown(res: dict, summary: RecoverySummary) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    atomic_write_text(path, df.to_csv(index=False, lineterminator="\n"))
-
-
 def write_recovery_report(root: str | os.PathLike, algos: Sequence[str], seeds: Sequence[int],
                           settings: RecoverySettings, summary_dir: str | os.PathLike,
                           figures_dir: str | os.PathLike, out_md: str | os.PathLike) -> list[Path]:
@@ -839,7 +828,7 @@ def write_recovery_report(root: str | os.PathLike, algos: Sequence[str], seeds: 
     written = []
     for key, fname in SUMMARY_FILES.items():
         path = summary_dir / fname
-        _write_csv(getattr(summary, key), path)
+        write_table(getattr(summary, key), path)
         written.append(path)
     written += plot_recovery(summary, figures_dir)
     out_json = out_md.with_suffix(".json")
