@@ -79,7 +79,7 @@ import pandas as pd
 from scipy import stats
 
 from jepa_bench.config import get_config
-from jepa_bench.metrics import atomic_write_text
+from jepa_bench.metrics import EPISODE_COLUMNS, RunPaths, atomic_write_text, read_json
 
 __all__ = [
     "COLLAPSE_THRESHOLD",
@@ -267,20 +267,24 @@ def random_policy_returns(
 
 def read_run(run_dir: str | os.PathLike) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
     """Load (run.json, metrics.csv, episodes.csv) of one run folder, sorted by env_step."""
-    run_dir = Path(run_dir)
-    info = json.loads((run_dir / "run.json").read_text())
-    metrics = pd.read_csv(run_dir / "metrics.csv")
-    episodes = pd.read_csv(run_dir / "episodes.csv")
-    for frame, name, needed in (
-        (metrics, "metrics.csv", ["env_step", "wall_time", *CURVE_METRICS]),
-        (episodes, "episodes.csv", ["env_step", "return", "length"]),
+    paths = RunPaths(run_dir)
+    return (read_json(paths.run_json), *read_tables(paths))
+
+
+def read_tables(paths: RunPaths) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A run folder's metrics.csv and episodes.csv, checked for the columns we use, by env_step."""
+    metrics = pd.read_csv(paths.metrics)
+    episodes = pd.read_csv(paths.episodes)
+    for frame, path, needed in (
+        (metrics, paths.metrics, ["env_step", "wall_time", *CURVE_METRICS]),
+        (episodes, paths.episodes, list(EPISODE_COLUMNS)),
     ):
         missing = [c for c in needed if c not in frame.columns]
         if missing:
-            raise ValueError(f"{run_dir / name} lacks columns {missing}")
+            raise ValueError(f"{path} lacks columns {missing}")
     metrics = metrics.sort_values("env_step", kind="stable").reset_index(drop=True)
     episodes = episodes.sort_values("env_step", kind="stable").reset_index(drop=True)
-    return info, metrics, episodes
+    return metrics, episodes
 
 
 def make_grid(total_steps: int, points: int = GRID_POINTS) -> np.ndarray:
@@ -428,15 +432,16 @@ def summarise(
     for name in configs:
         for seed in seeds:
             run_dir = runs_root / name / f"seed{seed}"
-            if not (run_dir / "run.json").is_file():
+            paths = RunPaths(run_dir)
+            if not paths.run_json.is_file():
                 skipped.append({"configuration": name, "seed": seed, "reason": "missing"})
                 continue
-            info = json.loads((run_dir / "run.json").read_text())
+            info = read_json(paths.run_json)
             status = info.get("status")
             if status != "complete":
                 skipped.append({"configuration": name, "seed": seed, "reason": f"status={status!r}"})
                 continue
-            info, metrics, episodes = read_run(run_dir)
+            metrics, episodes = read_tables(paths)
             if info.get("config_name", name) != name or int(info.get("seed", seed)) != seed:
                 raise ValueError(
                     f"{run_dir}/run.json says config_name={info.get('config_name')!r}, "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from jepa_bench.metrics import TIMING_COLUMNS, read_json
+from jepa_bench.metrics import TIMING_COLUMNS, RunPaths, read_json
 
 RUN_KEYS = ("config_name", "config", "seed", "env_steps", "updates", "status")
 """run.json fields that say what was run; wall time, git revision and versions may differ."""
@@ -25,10 +25,12 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     return rows[0], rows[1:]
 
 
-def _check_folder(folder: Path) -> None:
-    for name in ("run.json", "metrics.csv", "episodes.csv"):
-        if not (folder / name).is_file():
-            raise ValueError(f"{folder} is not a finished run folder: {name} is missing")
+def _check_folder(folder: Path) -> RunPaths:
+    paths = RunPaths(folder)
+    for path in paths.results():
+        if not path.is_file():
+            raise ValueError(f"{folder} is not a finished run folder: {path.name} is missing")
+    return paths
 
 
 def compare_csv(a: Path, b: Path, ignore=TIMING_COLUMNS, limit: int = 5) -> list[str]:
@@ -54,14 +56,12 @@ def compare_csv(a: Path, b: Path, ignore=TIMING_COLUMNS, limit: int = 5) -> list
 
 def compare_runs(a: Path, b: Path) -> list[str]:
     """All differences between run folders a and b that are not about timing; [] = same run."""
-    a, b = Path(a), Path(b)
-    _check_folder(a)
-    _check_folder(b)
-    run_a, run_b = read_json(a / "run.json"), read_json(b / "run.json")
+    pa, pb = _check_folder(a), _check_folder(b)
+    run_a, run_b = read_json(pa.run_json), read_json(pb.run_json)
     diffs = [f"run.json {key}: {run_a.get(key)!r} vs {run_b.get(key)!r}"
              for key in RUN_KEYS if run_a.get(key) != run_b.get(key)]
-    for name in ("metrics.csv", "episodes.csv"):
-        diffs += compare_csv(a / name, b / name)
+    diffs += compare_csv(pa.metrics, pb.metrics)
+    diffs += compare_csv(pa.episodes, pb.episodes)
     return diffs
 
 
@@ -70,7 +70,8 @@ def describe(a: Path, b: Path) -> tuple[bool, str]:
     diffs = compare_runs(a, b)
     if diffs:
         return False, f"{a} and {b} differ:\n" + "\n".join(f"  {d}" for d in diffs)
-    rows = len(_read_rows(Path(a) / "metrics.csv")[1])
-    episodes = len(_read_rows(Path(a) / "episodes.csv")[1])
+    paths = RunPaths(a)
+    rows = len(_read_rows(paths.metrics)[1])
+    episodes = len(_read_rows(paths.episodes)[1])
     return True, (f"{a} and {b} are the same run: {rows} metrics rows and {episodes} episodes "
                   f"agree cell for cell apart from {', '.join(TIMING_COLUMNS)}")

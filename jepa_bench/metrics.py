@@ -1,4 +1,8 @@
-"""Run-folder I/O: column layouts, atomic writes, and the progress display."""
+"""Run-folder I/O: the folder's file names, column layouts, atomic writes, the progress display.
+
+This module imports no torch, so the readers of run folders (aggregate, recovery, compare) can use
+the same names as the trainer that writes them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import math
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 METRIC_COLUMNS = (
@@ -19,6 +24,36 @@ METRIC_COLUMNS = (
 EPISODE_COLUMNS = ("env_step", "return", "length")
 TIMING_COLUMNS = ("wall_time", "sps")
 """Columns that depend on the machine's speed; everything else is reproducible bit for bit."""
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """The files of one run folder: run.json, metrics.csv, episodes.csv, checkpoints/last.pt."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def run_json(self) -> Path:
+        return self.root / "run.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.csv"
+
+    @property
+    def episodes(self) -> Path:
+        return self.root / "episodes.csv"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.root / "checkpoints" / "last.pt"
+
+    def results(self) -> tuple[Path, Path, Path]:
+        """The three files a finished run leaves (the checkpoint is not one of them)."""
+        return self.run_json, self.metrics, self.episodes
 
 
 def atomic_write_text(path: Path, text: str) -> None:

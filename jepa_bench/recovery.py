@@ -69,7 +69,7 @@ from jepa_bench.aggregate import (CI_LEVEL, CI_RESAMPLES, CI_SEED, RETURN_WINDOW
                                   make_grid, notation, read_run, run_curve, write_table)
 from jepa_bench.claims import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, all_of, make_check,
                                verdict_of, yes_no)
-from jepa_bench.metrics import atomic_write_text, read_json
+from jepa_bench.metrics import RunPaths, atomic_write_text, read_json
 from jepa_bench.plots import FORMATS, save_figure, band
 
 __all__ = [
@@ -260,7 +260,7 @@ def _label(name: str) -> str:
 
 
 def _read_info(run_dir: Path) -> dict | None:
-    path = run_dir / "run.json"
+    path = RunPaths(run_dir).run_json
     return read_json(path) if path.is_file() else None
 
 
@@ -367,7 +367,7 @@ def _recover_run(root: Path, algo: str, arm: str, seed: int, s: RecoverySettings
     if not source:
         raise ValueError(f"{run_dir}: not started from a checkpoint (run.json init_from is "
                          "empty); stage 2 must be trained with --init-from")
-    expected = root / "collapse" / algo / f"seed{seed}" / "checkpoints" / "last.pt"
+    expected = RunPaths(root / "collapse" / algo / f"seed{seed}").checkpoint
     if _same_file(source, expected) is False:
         raise ValueError(f"{run_dir}: started from {source}, not from {expected}")
     _, metrics, episodes = read_run(run_dir)

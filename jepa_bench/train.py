@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -26,7 +25,7 @@ from jepa_bench.agent import JepaAgent, Minibatch, minibatch_loss
 from jepa_bench.config import TrainConfig
 from jepa_bench.envs import PixelCartPoleVectorEnv
 from jepa_bench.jepa import embed_variance, effective_rank
-from jepa_bench.metrics import (EPISODE_COLUMNS, METRIC_COLUMNS, Progress, read_json,
+from jepa_bench.metrics import (EPISODE_COLUMNS, METRIC_COLUMNS, Progress, RunPaths, read_json,
                                 write_csv_atomic, write_json_atomic)
 from jepa_bench.ppo import compute_gae, explained_variance
 
@@ -39,27 +38,6 @@ class RunFolderError(Exception):
 
 class TrainingDiverged(Exception):
     """A loss became NaN or infinite."""
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    root: Path
-
-    @property
-    def run_json(self) -> Path:
-        return self.root / "run.json"
-
-    @property
-    def metrics(self) -> Path:
-        return self.root / "metrics.csv"
-
-    @property
-    def episodes(self) -> Path:
-        return self.root / "episodes.csv"
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.root / "checkpoints" / "last.pt"
 
 
 def default_run_dir(config_name: str, seed: int, root: str | Path = "results/runs") -> Path:
@@ -308,7 +286,7 @@ def _prepare_folder(paths: RunPaths, cfg: TrainConfig, resume: bool, force: bool
     info = read_json(paths.run_json)
     status = info.get("status", "unknown")
     if force:
-        for p in (paths.run_json, paths.metrics, paths.episodes):
+        for p in paths.results():
             p.unlink(missing_ok=True)
         shutil.rmtree(paths.checkpoint.parent, ignore_errors=True)
         return "fresh"

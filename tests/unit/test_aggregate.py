@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from jepa_bench.metrics import METRIC_COLUMNS
 from jepa_bench.aggregate import (
     CURVE_METRICS,
     RUN_METRICS,
@@ -19,11 +20,6 @@ from jepa_bench.aggregate import (
     summarise,
 )
 
-METRIC_COLUMNS = [
-    "update", "env_step", "wall_time", "sps", "episodic_return", "episodes", "jepa_loss",
-    "reg_loss", "actor_loss", "critic_loss", "entropy", "approx_kl", "clip_frac",
-    "explained_variance", "embed_var", "embed_rank", "lr",
-]
 
 
 def write_run(root, name, seed, ep_steps, ep_returns, *, total=1000, every=100, embed_var=0.1,
@@ -36,7 +32,7 @@ def write_run(root, name, seed, ep_steps, ep_returns, *, total=1000, every=100, 
     m = pd.DataFrame({c: 0.5 for c in METRIC_COLUMNS} | {
         "update": np.arange(1, len(steps) + 1), "env_step": steps, "wall_time": steps / 100.0,
         "episodic_return": np.nan, "embed_var": ev, "embed_rank": 3.0, "jepa_loss": 1.0 / steps,
-    })[METRIC_COLUMNS]
+    })[list(METRIC_COLUMNS)]
     m.to_csv(run / "metrics.csv", index=False)
     pd.DataFrame({"env_step": ep_steps, "return": ep_returns, "length": 1}).to_csv(
         run / "episodes.csv", index=False)

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from jepa_bench.metrics import METRIC_COLUMNS
 from jepa_bench.aggregate import summarise
 from jepa_bench.claims import (
     INCONCLUSIVE,
@@ -20,11 +21,6 @@ from jepa_bench.claims import (
     write_claims,
 )
 
-METRIC_COLUMNS = [
-    "update", "env_step", "wall_time", "sps", "episodic_return", "episodes", "jepa_loss",
-    "reg_loss", "actor_loss", "critic_loss", "entropy", "approx_kl", "clip_frac",
-    "explained_variance", "embed_var", "embed_rank", "lr",
-]
 TOTAL = 1000
 EP_STEPS = np.arange(10, TOTAL + 1, 10)  # an episode every 10 steps: 100 a run
 K = np.arange(len(EP_STEPS))
@@ -38,7 +34,7 @@ def write_run(root, name, seed, returns, embed_var):
         "update": np.arange(1, len(UPDATE_STEPS) + 1), "env_step": UPDATE_STEPS,
         "episodic_return": np.nan,
         "embed_var": np.broadcast_to(np.asarray(embed_var, float), UPDATE_STEPS.shape),
-    })[METRIC_COLUMNS]
+    })[list(METRIC_COLUMNS)]
     m.to_csv(run / "metrics.csv", index=False)
     pd.DataFrame({"env_step": EP_STEPS, "return": returns, "length": 1}).to_csv(
         run / "episodes.csv", index=False)
