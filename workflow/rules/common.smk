@@ -6,7 +6,15 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
+from jepa_bench.workflow_config import config_error, load_schema, seeds_from_command_line
 
+# `snakemake --config seeds=[0,1]` hands the seeds over as strings
+if "seeds" in config:
+    config["seeds"] = seeds_from_command_line(config["seeds"])
+# one line naming the bad key and value; snakemake's validate then fills in the defaults
+_problem = config_error(config, load_schema(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"))
+if _problem:
+    raise ValueError(_problem)
 validate(config, schema="../schemas/config.schema.yaml")
 
 CONFIGURATIONS = config["configurations"]
