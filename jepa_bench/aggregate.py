@@ -78,7 +78,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from jepa_bench.config import get_config
+from jepa_bench.config import get_config, resolve
 from jepa_bench.metrics import EPISODE_COLUMNS, RunPaths, atomic_write_text, read_json
 
 __all__ = [
@@ -287,6 +287,18 @@ def read_tables(paths: RunPaths) -> tuple[pd.DataFrame, pd.DataFrame]:
     return metrics, episodes
 
 
+def check_run_config(paths: RunPaths, info: dict, name: str, overrides: dict) -> None:
+    """ValueError unless run.json's config is configuration `name` with `overrides` applied."""
+    want = resolve(name, overrides).to_dict()
+    have = info.get("config") or {}
+    diff = sorted(k for k in want if have.get(k) != want[k])
+    if diff:
+        shown = ", ".join(f"{k}={have.get(k)!r} (asked: {want[k]!r})" for k in diff[:4])
+        more = f" and {len(diff) - 4} more" if len(diff) > 4 else ""
+        raise ValueError(f"{paths.run_json} was trained with other settings: {shown}{more}; "
+                         "retrain it (delete the folder) or give these runs their own runs_root")
+
+
 def make_grid(total_steps: int, points: int = GRID_POINTS) -> np.ndarray:
     """Grid step ceil(total_steps / points), up to and including total_steps."""
     if total_steps < 1:
@@ -407,11 +419,16 @@ def summarise(
     *,
     baseline_episodes: int = BASELINE_EPISODES,
     baseline_seed: int = BASELINE_SEED,
+    overrides: dict | None = None,
 ) -> dict[str, Path]:
     """Write the summary tables for runs ``{runs_root}/{config}/seed{seed}`` into ``out_dir``.
 
     Only steps <= total_steps count. A run folder that is missing or whose run.json status is
     not "complete" is skipped and listed in summary.json; ValueError if no run is usable.
+    With `overrides` (the TrainConfig overrides the runs were asked for, as `jepa-bench train`
+    builds them), every run's run.json config must equal its configuration with those overrides
+    and total_steps, or ValueError names the run and the differing fields: a run folder reused
+    by path (a shared runs_root) cannot stand in for a run made with other settings.
     Returns {"curves", "runs", "stats", "random_baseline", "meta"} -> path.
     """
     runs_root, out_dir = Path(runs_root), Path(out_dir)
@@ -447,6 +464,8 @@ def summarise(
                     f"{run_dir}/run.json says config_name={info.get('config_name')!r}, "
                     f"seed={info.get('seed')!r}; the folder says {name!r}, {seed}"
                 )
+            if overrides is not None:
+                check_run_config(paths, info, name, {**overrides, "total_steps": total_steps})
             env_steps = info.get("env_steps")
             if env_steps is not None and int(env_steps) < total_steps:
                 notes.append(

@@ -60,9 +60,9 @@ def cmd_configs(args) -> int:
     return 0
 
 
-def cmd_train(args) -> int:
-    from jepa_bench.config import parse_overrides, resolve
-    from jepa_bench.train import default_run_dir, train
+def _run_overrides(args) -> dict:
+    """The TrainConfig overrides of a run: --set items, --total-steps and --renderer."""
+    from jepa_bench.config import parse_overrides
 
     overrides = parse_overrides(args.set)
     fixed = [k for k in overrides if k in SWITCH_KEYS]
@@ -72,7 +72,14 @@ def cmd_train(args) -> int:
     overrides["total_steps"] = args.total_steps
     if args.renderer:
         overrides["renderer"] = args.renderer
-    cfg = resolve(args.config, overrides)
+    return overrides
+
+
+def cmd_train(args) -> int:
+    from jepa_bench.config import resolve
+    from jepa_bench.train import default_run_dir, train
+
+    cfg = resolve(args.config, _run_overrides(args))
     out = Path(args.out) if args.out else default_run_dir(args.config, args.seed)
     command = "jepa-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     info = train(cfg, args.seed, out, config_name=args.config, device=args.device,
@@ -86,7 +93,7 @@ def cmd_train(args) -> int:
 def cmd_aggregate(args) -> int:
     from jepa_bench.aggregate import summarise
     paths = summarise(Path(args.runs_root), args.configs, args.seeds, args.total_steps,
-                      Path(args.out))
+                      Path(args.out), overrides=_run_overrides(args))
     for path in paths.values():
         print(path)
     return 0
@@ -187,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", nargs="+", type=_non_negative_int, required=True)
     p.add_argument("--total-steps", type=_positive_int, required=True)
     p.add_argument("--out", required=True)
+    p.add_argument("--renderer", choices=("fast", "gym"), help="as the runs were trained with")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="as the runs were trained with: every run's run.json config must match")
     p.set_defaults(func=cmd_aggregate)
 
     p = sub.add_parser("plots", help="the paper's figures from the summary tables")

@@ -151,8 +151,11 @@ rows = [cols] + [f"{{u}},{{128 * u}},{{u}},100,,0,{{1 / u}},-0.5,0.1,0.2,0.69,0.
 eps = ["env_step,return,length"] + [f"{{s}},{{10 + s // 20 + seed}},{{10 + s // 20 + seed}}"
                                     for s in range(20, total + 1, 20)]
 (out / "episodes.csv").write_text("\\n".join(eps) + "\\n")
+from jepa_bench.config import parse_overrides, resolve
+cfg = resolve(a.config, {{**parse_overrides(a.set), "total_steps": total, "renderer": a.renderer}})
 (out / "run.json").write_text(json.dumps({{"config_name": a.config, "seed": seed,
-                                         "status": "complete", "env_steps": total}}))
+                                         "status": "complete", "env_steps": total,
+                                         "config": cfg.to_dict()}}))
 '''
 
 

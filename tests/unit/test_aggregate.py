@@ -174,3 +174,36 @@ def test_bad_input_is_rejected(tmp_path):
                                               "status": "complete"}))
     with pytest.raises(ValueError, match="config_name"):
         summarise(tmp_path, ["j0g1r0"], [0], 1000, tmp_path / "s", baseline_episodes=5)
+
+
+def _with_config(run, name, **overrides):
+    """Give a hand-made run folder the run.json config `jepa-bench train` would have written."""
+    from jepa_bench.config import resolve
+
+    info = json.loads((run / "run.json").read_text())
+    info["config"] = resolve(name, overrides).to_dict()
+    (run / "run.json").write_text(json.dumps(info))
+
+
+def test_summarise_accepts_runs_made_with_the_asked_settings(tmp_path):
+    run = write_run(tmp_path / "runs", "j1g1r0", 0, [100], [20.0])
+    _with_config(run, "j1g1r0", total_steps=1000, lr=1e-3)
+    paths = summarise(tmp_path / "runs", ["j1g1r0"], [0], 1000, tmp_path / "out",
+                      baseline_episodes=2, overrides={"lr": 1e-3})
+    assert paths["runs"].is_file()
+
+
+@pytest.mark.parametrize("made_with, asked, named", [
+    ({"total_steps": 1000, "lr": 1e-3}, {}, "lr=0.001 (asked: 0.00025)"),
+    ({"total_steps": 500}, {}, "total_steps=500 (asked: 1000)"),
+    ({"total_steps": 1000}, {"renderer": "gym"}, "renderer='fast' (asked: 'gym')"),
+])
+def test_summarise_rejects_a_run_made_with_other_settings(tmp_path, made_with, asked, named):
+    run = write_run(tmp_path / "runs", "j1g1r0", 0, [100], [20.0])
+    _with_config(run, "j1g1r0", **made_with)
+    with pytest.raises(ValueError) as err:
+        summarise(tmp_path / "runs", ["j1g1r0"], [0], 1000, tmp_path / "out",
+                  baseline_episodes=2, overrides=asked)
+    message = str(err.value)
+    assert named in message and str(run / "run.json") in message and "\n" not in message
+    assert not (tmp_path / "out").exists()

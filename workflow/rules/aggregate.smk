@@ -1,4 +1,6 @@
 # Tidy summary tables over all runs (jepa_bench.aggregate.summarise; columns in its docstring).
+# The renderer and overrides are the train rule's: a run folder made with other settings (say,
+# under a runs_root shared with another preset) stops the aggregate with a one-line error.
 
 
 rule aggregate:
@@ -21,9 +23,12 @@ rule aggregate:
         configurations=" ".join(CONFIGURATIONS),
         seeds=" ".join(map(str, SEEDS)),
         total_steps=config["total_steps"],
+        renderer=config["renderer"],
+        overrides=set_options(config["train_overrides"]),
     conda:
         "../envs/jepa-bench.yaml"
     shell:
         "jepa-bench aggregate --runs-root {params.runs_root}"
         " --configs {params.configurations} --seeds {params.seeds}"
-        " --total-steps {params.total_steps} --out {params.out_dir} > {log} 2>&1"
+        " --total-steps {params.total_steps} --renderer {params.renderer} {params.overrides}"
+        " --out {params.out_dir} > {log} 2>&1"
