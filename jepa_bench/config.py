@@ -212,6 +212,12 @@ STATE_OVERRIDES = dict(obs_type="state", jepa=False, rl_grad=True, var_reg=False
                        num_steps=32, update_epochs=20, num_minibatches=1, lr=1e-3, gamma=0.98,
                        gae_lambda=0.8, ent_coef=0.0, checkpoint_every=20)
 
+# The same MLP encoder on the true state, trained with every PPO setting of the pixel
+# configurations (TrainConfig's defaults: 8 envs x 125 steps, 4 epochs of 4 minibatches, lr 2.5e-4,
+# gamma 0.99, lambda 0.95, entropy 0.01). If it learns where the pixel runs do not, the PPO settings
+# are not what holds the pixel runs back.
+STATE_PIXEL_PPO_OVERRIDES = dict(obs_type="state", jepa=False, rl_grad=True, var_reg=False)
+
 
 # Yu & Chen's setting: A2C + lambda * JEPA on one shared encoder. A2C runs one gradient step on
 # each rollout of 8 envs x 16 steps (SB3's A2C uses 5 steps; 16 gives the ViT batches worth the
@@ -241,6 +247,10 @@ def _build_registry() -> dict[str, NamedConfig]:
     reg["state"] = NamedConfig("state", "state (4-d)",
                                "PPO on the true 4-d state with an MLP encoder: checks our PPO",
                                STATE_OVERRIDES)
+    reg["state_pixel_ppo"] = NamedConfig(
+        "state_pixel_ppo", "state (4-d), pixel PPO",
+        "PPO on the true state with the pixel configurations' PPO settings: a control that "
+        "separates those settings from the ViT", STATE_PIXEL_PPO_OVERRIDES)
     for name, (text, overrides) in THEORY_CONFIGS.items():
         algo = overrides.get("algo", "ppo").upper()
         reg[name] = NamedConfig(name, f"{algo}: " + notation(overrides["jepa"],

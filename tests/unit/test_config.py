@@ -30,6 +30,15 @@ def test_state_config_is_ppo_on_the_state():
     assert cfg.obs_type == "state" and not cfg.jepa and cfg.rl_grad
 
 
+def test_state_pixel_ppo_control_differs_from_the_pixel_runs_only_in_the_encoder():
+    """The control keeps every PPO setting of the pixel configurations; only the input and the
+    encoder (an MLP on the state, so no JEPA loss) differ."""
+    control, pixel = resolve("state_pixel_ppo").to_dict(), resolve("j0g1r0").to_dict()
+    differ = sorted(k for k in control if control[k] != pixel[k])
+    assert differ == ["obs_type"]
+    assert not control["jepa"] and control["rl_grad"] and not control["var_reg"]
+
+
 def test_derived_sizes():
     cfg = TrainConfig()
     assert cfg.batch_size == cfg.num_envs * cfg.num_steps
