@@ -36,6 +36,8 @@ from jepa_bench.aggregate import COLLAPSE_THRESHOLD, SUMMARY_FILES, notation_mat
 __all__ = ["FIGURES", "FORMATS", "band", "make_figures"]
 
 FORMATS = ("png", "pdf")
+LEGEND_INSIDE_MAX = 6
+"""Legends with more entries go beside the axes instead of over the curves."""
 #: figure stem -> (curves.csv column, y label, log y axis)
 FIGURES = {
     "fig3_return": ("return_running", "episodic return (running mean of last 10 episodes)", False),
@@ -160,7 +162,12 @@ def make_figures(summary_dir: str | os.PathLike, out_dir: str | os.PathLike) -> 
         plural = "s" if n_seeds != 1 else ""
         ax.set_title(f"{_TITLES[stem]}\n({caption}; n = {n_seeds} seed{plural})", fontsize=10)
         handles, labels = ax.get_legend_handles_labels()
-        if handles:
+        if len(handles) > LEGEND_INSIDE_MAX:
+            # a legend this long would cover the curves: beside the axes, the figure made wider
+            fig.set_figwidth(fig.get_figwidth() + 2.6)
+            fig.legend(handles, labels, title="configuration", fontsize=8, title_fontsize=8,
+                       handlelength=3.5, loc="outside right center")
+        elif handles:
             ax.legend(handles, labels, title="configuration", fontsize=8, title_fontsize=8,
                       handlelength=3.5)
         for fmt in FORMATS:

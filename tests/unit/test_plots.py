@@ -6,13 +6,9 @@ import numpy as np
 import pandas as pd
 
 from jepa_bench.aggregate import summarise
+from jepa_bench.metrics import METRIC_COLUMNS
 from jepa_bench.plots import FIGURES, FORMATS, make_figures
 
-METRIC_COLUMNS = [
-    "update", "env_step", "wall_time", "sps", "episodic_return", "episodes", "jepa_loss",
-    "reg_loss", "actor_loss", "critic_loss", "entropy", "approx_kl", "clip_frac",
-    "explained_variance", "embed_var", "embed_rank", "lr",
-]
 
 
 def write_run(root, name, seed, *, with_encoder=True):
@@ -24,7 +20,7 @@ def write_run(root, name, seed, *, with_encoder=True):
         "update": np.arange(1, len(steps) + 1), "env_step": steps, "episodic_return": np.nan,
         "embed_var": np.geomspace(0.3, 1e-9 if name == "j1g0r0" else 0.05, len(steps)),
         "embed_rank": np.linspace(5, 2, len(steps)), "jepa_loss": 1.0 / steps,
-    })[METRIC_COLUMNS]
+    })[list(METRIC_COLUMNS)]
     if not with_encoder:
         m[["embed_var", "embed_rank", "jepa_loss"]] = np.nan
     m.to_csv(run / "metrics.csv", index=False)
@@ -62,3 +58,17 @@ def test_single_seed_and_metric_without_data(tmp_path):
     s = summary(tmp_path, ["state"], [0])  # no encoder: embedding figures have no data
     out = tmp_path / "figures"
     check_files(make_figures(s, out), out)
+
+
+def _png_width(path):
+    return int.from_bytes(path.read_bytes()[16:20], "big")  # IHDR width
+
+
+def test_a_long_legend_goes_beside_the_axes(tmp_path):
+    """Up to LEGEND_INSIDE_MAX entries the legend sits in the axes; the full grid's ten
+    configurations (plus the random line) would cover the curves, so the figure grows a column."""
+    few = make_figures(summary(tmp_path / "few", ["j0g1r0", "j1g1r0"], [0]), tmp_path / "f1")
+    many_configs = ["j0g0r0", "j0g0r1", "j0g1r0", "j0g1r1", "j1g0r0", "j1g0r1", "j1g1r0"]
+    many = make_figures(summary(tmp_path / "many", many_configs, [0]), tmp_path / "f2")
+    widths = {p.stem: _png_width(p) for p in few if p.suffix == ".png"}
+    assert all(_png_width(p) > widths[p.stem] * 1.2 for p in many if p.suffix == ".png")
