@@ -31,9 +31,39 @@ class StateEncoder(nn.Module):
         return self.net(obs.float())
 
 
+class ConvEncoder(nn.Module):
+    """CleanRL's Atari network (conv 8/4, 4/2, 3/1 of Mnih et al. 2015) scaled down to a
+    three-frame 24 x 96 stack: conv 4x4/2 (32), conv 4x4/2 (64), conv 3x3/1 (64), then a ReLU
+    linear layer to `dim`. The encoder of the cnn_pixel_ppo control; uint8 input is scaled to
+    [0, 1] as for the ViT."""
+
+    def __init__(self, height: int = 24, width: int = 96, frames: int = 3, dim: int = 64):
+        super().__init__()
+        self.frames, self.height, self.width = frames, height, width
+        self.conv = nn.Sequential(
+            layer_init(nn.Conv2d(frames, 32, 4, stride=2)), nn.ReLU(),
+            layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
+            layer_init(nn.Conv2d(64, 64, 3, stride=1)), nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            flat = self.conv(torch.zeros(1, frames, height, width)).shape[1]
+        self.fc = nn.Sequential(layer_init(nn.Linear(flat, dim)), nn.ReLU())
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        expected = (self.frames, self.height, self.width)
+        if obs.dim() != 4 or tuple(obs.shape[1:]) != expected:
+            dims = ", ".join(map(str, expected))
+            raise ValueError(f"obs shape {tuple(obs.shape)} is not (B, {dims})")
+        x = obs.float() / 255.0 if obs.dtype == torch.uint8 else obs.float()
+        return self.fc(self.conv(x))
+
+
 def build_encoder(cfg: TrainConfig) -> nn.Module:
     if cfg.obs_type == "state":
         return StateEncoder(cfg.dim, cfg.state_hidden)
+    if cfg.encoder == "cnn":
+        return ConvEncoder(height=cfg.height, width=cfg.width, frames=3, dim=cfg.dim)
     return ViTEncoder(height=cfg.height, width=cfg.width, patch=cfg.patch, frames=3, dim=cfg.dim,
                       depth=cfg.depth, heads=cfg.heads, mlp_ratio=cfg.mlp_ratio)
 

@@ -78,7 +78,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from jepa_bench.config import get_config, resolve
+from jepa_bench.config import config_differences, get_config, resolve
 from jepa_bench.metrics import EPISODE_COLUMNS, RunPaths, atomic_write_text, read_json
 
 __all__ = [
@@ -291,9 +291,10 @@ def check_run_config(paths: RunPaths, info: dict, name: str, overrides: dict) ->
     """ValueError unless run.json's config is configuration `name` with `overrides` applied."""
     want = resolve(name, overrides).to_dict()
     have = info.get("config") or {}
-    diff = sorted(k for k in want if have.get(k) != want[k])
+    diff = config_differences(have, want)
     if diff:
-        shown = ", ".join(f"{k}={have.get(k)!r} (asked: {want[k]!r})" for k in diff[:4])
+        shown = ", ".join(f"{k}={have.get(k, want.get(k))!r} (asked: {want.get(k)!r})"
+                          for k in diff[:4])
         more = f" and {len(diff) - 4} more" if len(diff) > 4 else ""
         raise ValueError(f"{paths.run_json} was trained with other settings: {shown}{more}; "
                          "retrain it (delete the folder) or give these runs their own runs_root")

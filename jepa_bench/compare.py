@@ -11,10 +11,12 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from jepa_bench.config import config_differences
 from jepa_bench.metrics import TIMING_COLUMNS, RunPaths, read_json
 
-RUN_KEYS = ("config_name", "config", "seed", "env_steps", "updates", "status")
-"""run.json fields that say what was run; wall time, git revision and versions may differ."""
+RUN_KEYS = ("config_name", "seed", "env_steps", "updates", "status")
+"""run.json fields that say what was run, besides its config; wall time, git revision and
+versions may differ."""
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
@@ -60,6 +62,10 @@ def compare_runs(a: Path, b: Path) -> list[str]:
     run_a, run_b = read_json(pa.run_json), read_json(pb.run_json)
     diffs = [f"run.json {key}: {run_a.get(key)!r} vs {run_b.get(key)!r}"
              for key in RUN_KEYS if run_a.get(key) != run_b.get(key)]
+    # a config field one run predates counts as its default (config_differences)
+    cfg_a, cfg_b = run_a.get("config") or {}, run_b.get("config") or {}
+    diffs += [f"run.json config.{k}: {cfg_a.get(k)!r} vs {cfg_b.get(k)!r}"
+              for k in config_differences(cfg_a, cfg_b)]
     diffs += compare_csv(pa.metrics, pb.metrics)
     diffs += compare_csv(pa.episodes, pb.episodes)
     return diffs

@@ -39,7 +39,10 @@ class TrainConfig:
     encoder itself, gradients through both branches, Yu & Chen's Eq. 1) or 'shared_sg' (the online
     encoder under a stop-gradient)."""
     obs_type: str = "pixels"
-    """'pixels' (ViT encoder over three frames) or 'state' (MLP encoder over the true 4-d state)."""
+    """'pixels' (an encoder over three frames) or 'state' (MLP encoder over the true 4-d state)."""
+    encoder: str = "vit"
+    """Pixel encoder: 'vit' (the paper's ViT, every grid configuration) or 'cnn' (CleanRL's Atari
+    convolutional network scaled to the frame size: the cnn_pixel_ppo control)."""
 
     # --- environment ---------------------------------------------------------------------------
     num_envs: int = 8
@@ -135,7 +138,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-_CHOICES = {"obs_type": ("pixels", "state"), "renderer": ("fast", "gym"), "algo": ("ppo", "a2c"),
+_CHOICES = {"obs_type": ("pixels", "state"), "encoder": ("vit", "cnn"), "renderer": ("fast", "gym"), "algo": ("ppo", "a2c"),
             "target": ("ema", "shared", "shared_sg")}
 _POSITIVE_INT = ("num_envs", "height", "width", "total_steps", "num_steps", "num_minibatches",
                  "update_epochs", "patch", "dim", "depth", "heads", "state_hidden", "head_hidden",
@@ -166,7 +169,11 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.batch_size % cfg.num_minibatches:
         raise ValueError(f"num_minibatches={cfg.num_minibatches} must divide the batch of "
                          f"num_envs*num_steps={cfg.batch_size}")
-    if cfg.obs_type == "pixels" and (cfg.height % cfg.patch or cfg.width % cfg.patch):
+    if cfg.obs_type == "pixels" and cfg.encoder == "cnn" and (cfg.height < 16 or cfg.width < 16):
+        raise ValueError(f"height={cfg.height} and width={cfg.width} must be >= 16 for "
+                         "encoder='cnn' (three convolutions)")
+    if cfg.obs_type == "pixels" and cfg.encoder == "vit" and (cfg.height % cfg.patch
+                                                              or cfg.width % cfg.patch):
         raise ValueError(f"patch={cfg.patch} must divide height={cfg.height} and "
                          f"width={cfg.width}")
     if cfg.algo == "a2c" and (cfg.update_epochs != 1 or cfg.num_minibatches != 1):
@@ -174,6 +181,15 @@ def validate(cfg: TrainConfig) -> None:
                          f"{cfg.update_epochs} and num_minibatches={cfg.num_minibatches} must be 1")
     if cfg.dim % cfg.heads:
         raise ValueError(f"heads={cfg.heads} must divide dim={cfg.dim}")
+
+
+def config_differences(a: dict, b: dict) -> list[str]:
+    """Fields in which two stored configs (run.json's "config") differ, sorted. A field that one
+    of them lacks (its run predates the field) counts as the field's default: every new field
+    gets a default that reproduces the older behaviour, so older runs stay comparable."""
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    return [k for k in sorted(set(a) | set(b))
+            if a.get(k, defaults.get(k)) != b.get(k, defaults.get(k))]
 
 
 # --- named configurations -----------------------------------------------------------------------
@@ -218,6 +234,11 @@ STATE_OVERRIDES = dict(obs_type="state", jepa=False, rl_grad=True, var_reg=False
 # are not what holds the pixel runs back.
 STATE_PIXEL_PPO_OVERRIDES = dict(obs_type="state", jepa=False, rl_grad=True, var_reg=False)
 
+# The pixel runs' frames and PPO settings with a convolutional encoder instead of the ViT, trained
+# by the RL gradients alone (as j0g1r0): if it learns where the ViT does not, the frames are
+# readable within the budget and the ViT is what holds the pixel runs back.
+CNN_PIXEL_PPO_OVERRIDES = dict(encoder="cnn", jepa=False, rl_grad=True, var_reg=False)
+
 
 # Yu & Chen's setting: A2C + lambda * JEPA on one shared encoder. A2C runs one gradient step on
 # each rollout of 8 envs x 16 steps (SB3's A2C uses 5 steps; 16 gives the ViT batches worth the
@@ -251,6 +272,10 @@ def _build_registry() -> dict[str, NamedConfig]:
         "state_pixel_ppo", "state (4-d), pixel PPO",
         "PPO on the true state with the pixel configurations' PPO settings: a control that "
         "separates those settings from the ViT", STATE_PIXEL_PPO_OVERRIDES)
+    reg["cnn_pixel_ppo"] = NamedConfig(
+        "cnn_pixel_ppo", "CNN: Ĵ, ∇, R̂",
+        "the pixel frames and PPO settings of j0g1r0 with a convolutional encoder instead of the "
+        "ViT: a control that separates the frames from the ViT", CNN_PIXEL_PPO_OVERRIDES)
     for name, (text, overrides) in THEORY_CONFIGS.items():
         algo = overrides.get("algo", "ppo").upper()
         reg[name] = NamedConfig(name, f"{algo}: " + notation(overrides["jepa"],

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 __all__ = ["layer_init", "ActorCritic", "compute_gae", "ppo_loss", "explained_variance"]
 
 
-def layer_init(layer: nn.Linear, std: float = math.sqrt(2), bias_const: float = 0.0) -> nn.Linear:
+def layer_init(layer: nn.Module, std: float = math.sqrt(2), bias_const: float = 0.0) -> nn.Module:
     """Orthogonal weights with gain `std`, constant bias; returns the layer for chaining."""
     nn.init.orthogonal_(layer.weight, std)
     nn.init.constant_(layer.bias, bias_const)

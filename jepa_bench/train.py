@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from jepa_bench.agent import JepaAgent, Minibatch, minibatch_loss
-from jepa_bench.config import TrainConfig
+from jepa_bench.config import TrainConfig, config_differences
 from jepa_bench.envs import PixelCartPoleVectorEnv
 from jepa_bench.jepa import embed_variance, effective_rank
 from jepa_bench.metrics import (EPISODE_COLUMNS, METRIC_COLUMNS, Progress, RunPaths, read_json,
@@ -296,8 +296,8 @@ def _prepare_folder(paths: RunPaths, cfg: TrainConfig, resume: bool, force: bool
                                  "pass --resume to keep it or --force to overwrite it")
         raise RunFolderError(f"run folder {paths.root} already holds a run (status {status!r}); "
                              "pass --resume to continue it or --force to start over")
-    if info.get("config") != cfg.to_dict():
-        diff = sorted(k for k, v in cfg.to_dict().items() if info.get("config", {}).get(k) != v)
+    diff = config_differences(info.get("config") or {}, cfg.to_dict())
+    if diff:
         raise RunFolderError(f"run folder {paths.root} was made with a different config "
                              f"(differs in: {', '.join(diff)}); use --force to start over")
     if status == "complete":

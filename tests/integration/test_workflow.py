@@ -51,7 +51,7 @@ def test_lint_is_clean():
     assert "Congratulations" in res.stdout + res.stderr
 
 
-@pytest.mark.parametrize("preset, trains", [(None, 20), ("full-grid", 50), ("tiny", 4)])
+@pytest.mark.parametrize("preset, trains", [(None, 20), ("full-grid", 55), ("tiny", 4)])
 def test_dry_run_lists_one_train_job_per_configuration_and_seed(tmp_path, preset, trains):
     args = ["--configfile", f"workflow/config/{preset}.yaml"] if preset else []
     counts = dry_run(tmp_path, *args)
@@ -70,7 +70,7 @@ def test_full_grid_reuses_the_default_pipelines_runs(tmp_path):
             for file in ("run.json", "metrics.csv", "episodes.csv"):
                 (folder / file).write_text("")
     counts = dry_run(tmp_path, "--configfile", "workflow/config/full-grid.yaml", runs_root=runs)
-    assert counts["train"] == 50 - 20
+    assert counts["train"] == 55 - 20
 
 
 def test_config_is_validated_against_the_schema(tmp_path):

@@ -59,3 +59,16 @@ def test_empty_csv_is_a_clear_error(tmp_path):
     (tmp_path / "x.csv").write_text("")
     with pytest.raises(ValueError, match="is empty"):
         compare_csv(tmp_path / "x.csv", tmp_path / "x.csv")
+
+
+def test_a_config_field_a_run_predates_counts_as_its_default(tmp_path):
+    """A rerun at a later revision stores fields the committed run.json lacks; when they hold
+    their defaults it is still the same run, and a real difference is named."""
+    a, b = _run(tmp_path / "a", ROWS), _run(tmp_path / "b", ROWS)
+    info = json.loads((b / "run.json").read_text())
+    info["config"]["encoder"] = "vit"
+    write_json_atomic(b / "run.json", info)
+    assert compare_runs(a, b) == []
+    info["config"]["encoder"] = "cnn"
+    write_json_atomic(b / "run.json", info)
+    assert compare_runs(a, b) == ["run.json config.encoder: None vs 'cnn'"]

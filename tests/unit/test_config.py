@@ -1,7 +1,7 @@
 import pytest
 
-from jepa_bench.config import (CONFIGS, GRID_CONFIGS, PAPER_CONFIGS, TrainConfig, get_config,
-                               notation, parse_overrides, resolve)
+from jepa_bench.config import (CONFIGS, GRID_CONFIGS, PAPER_CONFIGS, TrainConfig,
+                               config_differences, get_config, notation, parse_overrides, resolve)
 
 
 def test_grid_names_map_to_switches():
@@ -39,6 +39,21 @@ def test_state_pixel_ppo_control_differs_from_the_pixel_runs_only_in_the_encoder
     assert not control["jepa"] and control["rl_grad"] and not control["var_reg"]
 
 
+def test_cnn_control_differs_from_j0g1r0_only_in_the_encoder():
+    control, pixel = resolve("cnn_pixel_ppo").to_dict(), resolve("j0g1r0").to_dict()
+    assert sorted(k for k in control if control[k] != pixel[k]) == ["encoder"]
+    assert control["encoder"] == "cnn" and TrainConfig().encoder == "vit"
+
+
+def test_config_differences_count_a_missing_field_as_its_default():
+    new = TrainConfig().to_dict()
+    old = {k: v for k, v in new.items() if k != "encoder"}  # a run.json from before the field
+    assert config_differences(old, new) == []
+    assert config_differences(old, {**new, "encoder": "cnn"}) == ["encoder"]
+    assert config_differences({**old, "lr": 1.0}, new) == ["lr"]
+    assert config_differences(new, {**new, "unknown": 1}) == ["unknown"]
+
+
 def test_derived_sizes():
     cfg = TrainConfig()
     assert cfg.batch_size == cfg.num_envs * cfg.num_steps
@@ -70,6 +85,8 @@ def test_bad_overrides_raise_one_line(items, match):
     (dict(renderer="opengl"), "renderer='opengl' is not one of: 'fast', 'gym'"),
     (dict(num_minibatches=7), "num_minibatches=7 must divide"),
     (dict(lr=float("nan")), "lr=nan must be a finite number"),
+    (dict(encoder="mlp"), "encoder='mlp' is not one of: 'vit', 'cnn'"),
+    (dict(encoder="cnn", height=12, width=48, patch=12), "must be >= 16 for encoder='cnn'"),
 ])
 def test_invalid_fields_are_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):
