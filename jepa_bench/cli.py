@@ -6,6 +6,7 @@
     jepa-bench render-check                    (fast renderer vs gymnasium: fidelity and speed)
     jepa-bench theory                          (numerical check of Yu & Chen's Propositions 1-2)
     jepa-bench compare RUN_A RUN_B             (same run apart from timing columns? exit 0 / 1)
+    jepa-bench probe --config j0g1r0           (can the encoder read the state from the frames?)
 
 Bad input exits with status 2 and a one-line message; a diverged run exits with status 1.
 """
@@ -125,6 +126,19 @@ def cmd_render_check(args) -> int:
     return 0
 
 
+def cmd_probe(args) -> int:
+    import torch
+
+    from jepa_bench.probe import probe
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = probe(args.config, samples=args.samples, steps=args.steps, seed=args.seed)
+    scores = ", ".join(f"{k} {v:.3f}" for k, v in out["r2"].items())
+    print(f"{out['config']} ({out['encoder']} encoder), R² on held-out frames after "
+          f"{out['steps']} steps on {out['samples']} frames, seed {out['seed']}: {scores}")
+    return 0
+
+
 def cmd_theory(args) -> int:
     from jepa_bench.theory import format_report, run_theory_checks
     result = run_theory_checks(seed=args.seed)
@@ -229,6 +243,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=_positive_int, default=96)
     p.add_argument("--no-timing", action="store_true")
     p.set_defaults(func=cmd_render_check)
+
+    p = sub.add_parser("probe", help="supervised probe: can a configuration's encoder read the "
+                                     "state from the frames?")
+    p.add_argument("--config", required=True, metavar="NAME", help="a pixel configuration")
+    p.add_argument("--samples", type=_positive_int, default=16_000, help="frames (80%% to train)")
+    p.add_argument("--steps", type=_positive_int, default=600, help="Adam steps of batch 256")
+    p.add_argument("--seed", type=_non_negative_int, default=0)
+    p.add_argument("--threads", type=_positive_int, help="torch CPU threads (default: torch's)")
+    p.set_defaults(func=cmd_probe)
 
     p = sub.add_parser("bench", help="throughput table: env steps/s, update time, FLOPs, MFU")
     p.add_argument("--configs", nargs="+", default=list(PAPER_CONFIGS), metavar="NAME")

@@ -1,0 +1,41 @@
+"""The supervised probe: R² formula, labelled frames, and its bad input."""
+
+import pytest
+import torch
+
+from jepa_bench.config import resolve
+from jepa_bench.probe import STATE_NAMES, collect_frames, probe, r_squared
+
+
+def test_r_squared_hand_values():
+    target = torch.tensor([[1.0, 0.0], [2.0, 1.0], [3.0, 2.0]])
+    pred = torch.tensor([[1.0, 1.0], [2.0, 1.0], [3.0, 1.0]])  # exact; the column's mean
+    torch.testing.assert_close(r_squared(pred, target), torch.tensor([1.0, 0.0]))
+    torch.testing.assert_close(r_squared(target.flip(0), target), torch.tensor([-3.0, -3.0]))
+
+
+def test_collected_frames_are_labelled_with_their_states():
+    cfg = resolve("j0g1r0", {"num_envs": 4})
+    obs, state = collect_frames(cfg, samples=30, seed=0)
+    assert obs.shape == (30, 3, cfg.height, cfg.width) and obs.dtype == torch.uint8
+    assert state.shape == (30, 4) and state.dtype == torch.float32
+    assert bool((state[:4, 0].abs() <= 0.05).all())  # reset states: |x| <= 0.05
+    again, _ = collect_frames(cfg, samples=30, seed=0)
+    assert torch.equal(obs, again)
+
+
+def test_probe_reports_r2_per_component_and_is_seeded():
+    kwargs = dict(samples=640, steps=3, batch=64, seed=1)
+    one, two = probe("cnn_pixel_ppo", **kwargs), probe("cnn_pixel_ppo", **kwargs)
+    assert list(one["r2"]) == list(STATE_NAMES) and one == two
+    assert all(v <= 1.0 for v in one["r2"].values())
+
+
+@pytest.mark.parametrize("config, kwargs, match", [
+    ("state", {}, "config='state' has obs_type='state'"),
+    ("j0g1r0", {"test_fraction": 1.0}, "test_fraction=1.0 must lie in"),
+    ("j0g1r0", {"samples": 100, "batch": 256}, "samples=100 leaves fewer than batch=256"),
+])
+def test_bad_input_is_one_line(config, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        probe(config, **kwargs)
