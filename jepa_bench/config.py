@@ -138,8 +138,8 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-_CHOICES = {"obs_type": ("pixels", "state"), "encoder": ("vit", "cnn"), "renderer": ("fast", "gym"), "algo": ("ppo", "a2c"),
-            "target": ("ema", "shared", "shared_sg")}
+_CHOICES = {"obs_type": ("pixels", "state"), "encoder": ("vit", "cnn"), "renderer": ("fast", "gym"),
+            "algo": ("ppo", "a2c"), "target": ("ema", "shared", "shared_sg")}
 _POSITIVE_INT = ("num_envs", "height", "width", "total_steps", "num_steps", "num_minibatches",
                  "update_epochs", "patch", "dim", "depth", "heads", "state_hidden", "head_hidden",
                  "pred_hidden", "checkpoint_every")
