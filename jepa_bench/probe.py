@@ -48,7 +48,7 @@ def r_squared(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def probe(config: str, *, samples: int = 16_000, steps: int = 600, batch: int = 256,
           lr: float = 1e-3, test_fraction: float = 0.2, seed: int = 0) -> dict:
     """Train the configuration's encoder plus a linear head to regress the state; R² on the
-    held-out last `test_fraction` of the frames (later episodes than the training frames)."""
+    held-out last `test_fraction` of the frames, collected after the training frames."""
     cfg = resolve(config)
     if cfg.obs_type != "pixels":
         raise ValueError(f"config={config!r} has obs_type={cfg.obs_type!r}; the probe reads "
