@@ -207,3 +207,20 @@ def test_summarise_rejects_a_run_made_with_other_settings(tmp_path, made_with, a
     message = str(err.value)
     assert named in message and str(run / "run.json") in message and "\n" not in message
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_aggregate_checks_runs_against_its_settings(tmp_path, capsys):
+    """`jepa-bench aggregate` takes the train rule's --renderer and --set and stops, exit 2 and
+    one line, on a run made with other settings; with the same settings it writes the tables."""
+    from jepa_bench.cli import main
+
+    run = write_run(tmp_path / "runs", "j1g1r0", 0, [100], [20.0])
+    _with_config(run, "j1g1r0", total_steps=1000, num_envs=4)
+    args = ["aggregate", "--runs-root", str(tmp_path / "runs"), "--configs", "j1g1r0",
+            "--seeds", "0", "--total-steps", "1000", "--renderer", "fast"]
+    assert main(args + ["--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "num_envs=4 (asked: 8)" in err
+    assert not (tmp_path / "bad").exists()
+    assert main(args + ["--set", "num_envs=4", "--out", str(tmp_path / "good")]) == 0
+    assert (tmp_path / "good" / "runs.csv").is_file()
