@@ -12,7 +12,8 @@ from jepa_bench.workflow_config import config_error, load_schema, seeds_from_com
 if "seeds" in config:
     config["seeds"] = seeds_from_command_line(config["seeds"])
 # one line naming the bad key and value; snakemake's validate then fills in the defaults
-_problem = config_error(config, load_schema(Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"))
+_SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
+_problem = config_error(config, load_schema(_SCHEMA))
 if _problem:
     raise ValueError(_problem)
 validate(config, schema="../schemas/config.schema.yaml")
