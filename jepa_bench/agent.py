@@ -13,7 +13,7 @@ from torch import nn
 from jepa_bench.config import TrainConfig
 from jepa_bench.jepa import Predictor, ema_update_, jepa_loss, variance_reg
 from jepa_bench.ppo import ActorCritic, a2c_loss, layer_init, ppo_loss
-from jepa_bench.vit import ViTEncoder
+from jepa_bench.vit import ViTEncoder, check_frame_stack
 
 N_ACTIONS = 2
 STATE_DIM = 4
@@ -51,10 +51,7 @@ class ConvEncoder(nn.Module):
         self.fc = nn.Sequential(layer_init(nn.Linear(flat, dim)), nn.ReLU())
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        expected = (self.frames, self.height, self.width)
-        if obs.dim() != 4 or tuple(obs.shape[1:]) != expected:
-            dims = ", ".join(map(str, expected))
-            raise ValueError(f"obs shape {tuple(obs.shape)} is not (B, {dims})")
+        check_frame_stack(obs, self.frames, self.height, self.width)
         x = obs.float() / 255.0 if obs.dtype == torch.uint8 else obs.float()
         return self.fc(self.conv(x))
 

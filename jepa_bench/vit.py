@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["pos_table_3d", "ViTEncoder", "Block"]
+__all__ = ["check_frame_stack", "pos_table_3d", "ViTEncoder", "Block"]
 
 
 def _sincos_1d(positions: Tensor, dim: int) -> Tensor:
@@ -29,6 +29,14 @@ def _axis_shares(dim: int) -> tuple[int, int, int]:
     """Split dim into three even widths for (t, i, j); the column axis takes the remainder."""
     base = 2 * (dim // 6)
     return base, base, dim - 2 * base
+
+
+def check_frame_stack(obs: Tensor, frames: int, height: int, width: int) -> None:
+    """ValueError unless obs is a batch of (frames, height, width) stacks: (B, frames, H, W)."""
+    expected = (frames, height, width)
+    if obs.dim() != 4 or tuple(obs.shape[1:]) != expected:
+        dims = ", ".join(map(str, expected))
+        raise ValueError(f"obs shape {tuple(obs.shape)} is not (B, {dims})")
 
 
 def pos_table_3d(frames: int, grid_h: int, grid_w: int, dim: int) -> Tensor:
@@ -153,10 +161,7 @@ class ViTEncoder(nn.Module):
         return x.to(dtype)
 
     def forward(self, obs: Tensor) -> Tensor:
-        expected = (self.frames, self.height, self.width)
-        if obs.dim() != 4 or tuple(obs.shape[1:]) != expected:
-            dims = ", ".join(map(str, expected))
-            raise ValueError(f"obs shape {tuple(obs.shape)} is not (B, {dims})")
+        check_frame_stack(obs, self.frames, self.height, self.width)
         x = self.patch_embed(self.patchify(obs)) + self.pos_embed
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
         for index, blk in enumerate(self.blocks):
