@@ -245,8 +245,8 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
         checks = [
             _learns(s, cfg, t_learn),
             make_check("limited (final return below 475)", lim,
-                   f"final return CI {fr.low:.1f} to {fr.high:.1f} vs {ceiling:.0f}: {yes_no(lim)}",
-                   reward_threshold=ceiling),
+                       f"final return CI {fr.low:.1f} to {fr.high:.1f} vs {ceiling:.0f}: {yes_no(lim)}",
+                       reward_threshold=ceiling),
         ]
         claims.append(_claim(1, cfg, statement, criterion, checks, verdict_of([c["result"] for c in checks])))
 
@@ -271,12 +271,12 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
         np_ = True if at_ceiling else above(slope, 0.0)
         checks = [
             make_check("best AUC among the paper's configurations", best,
-                   f"AUC {auc.text()}; {detail}", auc=auc.__dict__,
-                   others={o: s.interval(o, "auc_return").__dict__ for o in others}),
+                       f"AUC {auc.text()}; {detail}", auc=auc.__dict__,
+                       others={o: s.interval(o, "auc_return").__dict__ for o in others}),
             make_check("no plateau", np_,
-                   f"late slope {slope.text('.3f')} return per 1000 steps"
-                   f"{' (final return at the 475 ceiling)' if at_ceiling else ''}: {yes_no(np_)}",
-                   late_slope=slope.__dict__, at_ceiling=at_ceiling),
+                       f"late slope {slope.text('.3f')} return per 1000 steps"
+                       f"{' (final return at the 475 ceiling)' if at_ceiling else ''}: {yes_no(np_)}",
+                       late_slope=slope.__dict__, at_ceiling=at_ceiling),
         ]
         claims.append(_claim(2, cfg, statement, criterion, checks,
                              verdict_of([c["result"] for c in checks]), missing))
@@ -295,13 +295,13 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
         flat = None if learn["result"] is None else not learn["result"]
         checks = [
             make_check("collapse in a majority of seeds", col,
-                   f"{k} of {n} seeds have min embedding variance < {_sci(collapse_t)} "
-                   f"(min over seeds {s.interval(cfg, 'embed_var_min').text('.2e')}): {yes_no(col)}",
-                   collapsed_seeds=k, seeds_with_embed_var=n),
+                       f"{k} of {n} seeds have min embedding variance < {_sci(collapse_t)} "
+                       f"(min over seeds {s.interval(cfg, 'embed_var_min').text('.2e')}): {yes_no(col)}",
+                       collapsed_seeds=k, seeds_with_embed_var=n),
             make_check("return does not rise (does not learn)", flat,
-                   f"final return {s.interval(cfg, 'final_return').text()} vs T_learn = "
-                   f"{t_learn:.1f}: does not rise: {yes_no(flat)}",
-                   **learn["numbers"]),
+                       f"final return {s.interval(cfg, 'final_return').text()} vs T_learn = "
+                       f"{t_learn:.1f}: does not rise: {yes_no(flat)}",
+                       **learn["numbers"]),
         ]
         claims.append(_claim(3, cfg, statement, criterion, checks, verdict_of([c["result"] for c in checks])))
 
@@ -320,14 +320,14 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
         sep = separated(ref, auc)
         checks = [
             make_check("avoids collapse (no seed below 1e-7)", nocol,
-                   f"{k} of {n} seeds have min embedding variance < {_sci(collapse_t)}: "
-                   f"{'avoided' if nocol else 'not avoided' if nocol is False else 'undecided'}",
-                   collapsed_seeds=k, seeds_with_embed_var=n),
+                       f"{k} of {n} seeds have min embedding variance < {_sci(collapse_t)}: "
+                       f"{'avoided' if nocol else 'not avoided' if nocol is False else 'undecided'}",
+                       collapsed_seeds=k, seeds_with_embed_var=n),
             _learns(s, cfg, t_learn),
             make_check("slower than J, ∇, R̂ (AUC)", sep,
-                   f"AUC {auc.text()} vs J, ∇, R̂ {ref.text()}: "
-                   f"{'lower, separated' if sep else 'higher, separated' if sep is False else 'overlap'}",
-                   auc=auc.__dict__, reference_auc=ref.__dict__),
+                       f"AUC {auc.text()} vs J, ∇, R̂ {ref.text()}: "
+                       f"{'lower, separated' if sep else 'higher, separated' if sep is False else 'overlap'}",
+                       auc=auc.__dict__, reference_auc=ref.__dict__),
         ]
         claims.append(_claim(4, cfg, statement, criterion, checks, verdict_of([c["result"] for c in checks])))
 

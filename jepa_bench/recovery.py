@@ -67,8 +67,7 @@ from scipy import stats
 
 from jepa_bench.aggregate import (CI_LEVEL, CI_RESAMPLES, CI_SEED, RETURN_WINDOW, describe_sample,
                                   make_grid, notation, read_run, run_curve, write_table)
-from jepa_bench.claims import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, all_of, make_check,
-                               verdict_of, yes_no)
+from jepa_bench.claims import make_check, verdict_of, yes_no
 from jepa_bench.metrics import RunPaths, atomic_write_text, read_json
 from jepa_bench.plots import FORMATS, save_figure, band
 
@@ -230,8 +229,6 @@ def _steps(x: float) -> str:
 def _flag(x) -> bool | None:
     """A cell of a nullable boolean column as True, False or None (missing)."""
     return None if x is None or pd.isna(x) else bool(x)
-
-
 
 
 def _json_safe(obj):
@@ -556,15 +553,15 @@ def evaluate_recovery(summary: RecoverySummary) -> dict:
         less = (off["count"] < on["count"]) if enough else None
         checks = [
             make_check("∇ on recovers in a strict majority of included seeds", maj,
-                   f"∇ on ({on['configuration']}) recovered in {_fraction_text(on)}"
-                   + ("" if enough else f"; {few}") + f": {yes_no(maj)}",
-                   count=on["count"], n=n),
+                       f"∇ on ({on['configuration']}) recovered in {_fraction_text(on)}"
+                       + ("" if enough else f"; {few}") + f": {yes_no(maj)}",
+                       count=on["count"], n=n),
             make_check("∇ off recovers in fewer seeds than ∇ on", less,
-                   f"∇ off ({off['configuration']}) recovered in {_fraction_text(off)} vs "
-                   f"∇ on {on['count']}; seeds where only ∇ on recovered: "
-                   f"{sign['only_grad_on']}, only ∇ off: {sign['only_grad_off']} (one-sided "
-                   f"exact sign test p = {sign['p_one_sided']:.3g}): {yes_no(less)}",
-                   grad_off_count=off["count"], grad_on_count=on["count"], **sign),
+                       f"∇ off ({off['configuration']}) recovered in {_fraction_text(off)} vs "
+                       f"∇ on {on['count']}; seeds where only ∇ on recovered: "
+                       f"{sign['only_grad_on']}, only ∇ off: {sign['only_grad_off']} (one-sided "
+                       f"exact sign test p = {sign['p_one_sided']:.3g}): {yes_no(less)}",
+                       grad_off_count=off["count"], grad_on_count=on["count"], **sign),
         ]
         claims.append(_claim("a", algo, f"{label}: the RL gradient pulls a collapsed encoder out "
                              "of collapse (Yu & Chen: a collapsed encoder is not optimal once a "
@@ -578,14 +575,14 @@ def evaluate_recovery(summary: RecoverySummary) -> dict:
         rec_steps = [int(t) for t in on["steps_to_recovery"] if math.isfinite(t)]
         checks = [
             make_check("median steps to recovery with ∇ on reached within the budget", within,
-                   f"∇ on median {_steps(m_on)} env steps of {s.recovery_steps:,} (per included "
-                   f"seed: {', '.join(_steps(t) for t in on['steps_to_recovery']) or 'none'})"
-                   + ("" if enough else f"; {few}") + f": {yes_no(within)}",
-                   median=m_on, steps=on["steps_to_recovery"], recovered_steps=rec_steps),
+                       f"∇ on median {_steps(m_on)} env steps of {s.recovery_steps:,} (per included "
+                       f"seed: {', '.join(_steps(t) for t in on['steps_to_recovery']) or 'none'})"
+                       + ("" if enough else f"; {few}") + f": {yes_no(within)}",
+                       median=m_on, steps=on["steps_to_recovery"], recovered_steps=rec_steps),
             make_check("∇ on recovers faster than ∇ off (median)", faster,
-                   f"median ∇ on {_steps(m_on)} vs ∇ off {_steps(m_off)} env steps; ∇ on "
-                   f"recovered strictly earlier in {earlier} of {n} seeds: {yes_no(faster)}",
-                   median_grad_on=m_on, median_grad_off=m_off, seeds_grad_on_earlier=int(earlier)),
+                       f"median ∇ on {_steps(m_on)} vs ∇ off {_steps(m_off)} env steps; ∇ on "
+                       f"recovered strictly earlier in {earlier} of {n} seeds: {yes_no(faster)}",
+                       median_grad_on=m_on, median_grad_off=m_off, seeds_grad_on_earlier=int(earlier)),
         ]
         claims.append(_claim("b", algo, f"{label}: with the RL gradient the encoder leaves "
                              "collapse quickly, faster than without it.", CRITERIA["b"], checks))
@@ -596,11 +593,11 @@ def evaluate_recovery(summary: RecoverySummary) -> dict:
                                               "target; for this algorithm it is our extension)")
         checks = [
             make_check("∇ off recovers in at least one included seed", own,
-                   f"∇ off ({off['configuration']}) recovered in {_fraction_text(off)} within "
-                   f"{s.recovery_steps:,} steps after the switch ({off['recovered_at_end']} of "
-                   f"{n} still above the recovery line at the end)"
-                   + ("" if enough or own else f"; {few}") + f": {yes_no(own)}",
-                   count=off["count"], n=n, recovered_at_end=off["recovered_at_end"]),
+                       f"∇ off ({off['configuration']}) recovered in {_fraction_text(off)} within "
+                       f"{s.recovery_steps:,} steps after the switch ({off['recovered_at_end']} of "
+                       f"{n} still above the recovery line at the end)"
+                       + ("" if enough or own else f"; {few}") + f": {yes_no(own)}",
+                       count=off["count"], n=n, recovered_at_end=off["recovered_at_end"]),
         ]
         claims.append(_claim("c", algo, f"{label}: a collapsed encoder sometimes recovers on its "
                              "own when training continues with ∇ off (Kenneweg et al., "

@@ -11,7 +11,6 @@ always match the checkpoint a resumed run continues from.
 
 from __future__ import annotations
 
-import math
 import platform
 import shutil
 import subprocess
