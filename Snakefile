@@ -25,6 +25,7 @@ include: "workflow/rules/plots.smk"
 include: "workflow/rules/claims.smk"
 include: "workflow/rules/recovery.smk"
 include: "workflow/rules/theory.smk"
+include: "workflow/rules/calibration.smk"
 
 
 # quick stages stay on the submitting machine when a cluster executor is used
@@ -35,6 +36,7 @@ localrules:
     claims,
     recovery_report,
     theory,
+    calibration_report,
 
 
 # config `experiments` picks what is built: figure3 (the default) and/or recovery
@@ -45,3 +47,4 @@ rule all:
         rules.claims.output if "figure3" in config["experiments"] else [],
         rules.recovery_report.output if "recovery" in config["experiments"] else [],
         rules.theory.output if "theory" in config["experiments"] else [],
+        rules.calibration_report.output if "calibration" in config["experiments"] else [],

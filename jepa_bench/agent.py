@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from jepa_bench.config import TrainConfig
+from jepa_bench.inputs import InputScaling, input_scaling
 from jepa_bench.jepa import Predictor, ema_update_, jepa_loss, variance_reg
 from jepa_bench.ppo import ActorCritic, a2c_loss, layer_init, ppo_loss
 from jepa_bench.vit import ViTEncoder, check_frame_stack
@@ -34,12 +35,14 @@ class StateEncoder(nn.Module):
 class ConvEncoder(nn.Module):
     """CleanRL's Atari network (conv 8/4, 4/2, 3/1 of Mnih et al. 2015) scaled down to a
     three-frame 24 x 96 stack: conv 4x4/2 (32), conv 4x4/2 (64), conv 3x3/1 (64), then a ReLU
-    linear layer to `dim`. The encoder of the cnn_pixel_ppo control; uint8 input is scaled to
-    [0, 1] as for the ViT."""
+    linear layer to `dim` (or Linear -> LayerNorm -> tanh with out='ln_tanh'). The encoder of
+    the cnn_pixel_ppo control; the input is scaled as for the ViT."""
 
-    def __init__(self, height: int = 24, width: int = 96, frames: int = 3, dim: int = 64):
+    def __init__(self, height: int = 24, width: int = 96, frames: int = 3, dim: int = 64,
+                 scaling: nn.Module | None = None, out: str = "relu"):
         super().__init__()
         self.frames, self.height, self.width = frames, height, width
+        self.scaling = scaling if scaling is not None else InputScaling()
         self.conv = nn.Sequential(
             layer_init(nn.Conv2d(frames, 32, 4, stride=2)), nn.ReLU(),
             layer_init(nn.Conv2d(32, 64, 4, stride=2)), nn.ReLU(),
@@ -48,21 +51,31 @@ class ConvEncoder(nn.Module):
         )
         with torch.no_grad():
             flat = self.conv(torch.zeros(1, frames, height, width)).shape[1]
-        self.fc = nn.Sequential(layer_init(nn.Linear(flat, dim)), nn.ReLU())
+        if out == "relu":
+            self.fc = nn.Sequential(layer_init(nn.Linear(flat, dim)), nn.ReLU())
+        elif out == "ln_tanh":
+            self.fc = nn.Sequential(layer_init(nn.Linear(flat, dim)), nn.LayerNorm(dim), nn.Tanh())
+        else:
+            raise ValueError(f"cnn_out={out!r} is not one of: 'relu', 'ln_tanh'")
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         check_frame_stack(obs, self.frames, self.height, self.width)
-        x = obs.float() / 255.0 if obs.dtype == torch.uint8 else obs.float()
-        return self.fc(self.conv(x))
+        return self.fc(self.conv(self.scaling(obs)))
 
 
 def build_encoder(cfg: TrainConfig) -> nn.Module:
     if cfg.obs_type == "state":
         return StateEncoder(cfg.dim, cfg.state_hidden)
     if cfg.encoder == "cnn":
-        return ConvEncoder(height=cfg.height, width=cfg.width, frames=3, dim=cfg.dim)
+        return ConvEncoder(height=cfg.height, width=cfg.width, frames=3, dim=cfg.dim,
+                           scaling=input_scaling(cfg.obs_norm, cfg.height, cfg.width),
+                           out=cfg.cnn_out)
+    # 'unit' keeps the ViT's own x / 255 inside patchify (the v1 runs' exact arithmetic)
+    scaling = (None if cfg.obs_norm == "unit"
+               else input_scaling(cfg.obs_norm, cfg.height, cfg.width))
     return ViTEncoder(height=cfg.height, width=cfg.width, patch=cfg.patch, frames=3, dim=cfg.dim,
-                      depth=cfg.depth, heads=cfg.heads, mlp_ratio=cfg.mlp_ratio)
+                      depth=cfg.depth, heads=cfg.heads, mlp_ratio=cfg.mlp_ratio, scaling=scaling,
+                      patch_init=cfg.patch_init)
 
 
 class JepaAgent(nn.Module):

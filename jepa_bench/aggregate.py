@@ -61,7 +61,14 @@ whose sample is the random-policy episodes (see below).
 CartPole-v1 (measured here, never hard-coded): ``episode, reset_seed, return, length``.
 
 ``summary.json`` -- the settings behind the tables (grid, window, CI, baseline, collapse
-threshold, CartPole-v1's reward threshold), the runs used and those skipped with the reason.
+threshold, CartPole-v1's reward threshold) and the runs used (``runs_skipped`` is always empty:
+a missing or unfinished run is an error).
+
+This module owns the tidy tables of the Figure-3 grid and the per-run numbers (running return,
+AUC, late slope, embedding variance extremes). It reads run folders through jepa_bench.layout,
+takes every statistic over seeds from jepa_bench.stats and the configurations' names and
+notation from jepa_bench.config. It must not import torch (the workflow's report stages stay
+light), draw figures or pass verdicts.
 """
 
 from __future__ import annotations
@@ -69,28 +76,26 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
-import warnings
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from jepa_bench.config import config_differences, get_config, resolve
-from jepa_bench.metrics import EPISODE_COLUMNS, RunPaths, atomic_write_text, read_json
+from jepa_bench.layout import RunPaths
+from jepa_bench.metrics import EPISODE_COLUMNS, atomic_write_text, read_json, write_table
+from jepa_bench.stats import (CI_LEVEL, CI_RESAMPLES, CI_SEED, RETURN_WINDOW, describe_sample,
+                              final_return)
 
 __all__ = [
     "COLLAPSE_THRESHOLD",
     "RUN_METRICS",
     "SUMMARY_FILES",
-    "describe_sample",
     "make_grid",
-    "notation",
-    "notation_mathtext",
     "random_policy_returns",
     "read_run",
+    "read_tables",
     "run_curve",
     "run_summary",
     "summarise",
@@ -98,15 +103,10 @@ __all__ = [
 
 #: mean batch-wise embedding variance below which the paper calls the encoder collapsed
 COLLAPSE_THRESHOLD = 1e-7
-#: the running return averages this many most recent episodes (also the final-return window)
-RETURN_WINDOW = 10
 #: the common grid has about this many points
 GRID_POINTS = 50
 #: share of training (at the end) over which late_slope is fitted
 LATE_FRACTION = 0.25
-CI_LEVEL = 0.95
-CI_RESAMPLES = 10_000
-CI_SEED = 0
 BASELINE_ENV = "CartPole-v1"
 BASELINE_EPISODES = 1000
 BASELINE_SEED = 0
@@ -145,90 +145,7 @@ RUN_METRICS = [
     "jepa_loss_final",
 ]
 
-_NAME = re.compile(r"^j([01])g([01])r([01])$")
-
-
-# --------------------------------------------------------------------------- names
-
-
-def _flags(name: str) -> tuple[bool, bool, bool] | None:
-    """(jepa, grad, reg) of a j?g?r? name, None for other valid names; ValueError if unknown."""
-    get_config(name)
-    m = _NAME.match(name)
-    return None if m is None else tuple(c == "1" for c in m.groups())  # type: ignore[return-value]
-
-
-def notation(name: str) -> str:
-    """Paper notation of a configuration name: 'j1g0r1' -> 'J, ∇̂, R' (a hat marks "off")."""
-    return get_config(name).notation
-
-
-def notation_mathtext(name: str) -> str:
-    """The same notation as matplotlib mathtext (combining accents render badly in plots)."""
-    flags = _flags(name)
-    if flags is None:
-        return get_config(name).notation
-    parts = [sym if on else rf"\hat{{{sym}}}" for sym, on in zip(("J", r"\nabla", "R"), flags)]
-    return "$" + ",\\ ".join(parts) + "$"
-
-
-# --------------------------------------------------------------------------- statistics
-
-
-def describe_sample(
-    values: Iterable[float],
-    *,
-    confidence: float = CI_LEVEL,
-    n_resamples: int = CI_RESAMPLES,
-    seed: int = CI_SEED,
-) -> dict:
-    """Mean, spread, IQM and a percentile-bootstrap CI of the mean of one sample.
-
-    NaNs are dropped first. The CI is NaN (with ``ci_note`` saying why) when fewer than two
-    values remain or all values are equal, where a bootstrap has nothing to resample.
-    """
-    x = np.asarray([v for v in values if v is not None], dtype=float)
-    x = x[np.isfinite(x)]
-    n = int(x.size)
-    out = {
-        "n": n,
-        "mean": math.nan,
-        "std": math.nan,
-        "median": math.nan,
-        "iqm": math.nan,
-        "min": math.nan,
-        "max": math.nan,
-        "ci_low": math.nan,
-        "ci_high": math.nan,
-        "ci_note": "",
-    }
-    if n == 0:
-        out["ci_note"] = "no values"
-        return out
-    out.update(
-        mean=float(x.mean()),
-        std=float(x.std(ddof=1)) if n > 1 else math.nan,
-        median=float(np.median(x)),
-        iqm=float(stats.trim_mean(x, 0.25)),
-        min=float(x.min()),
-        max=float(x.max()),
-    )
-    if n < 2:
-        out["ci_note"] = "n<2: no bootstrap CI"
-    elif np.all(x == x[0]):
-        out["ci_note"] = "all values equal: no bootstrap CI"
-    else:
-        res = stats.bootstrap(
-            (x,),
-            np.mean,
-            n_resamples=n_resamples,
-            confidence_level=confidence,
-            method="percentile",
-            rng=np.random.default_rng(seed),
-        )
-        out["ci_low"] = float(res.confidence_interval.low)
-        out["ci_high"] = float(res.confidence_interval.high)
-    return out
+# --------------------------------------------------------------------------- the random policy
 
 
 def random_policy_returns(
@@ -287,9 +204,11 @@ def read_tables(paths: RunPaths) -> tuple[pd.DataFrame, pd.DataFrame]:
     return metrics, episodes
 
 
-def check_run_config(paths: RunPaths, info: dict, name: str, overrides: dict) -> None:
-    """ValueError unless run.json's config is configuration `name` with `overrides` applied."""
-    want = resolve(name, overrides).to_dict()
+def check_run_config(paths: RunPaths, info: dict, name: str, overrides: dict,
+                     settings: str | None = None) -> None:
+    """ValueError unless run.json's config is configuration `name` under the settings set
+    `settings` with `overrides` applied."""
+    want = resolve(name, overrides, settings=settings).to_dict()
     have = info.get("config") or {}
     diff = config_differences(have, want)
     if diff:
@@ -381,13 +300,13 @@ def run_summary(
     window: int = RETURN_WINDOW,
 ) -> dict:
     """Per-run scalars of runs.csv (see the module docstring); inputs already cut at total_steps."""
-    last = episodes["return"].to_numpy(dtype=float)[-window:]
+    final, final_n = final_return(episodes["return"].to_numpy(dtype=float), window)
     ev = pd.to_numeric(metrics["embed_var"], errors="coerce").dropna()
     ev_min = float(ev.min()) if len(ev) else math.nan
     return {
         "episodes": int(len(episodes)),
-        "final_return": float(last.mean()) if last.size else math.nan,
-        "final_return_n": int(last.size),
+        "final_return": final,
+        "final_return_n": final_n,
         "auc_return": _auc(episodes, total_steps, window),
         "late_slope": _late_slope(curve, total_steps),
         "embed_var_final": _last(metrics["embed_var"]),
@@ -398,14 +317,6 @@ def run_summary(
         "jepa_loss_final": _last(metrics["jepa_loss"]),
         "wall_time": _last(metrics["wall_time"]),
     }
-
-
-# --------------------------------------------------------------------------- writing
-
-
-def write_table(df: pd.DataFrame, path: Path) -> None:
-    """A tidy table as CSV, atomically, with the same line ends on every platform."""
-    atomic_write_text(path, df.to_csv(index=False, lineterminator="\n"))
 
 
 # --------------------------------------------------------------------------- the pipeline step
@@ -421,11 +332,14 @@ def summarise(
     baseline_episodes: int = BASELINE_EPISODES,
     baseline_seed: int = BASELINE_SEED,
     overrides: dict | None = None,
+    settings: str | None = None,
 ) -> dict[str, Path]:
     """Write the summary tables for runs ``{runs_root}/{config}/seed{seed}`` into ``out_dir``.
 
-    Only steps <= total_steps count. A run folder that is missing or whose run.json status is
-    not "complete" is skipped and listed in summary.json; ValueError if no run is usable.
+    Only steps <= total_steps count. Every asked run must be there and complete: a run folder
+    without run.json, or whose run.json status is not "complete", is a ValueError naming the
+    file (the workflow trains every run before it aggregates; a run it cannot find means the
+    runs_root or the preset is wrong, never that a seed may be dropped quietly).
     With `overrides` (the TrainConfig overrides the runs were asked for, as `jepa-bench train`
     builds them), every run's run.json config must equal its configuration with those overrides
     and total_steps, or ValueError names the run and the differing fields: a run folder reused
@@ -440,33 +354,34 @@ def summarise(
     if not seeds:
         raise ValueError("seeds=[] is not allowed: give at least one seed")
     for name in configs:
-        _flags(name)
+        get_config(name)
     if any(s < 0 for s in seeds):
         raise ValueError(f"seeds={seeds} is not allowed: seeds must be >= 0")
     grid = make_grid(int(total_steps))
     total_steps = int(total_steps)
 
-    curves, runs, skipped, notes = [], [], [], []
+    curves, runs, notes = [], [], []
     for name in configs:
+        label = get_config(name).notation
         for seed in seeds:
-            run_dir = runs_root / name / f"seed{seed}"
-            paths = RunPaths(run_dir)
+            paths = RunPaths.of(runs_root, name, seed)
             if not paths.run_json.is_file():
-                skipped.append({"configuration": name, "seed": seed, "reason": "missing"})
-                continue
+                raise ValueError(f"run {name!r} seed {seed} not found: {paths.run_json} does not "
+                                 "exist (train it first, or check runs_root)")
             info = read_json(paths.run_json)
             status = info.get("status")
             if status != "complete":
-                skipped.append({"configuration": name, "seed": seed, "reason": f"status={status!r}"})
-                continue
+                raise ValueError(f"{paths.run_json} has status {status!r}, not 'complete' "
+                                 "(resume or retrain the run first)")
             metrics, episodes = read_tables(paths)
             if info.get("config_name", name) != name or int(info.get("seed", seed)) != seed:
                 raise ValueError(
-                    f"{run_dir}/run.json says config_name={info.get('config_name')!r}, "
+                    f"{paths.run_json} says config_name={info.get('config_name')!r}, "
                     f"seed={info.get('seed')!r}; the folder says {name!r}, {seed}"
                 )
             if overrides is not None:
-                check_run_config(paths, info, name, {**overrides, "total_steps": total_steps})
+                check_run_config(paths, info, name, {**overrides, "total_steps": total_steps},
+                                 settings)
             env_steps = info.get("env_steps")
             if env_steps is not None and int(env_steps) < total_steps:
                 notes.append(
@@ -477,24 +392,18 @@ def summarise(
             episodes = episodes[episodes["env_step"] <= total_steps]
             curve = run_curve(metrics, episodes, grid)
             curve.insert(0, "seed", seed)
-            curve.insert(0, "notation", notation(name))
+            curve.insert(0, "notation", label)
             curve.insert(0, "configuration", name)
             curves.append(curve)
             row = {
                 "configuration": name,
-                "notation": notation(name),
+                "notation": label,
                 "seed": seed,
                 "status": status,
                 "env_steps": env_steps,
             }
             row.update(run_summary(metrics, episodes, curve, total_steps))
             runs.append(row)
-    if not runs:
-        raise ValueError(
-            f"no complete run under {runs_root} for configs={configs}, seeds={seeds}: {skipped}"
-        )
-    for s in skipped:
-        warnings.warn(f"skipped run {s['configuration']}/seed{s['seed']}: {s['reason']}", stacklevel=2)
 
     curves_df = pd.concat(curves, ignore_index=True)
     runs_df = pd.DataFrame(runs)
@@ -506,7 +415,7 @@ def summarise(
         sub = runs_df[runs_df["configuration"] == name]
         for metric in RUN_METRICS:
             stat_rows.append(
-                {"configuration": name, "notation": notation(name), "metric": metric}
+                {"configuration": name, "notation": get_config(name).notation, "metric": metric}
                 | describe_sample(sub[metric].to_numpy(dtype=float))
             )
     stat_rows.append(
@@ -542,7 +451,8 @@ def summarise(
         "reward_threshold": float(gym.spec(BASELINE_ENV).reward_threshold),
         "max_episode_steps": int(gym.spec(BASELINE_ENV).max_episode_steps),
         "runs_used": [{"configuration": r["configuration"], "seed": r["seed"]} for r in runs],
-        "runs_skipped": skipped,
+        # kept for readers of older summaries: a run that cannot be used now stops the aggregate
+        "runs_skipped": [],
         "notes": notes,
     }
 

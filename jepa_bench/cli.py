@@ -7,6 +7,7 @@
     jepa-bench theory                          (numerical check of Yu & Chen's Propositions 1-2)
     jepa-bench compare RUN_A RUN_B             (same run apart from timing columns? exit 0 / 1)
     jepa-bench probe --config j0g1r0           (can the encoder read the state from the frames?)
+    jepa-bench calibration-report ...          (the calibration's tables; workflow stage)
 
 Bad input exits with status 2 and a one-line message; a diverged run exits with status 1.
 """
@@ -80,12 +81,13 @@ def cmd_train(args) -> int:
     from jepa_bench.config import resolve
     from jepa_bench.train import default_run_dir, train
 
-    cfg = resolve(args.config, _run_overrides(args))
+    cfg = resolve(args.config, _run_overrides(args), settings=args.settings)
     out = Path(args.out) if args.out else default_run_dir(args.config, args.seed)
     command = "jepa-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     info = train(cfg, args.seed, out, config_name=args.config, device=args.device,
                  threads=args.threads, resume=args.resume, force=args.force,
-                 progress=not args.quiet, command=command, init_from=args.init_from)
+                 progress=not args.quiet, command=command, init_from=args.init_from,
+                 settings=args.settings)
     if info["status"] == "complete":
         print(f"{args.config}/seed{args.seed}: complete, {info['env_steps']} env steps -> {out}")
     return 0
@@ -94,7 +96,7 @@ def cmd_train(args) -> int:
 def cmd_aggregate(args) -> int:
     from jepa_bench.aggregate import summarise
     paths = summarise(Path(args.runs_root), args.configs, args.seeds, args.total_steps,
-                      Path(args.out), overrides=_run_overrides(args))
+                      Path(args.out), overrides=_run_overrides(args), settings=args.settings)
     for path in paths.values():
         print(path)
     return 0
@@ -132,10 +134,29 @@ def cmd_probe(args) -> int:
     from jepa_bench.probe import probe
     if args.threads:
         torch.set_num_threads(args.threads)
-    out = probe(args.config, samples=args.samples, steps=args.steps, seed=args.seed)
+    from jepa_bench.config import parse_overrides
+    out = probe(args.config, samples=args.samples, steps=args.steps, seed=args.seed,
+                overrides=parse_overrides(args.set), settings=args.settings)
+    if args.json:
+        from jepa_bench.metrics import write_json_atomic
+        write_json_atomic(Path(args.json), out)
     scores = ", ".join(f"{k} {v:.3f}" for k, v in out["r2"].items())
     print(f"{out['config']} ({out['encoder']} encoder), R² on held-out frames after "
-          f"{out['steps']} steps on {out['samples']} frames, seed {out['seed']}: {scores}")
+          f"{out['steps']} steps on {out['samples']} frames, seed {out['seed']}: {scores}; "
+          f"embedding variance at init {out['init_embed_var']:.3g}")
+    return 0
+
+
+def cmd_calibration_report(args) -> int:
+    import json
+
+    from jepa_bench.calibration import write_calibration_report
+    try:
+        spec = json.loads(args.spec)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--spec is not JSON ({exc})") from None
+    for path in write_calibration_report(Path(args.root), spec, Path(args.out)):
+        print(path)
     return 0
 
 
@@ -197,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="discard an existing run folder")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a TrainConfig field (repeatable)")
+    p.add_argument("--settings", metavar="SET",
+                   help="settings set of what the paper leaves unstated (default: the current "
+                        "default; see docs/calibration.md)")
     p.add_argument("--init-from", metavar="CKPT",
                    help="start from the weights of another run's checkpoints/last.pt")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -211,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--renderer", choices=("fast", "gym"), help="as the runs were trained with")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="as the runs were trained with: every run's run.json config must match")
+    p.add_argument("--settings", metavar="SET", help="settings set the runs were trained with")
     p.set_defaults(func=cmd_aggregate)
 
     p = sub.add_parser("plots", help="the paper's figures from the summary tables")
@@ -251,7 +276,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=_positive_int, default=600, help="Adam steps of batch 256")
     p.add_argument("--seed", type=_non_negative_int, default=0)
     p.add_argument("--threads", type=_positive_int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a TrainConfig field (repeatable)")
+    p.add_argument("--settings", metavar="SET", help="settings set (default: the current default)")
+    p.add_argument("--json", metavar="PATH", help="also write the result as JSON (atomically)")
     p.set_defaults(func=cmd_probe)
+
+    p = sub.add_parser("calibration-report",
+                       help="tables of the calibration stages (docs/calibration.md)")
+    p.add_argument("--root", required=True, help="the calibration's results folder")
+    p.add_argument("--spec", required=True, help="the workflow's `calibration` config as JSON")
+    p.add_argument("--out", required=True, help="markdown report; CSV tables go beside it")
+    p.set_defaults(func=cmd_calibration_report)
 
     p = sub.add_parser("bench", help="throughput table: env steps/s, update time, FLOPs, MFU")
     p.add_argument("--configs", nargs="+", default=list(PAPER_CONFIGS), metavar="NAME")

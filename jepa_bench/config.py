@@ -53,6 +53,10 @@ class TrainConfig:
     """Frame width in pixels: the full 600-pixel width, so the cart's position stays visible."""
     renderer: str = "fast"
     """'fast' (batched torch renderer) or 'gym' (gymnasium's pygame picture, the reference)."""
+    obs_norm: str = "unit"
+    """Input scaling of the frames for every pixel encoder: 'unit' (x / 255) or 'standard'
+    (per pixel, (x / 255 - mean) / max(std, 0.1) with mean and std over random-policy frames of a
+    fixed seed, one table for every run; see jepa_bench.inputs)."""
 
     # --- PPO -----------------------------------------------------------------------------------
     total_steps: int = 100_000
@@ -85,6 +89,9 @@ class TrainConfig:
     """Weight of L_critic (0.5 * squared error) in Eq. 3."""
     max_grad_norm: float = 0.5
     """Global gradient-norm clip."""
+    norm_reward: bool = False
+    """Divide rewards by the running std of each env's discounted return before GAE
+    (gymnasium's NormalizeReward semantics, reset at every episode end); logged returns stay raw."""
 
     # --- model ---------------------------------------------------------------------------------
     patch: int = 12
@@ -97,6 +104,12 @@ class TrainConfig:
     """Attention heads (head width 16)."""
     mlp_ratio: float = 4.0
     """Hidden width of the transformer MLP relative to dim."""
+    patch_init: str = "trunc_normal"
+    """Init of the ViT's patch embedding: 'trunc_normal' (std 0.02, as every other ViT linear
+    layer) or 'default' (torch's own nn.Linear init)."""
+    cnn_out: str = "relu"
+    """Output layer of the CNN encoder: 'relu' (Linear + ReLU, CleanRL's Atari network) or
+    'ln_tanh' (Linear -> LayerNorm -> tanh, the encoder output of DrQ / SAC-AE)."""
     state_hidden: int = 64
     """Hidden width of the MLP encoder of the 'state' configuration."""
     head_hidden: int = 64
@@ -139,7 +152,9 @@ class TrainConfig:
 
 
 _CHOICES = {"obs_type": ("pixels", "state"), "encoder": ("vit", "cnn"), "renderer": ("fast", "gym"),
-            "algo": ("ppo", "a2c"), "target": ("ema", "shared", "shared_sg")}
+            "algo": ("ppo", "a2c"), "target": ("ema", "shared", "shared_sg"),
+            "obs_norm": ("unit", "standard"), "patch_init": ("trunc_normal", "default"),
+            "cnn_out": ("relu", "ln_tanh")}
 _POSITIVE_INT = ("num_envs", "height", "width", "total_steps", "num_steps", "num_minibatches",
                  "update_epochs", "patch", "dim", "depth", "heads", "state_hidden", "head_hidden",
                  "pred_hidden", "checkpoint_every")
@@ -328,8 +343,30 @@ def parse_overrides(items: list[str] | None) -> dict:
     return out
 
 
-def resolve(name: str, overrides: dict | None = None, **kwargs) -> TrainConfig:
-    """The TrainConfig of a named configuration, with user overrides applied last."""
+# --- settings sets ------------------------------------------------------------------------------
+# A settings set fixes what the paper leaves unstated, for every configuration alike. 'v1' is the
+# set of the first reference runs (TrainConfig's field defaults); later sets are chosen by a
+# protocol committed before their runs (docs/calibration.md). A set applies to the pixel
+# configurations; the 'state' check keeps RL-Zoo's tuned settings under every set.
+SETTINGS: dict[str, dict] = {
+    "v1": {},
+}
+DEFAULT_SETTINGS = "v1"
+
+
+def get_settings(name: str | None) -> dict:
+    """The field values of a settings set (None: the default set)."""
+    name = DEFAULT_SETTINGS if name is None else name
+    if name not in SETTINGS:
+        raise ValueError(f"unknown settings set {name!r}; valid sets: {', '.join(SETTINGS)}")
+    return SETTINGS[name]
+
+
+def resolve(name: str, overrides: dict | None = None, settings: str | None = None,
+            **kwargs) -> TrainConfig:
+    """The TrainConfig of a named configuration: field defaults, then the settings set (pixel
+    configurations and state_pixel_ppo), then the configuration's own overrides, then the user's."""
     named = get_config(name)
-    values = {**named.overrides, **(overrides or {}), **kwargs}
+    base = {} if name == "state" else get_settings(settings)
+    values = {**base, **named.overrides, **(overrides or {}), **kwargs}
     return TrainConfig(**values)

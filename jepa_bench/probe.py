@@ -18,24 +18,18 @@ from torch import nn
 
 from jepa_bench.agent import build_encoder
 from jepa_bench.config import resolve
-from jepa_bench.envs import PixelCartPoleVectorEnv
+from jepa_bench.inputs import random_policy_frames
+from jepa_bench.jepa import embed_variance
 
 STATE_NAMES = ("x", "x_dot", "theta", "theta_dot")
+INIT_VAR_FRAMES = 1024
+"""Held-out frames on which the fresh encoder's embedding variance is measured."""
 
 
 def collect_frames(cfg, samples: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """`samples` (frame stack, state) pairs from cfg.num_envs envs under a random policy."""
-    envs = PixelCartPoleVectorEnv(num_envs=cfg.num_envs, renderer=cfg.renderer,
-                                  height=cfg.height, width=cfg.width, array_type="torch")
-    pixels, info = envs.reset(seed=seed)
-    gen = torch.Generator().manual_seed(seed)
-    frames, states = [pixels], [info["state"]]
-    while len(frames) * cfg.num_envs < samples:
-        actions = torch.randint(0, 2, (cfg.num_envs,), generator=gen)
-        pixels, _, _, _, info = envs.step(actions)
-        frames.append(pixels)
-        states.append(info["state"])
-    return torch.cat(frames)[:samples], torch.cat(states)[:samples].float()
+    return random_policy_frames(cfg.num_envs, samples, seed, renderer=cfg.renderer,
+                                height=cfg.height, width=cfg.width)
 
 
 def r_squared(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -46,10 +40,12 @@ def r_squared(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def probe(config: str, *, samples: int = 16_000, steps: int = 600, batch: int = 256,
-          lr: float = 1e-3, test_fraction: float = 0.2, seed: int = 0) -> dict:
+          lr: float = 1e-3, test_fraction: float = 0.2, seed: int = 0,
+          overrides: dict | None = None, settings: str | None = None) -> dict:
     """Train the configuration's encoder plus a linear head to regress the state; R² on the
-    held-out last `test_fraction` of the frames, collected after the training frames."""
-    cfg = resolve(config)
+    held-out last `test_fraction` of the frames, collected after the training frames. Also the
+    batch variance of the fresh encoder's embeddings on held-out frames, before any step."""
+    cfg = resolve(config, overrides, settings=settings)
     if cfg.obs_type != "pixels":
         raise ValueError(f"config={config!r} has obs_type={cfg.obs_type!r}; the probe reads "
                          "pixels: give a pixel configuration")
@@ -65,6 +61,8 @@ def probe(config: str, *, samples: int = 16_000, steps: int = 600, batch: int = 
     train_y, test_y = (state[:-n_test] - mean) / std, (state[-n_test:] - mean) / std
 
     encoder, head = build_encoder(cfg), nn.Linear(cfg.dim, len(STATE_NAMES))
+    with torch.no_grad():
+        init_var = embed_variance(encoder(test_obs[:INIT_VAR_FRAMES]))
     params = list(encoder.parameters()) + list(head.parameters())
     optimizer = torch.optim.Adam(params, lr=lr)
     gen = torch.Generator().manual_seed(seed)
@@ -77,5 +75,7 @@ def probe(config: str, *, samples: int = 16_000, steps: int = 600, batch: int = 
     with torch.no_grad():
         pred = torch.cat([head(encoder(chunk)) for chunk in test_obs.split(1024)])
     r2 = r_squared(pred, test_y)
-    return {"config": config, "encoder": cfg.encoder, "samples": samples, "steps": steps,
-            "seed": seed, "r2": dict(zip(STATE_NAMES, (round(float(v), 3) for v in r2)))}
+    return {"config": config, "encoder": cfg.encoder, "overrides": dict(overrides or {}),
+            "settings": settings, "train_config": cfg.to_dict(), "samples": samples,
+            "steps": steps, "seed": seed, "init_embed_var": init_var,
+            "r2": dict(zip(STATE_NAMES, (round(float(v), 3) for v in r2)))}

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from jepa_bench.agent import JepaAgent, Minibatch, minibatch_loss
-from jepa_bench.config import TrainConfig, config_differences
+from jepa_bench.config import DEFAULT_SETTINGS, TrainConfig, config_differences
 from jepa_bench.envs import PixelCartPoleVectorEnv
 from jepa_bench.jepa import embed_variance, effective_rank
 from jepa_bench.metrics import (EPISODE_COLUMNS, METRIC_COLUMNS, Progress, RunPaths, read_json,
@@ -75,6 +75,39 @@ def _versions() -> dict:
 
 # --- rollout ------------------------------------------------------------------------------------
 
+class ReturnScaler:
+    """Scales rewards by the running std of each env's discounted return (TrainConfig.norm_reward).
+
+    The same arithmetic as gymnasium's NormalizeReward wrapper (a running mean/variance of the
+    discounted return, updated with every vector step; reward / sqrt(var + eps)), except that
+    the discounted return restarts at every episode end, terminated or truncated. float64 state,
+    saved in the checkpoint."""
+
+    def __init__(self, num_envs: int, gamma: float, device: torch.device, eps: float = 1e-8):
+        self.gamma, self.eps = gamma, eps
+        self.disc = torch.zeros(num_envs, dtype=torch.float64, device=device)
+        self.mean = torch.zeros((), dtype=torch.float64, device=device)
+        self.var = torch.ones((), dtype=torch.float64, device=device)
+        self.count = torch.full((), 1e-4, dtype=torch.float64, device=device)
+
+    def __call__(self, reward: torch.Tensor, done: torch.Tensor) -> torch.Tensor:
+        self.disc = self.disc * self.gamma + reward.double()
+        batch_mean, batch_var, n = self.disc.mean(), self.disc.var(correction=0), self.disc.numel()
+        delta, total = batch_mean - self.mean, self.count + n
+        m2 = self.var * self.count + batch_var * n + delta.square() * self.count * n / total
+        self.mean, self.var, self.count = self.mean + delta * n / total, m2 / total, total
+        self.disc = torch.where(done, torch.zeros_like(self.disc), self.disc)
+        return (reward.double() / torch.sqrt(self.var + self.eps)).to(reward.dtype)
+
+    def state_dict(self) -> dict:
+        return {"disc": self.disc, "mean": self.mean, "var": self.var, "count": self.count}
+
+    def load_state_dict(self, state: dict) -> None:
+        dev = self.disc.device
+        self.disc, self.mean, self.var, self.count = (state[k].to(dev) for k in
+                                                      ("disc", "mean", "var", "count"))
+
+
 def _pick(cfg: TrainConfig, pixels: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
     """The agent's observation: the frame stack, or the true state for the 'state' config."""
     return state.float() if cfg.obs_type == "state" else pixels
@@ -97,6 +130,7 @@ class Trainer:
         n = cfg.num_envs
         self.ep_return = torch.zeros(n, dtype=torch.float64, device=device)
         self.ep_length = torch.zeros(n, dtype=torch.long, device=device)
+        self.scaler = ReturnScaler(n, cfg.gamma, device) if cfg.norm_reward else None
         self.update = 0
         self.global_step = 0
         self.wall_time = 0.0
@@ -153,7 +187,7 @@ class Trainer:
                 self.ep_return[done] = 0.0
                 self.ep_length[done] = 0
             buf["next_obs"][t] = true_next
-            buf["rewards"][t] = reward
+            buf["rewards"][t] = self.scaler(reward, done) if self.scaler else reward
             buf["terminated"][t] = terminated.float()
             buf["dones"][t] = done.float()
             self.obs = next_obs
@@ -237,6 +271,7 @@ class Trainer:
             "agent": self.agent.state_dict(), "optimizer": self.optimizer.state_dict(),
             "envs": self.envs.get_state(), "obs": self.obs,
             "ep_return": self.ep_return, "ep_length": self.ep_length,
+            "return_scaler": self.scaler.state_dict() if self.scaler else None,
             "metric_rows": self.metric_rows, "episode_rows": self.episode_rows,
             "episodes_logged": self._episodes_logged,
             "torch_rng": torch.get_rng_state(),
@@ -252,6 +287,8 @@ class Trainer:
         self.obs = ckpt["obs"].to(self.device)
         self.ep_return = ckpt["ep_return"].to(self.device)
         self.ep_length = ckpt["ep_length"].to(self.device)
+        if self.scaler is not None:
+            self.scaler.load_state_dict(ckpt["return_scaler"])
         self.metric_rows, self.episode_rows = ckpt["metric_rows"], ckpt["episode_rows"]
         self._episodes_logged = ckpt["episodes_logged"]
         torch.set_rng_state(ckpt["torch_rng"])
@@ -312,7 +349,8 @@ def _stopped_early(cfg: TrainConfig, trainer: Trainer) -> bool:
 def train(cfg: TrainConfig, seed: int, out_dir: str | Path, config_name: str = "custom",
           device: str = "auto", threads: int | None = None, resume: bool = False,
           force: bool = False, progress: bool = True, command: str | None = None,
-          stop_after_updates: int | None = None, init_from: str | Path | None = None) -> dict:
+          stop_after_updates: int | None = None, init_from: str | Path | None = None,
+          settings: str | None = None) -> dict:
     """Train one run into `out_dir`; returns the final run.json content.
 
     `init_from` starts a fresh run from the weights (all networks, not the optimiser) of another
@@ -349,7 +387,8 @@ def train(cfg: TrainConfig, seed: int, out_dir: str | Path, config_name: str = "
                                  f"configuration ({str(exc).splitlines()[0]})") from None
 
     info = {
-        "config_name": config_name, "seed": seed, "config": cfg.to_dict(), "status": "running",
+        "config_name": config_name, "seed": seed, "settings": settings or DEFAULT_SETTINGS,
+        "config": cfg.to_dict(), "status": "running",
         "env_steps": trainer.global_step, "updates": trainer.update,
         "total_updates": cfg.num_updates, "device": str(dev),
         "threads": torch.get_num_threads(), "versions": _versions(), "git_rev": _git_revision(),

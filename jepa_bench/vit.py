@@ -103,7 +103,8 @@ class Block(nn.Module):
 class ViTEncoder(nn.Module):
     """ViT over (B, frames, H, W) grayscale stacks; returns the CLS embedding (B, dim).
 
-    uint8 input is scaled to [0, 1]; float input is used as given (expected in [0, 1]).
+    uint8 input is scaled to [0, 1] (then standardised when a `scaling` module is given); float
+    input is used as given.
     """
 
     def __init__(
@@ -116,7 +117,12 @@ class ViTEncoder(nn.Module):
         depth: int = 2,
         heads: int = 4,
         mlp_ratio: float = 4.0,
+        scaling: nn.Module | None = None,
+        patch_init: str = "trunc_normal",
     ) -> None:
+        """`scaling` maps the uint8 stack to floats (jepa_bench.inputs.InputScaling); None keeps
+        the plain x / 255 inside patchify. `patch_init` 'default' leaves the patch embedding at
+        torch's own nn.Linear init instead of trunc-normal(0.02)."""
         super().__init__()
         if patch < 1 or height % patch or width % patch:
             raise ValueError(f"patch={patch} must divide height={height} and width={width}")
@@ -136,7 +142,12 @@ class ViTEncoder(nn.Module):
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
         self.blocks = nn.ModuleList(Block(dim, heads, mlp_ratio) for _ in range(depth))
         self.norm = nn.LayerNorm(dim)
+        self.scaling = scaling
         self._init_weights()
+        if patch_init == "default":
+            self.patch_embed.reset_parameters()
+        elif patch_init != "trunc_normal":
+            raise ValueError(f"patch_init={patch_init!r} is not one of: 'trunc_normal', 'default'")
 
     def _init_weights(self) -> None:
         nn.init.trunc_normal_(self.cls_token, std=0.02)
@@ -162,6 +173,8 @@ class ViTEncoder(nn.Module):
 
     def forward(self, obs: Tensor) -> Tensor:
         check_frame_stack(obs, self.frames, self.height, self.width)
+        if self.scaling is not None:
+            obs = self.scaling(obs, self.patch_embed.weight.dtype)
         x = self.patch_embed(self.patchify(obs)) + self.pos_embed
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1)
         for index, blk in enumerate(self.blocks):

@@ -1,0 +1,80 @@
+# The calibration of docs/calibration.md (the settings the paper leaves unstated): probe cells
+# (stage A), PPO screens and the confirmation runs on cnn_pixel_ppo (stages B and C), and the
+# report of what they measured. Config key `calibration`; preset workflow/config/calibration.yaml.
+
+import json
+
+CALIBRATION = config.get("calibration") or {}
+CAL_STAGES = [s for s in ("screen", "confirm") if s in CALIBRATION]
+CAL_CELLS = sorted({c for s in CALIBRATION.values() for c in s.get("cells", {})}) or ["none"]
+
+
+wildcard_constraints:
+    cell="|".join(CAL_CELLS),
+    stage="|".join(CAL_STAGES or ["none"]),
+
+
+def calibration_outputs():
+    """Every probe JSON and run.json the calibration config asks for."""
+    out = []
+    probe = CALIBRATION.get("probe")
+    if probe:
+        out += expand(rules.calibration_probe.output.json, cell=list(probe["cells"]),
+                      seed=probe["seeds"])
+    for stage in CAL_STAGES:
+        spec = CALIBRATION[stage]
+        out += expand(rules.calibration_train.output.run, stage=stage, cell=list(spec["cells"]),
+                      seed=spec["seeds"])
+    return out
+
+
+rule calibration_probe:
+    output:
+        json=f"{RESULTS}/probe/{{cell}}/seed{{seed}}.json",
+    log:
+        f"{LOGS}/probe/{{cell}}/seed{{seed}}.log",
+    params:
+        config=lambda w: CALIBRATION["probe"]["cells"][w.cell]["config"],
+        settings=lambda w: CALIBRATION["probe"].get("settings", "v1"),
+        overrides=lambda w: set_options(CALIBRATION["probe"]["cells"][w.cell]["set"]),
+    threads: 1
+    shell:
+        "jepa-bench probe --config {params.config} --seed {wildcards.seed}"
+        " --settings {params.settings} {params.overrides} --threads {threads}"
+        " --json {output.json} > {log} 2>&1"
+
+
+rule calibration_train:
+    output:
+        run=f"{RESULTS}/{{stage}}/{{cell}}/seed{{seed}}/run.json",
+        metrics=f"{RESULTS}/{{stage}}/{{cell}}/seed{{seed}}/metrics.csv",
+        episodes=f"{RESULTS}/{{stage}}/{{cell}}/seed{{seed}}/episodes.csv",
+    log:
+        f"{LOGS}/{{stage}}/{{cell}}/seed{{seed}}.log",
+    params:
+        out_dir=lambda wildcards, output: os.path.dirname(output.run),
+        config=lambda w: CALIBRATION[w.stage]["config"],
+        settings=lambda w: CALIBRATION[w.stage]["settings"],
+        total_steps=lambda w: CALIBRATION[w.stage]["total_steps"],
+        overrides=lambda w: set_options(CALIBRATION[w.stage].get("base", [])
+                                        + CALIBRATION[w.stage]["cells"][w.cell]),
+    threads: 1
+    shell:
+        "jepa-bench train --config {params.config} --seed {wildcards.seed}"
+        " --settings {params.settings} --total-steps {params.total_steps}"
+        " --out {params.out_dir} --threads {threads} --resume --quiet {params.overrides}"
+        " > {log} 2>&1"
+
+
+rule calibration_report:
+    input:
+        calibration_outputs(),
+    output:
+        report=f"{RESULTS}/calibration.md",
+    log:
+        f"{LOGS}/calibration_report.log",
+    params:
+        spec=shlex.quote(json.dumps(CALIBRATION, sort_keys=True)),
+    shell:
+        "jepa-bench calibration-report --root {RESULTS} --spec {params.spec}"
+        " --out {output.report} > {log} 2>&1"
