@@ -18,6 +18,11 @@ over seeds. A quantity is compared with a threshold t by its CI: above t if ci_l
 above t if ci_high <= t, undecided otherwise. Two configurations are "separated" when their CIs
 do not overlap. When all seeds give the same value the CI in stats.csv is NaN; here it is taken
 as that single value. With fewer than two seeds nothing is decided.
+
+This module owns the five claims (one function each, in ``CLAIMS``), their criteria and the
+report's wording. Comparisons, verdict words and report writing come from jepa_bench.verdicts,
+the configurations' notation from jepa_bench.config. It reads only the summary tables: never a
+run folder, never a statistic of its own.
 """
 
 from __future__ import annotations
@@ -30,15 +35,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from jepa_bench.aggregate import SUMMARY_FILES, notation
-from jepa_bench.config import PAPER_CONFIGS
-from jepa_bench.metrics import atomic_write_text
+from jepa_bench.aggregate import SUMMARY_FILES
+from jepa_bench.config import PAPER_CONFIGS, get_config
+from jepa_bench.verdicts import (INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED, Interval, above,
+                                 all_of, below, check_lines, make_check, make_claim, sci,
+                                 report_json_path, separated, verdict_of, write_report,
+                                 yes_no)
 
-__all__ = ["CRITERIA", "Interval", "above", "evaluate_claims", "separated", "write_claims"]
+__all__ = ["CLAIMS", "CRITERIA", "INCONCLUSIVE", "NOT_REPRODUCED", "NOT_RUN", "REPRODUCED",
+           "Interval", "above", "evaluate_claims", "separated", "write_claims"]
 
 GRAD_CONFIGS = ["j0g1r0", "j1g1r0"]  # the paper's ∇ configurations
-REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
-NOT_RUN = "inconclusive (not run)"
 
 CRITERIA = {
     "learns": (
@@ -82,76 +89,6 @@ CRITERIA = {
 }
 
 
-# --------------------------------------------------------------------------- comparisons
-
-
-@dataclass(frozen=True)
-class Interval:
-    """Mean and CI of one configuration's metric; low/high NaN when undecidable."""
-
-    mean: float
-    low: float
-    high: float
-    n: int
-    iqm: float = math.nan
-
-    @property
-    def defined(self) -> bool:
-        return self.n >= 2 and math.isfinite(self.low) and math.isfinite(self.high)
-
-    def text(self, fmt: str = ".1f") -> str:
-        if not math.isfinite(self.mean):
-            return "n/a"
-        ci = f"{self.low:{fmt}} to {self.high:{fmt}}" if self.defined else "undefined"
-        return f"{self.mean:{fmt}} (95% CI {ci}; IQM {self.iqm:{fmt}}; n={self.n})"
-
-
-def above(x: Interval, threshold: float) -> bool | None:
-    """True if x's CI lies above threshold, False if at or below it, None if it straddles."""
-    if not x.defined:
-        return None
-    if x.low > threshold:
-        return True
-    if x.high <= threshold:
-        return False
-    return None
-
-
-def separated(a: Interval, b: Interval) -> bool | None:
-    """True if a's CI lies entirely above b's, False if entirely below, None if they overlap."""
-    if not (a.defined and b.defined):
-        return None
-    if a.low > b.high:
-        return True
-    if a.high < b.low:
-        return False
-    return None
-
-
-def all_of(results: list[bool | None]) -> bool | None:
-    """Three-valued AND."""
-    if any(r is False for r in results):
-        return False
-    if results and all(r is True for r in results):
-        return True
-    return None
-
-
-def verdict_of(results: list[bool | None]) -> str:
-    r = all_of(results)
-    return REPRODUCED if r is True else NOT_REPRODUCED if r is False else INCONCLUSIVE
-
-
-def _sci(x: float) -> str:
-    """1e-07 -> '1e-7'."""
-    mant, _, exp = f"{x:.0e}".partition("e")
-    return f"{mant}e{int(exp)}"
-
-
-def yes_no(r: bool | None) -> str:
-    return "yes" if r is True else "no" if r is False else "undecided"
-
-
 # --------------------------------------------------------------------------- data access
 
 
@@ -187,21 +124,24 @@ def _load(summary_dir: Path) -> _Summary:
 # --------------------------------------------------------------------------- the claims
 
 
-def _claim(cid, configuration, statement, criterion, checks, verdict, missing=()):
-    return {
-        "id": cid,
-        "configuration": configuration,
-        "notation": notation(configuration),
-        "statement": statement,
-        "criterion": criterion,
-        "checks": checks,
-        "verdict": verdict,
-        "missing_configurations": list(missing),
-    }
+@dataclass(frozen=True)
+class _Thresholds:
+    t_learn: float  # random mean + 1 SD
+    ceiling: float  # CartPole-v1's reward threshold
+    collapse: float  # the paper's collapse indicator
 
 
-def make_check(name, result, detail, **numbers):
-    return {"check": name, "result": result, "detail": detail, "numbers": numbers}
+def _notation(name: str) -> str:
+    return get_config(name).notation
+
+
+def _claim(cid, configuration, statement, criterion, checks, missing=()):
+    """A claim about `configuration`; with any configuration it needs `missing`, it is not run,
+    whatever the checks of the configurations that were run say."""
+    verdict = NOT_RUN if missing else verdict_of([c["result"] for c in checks])
+    return make_claim(cid, {"configuration": configuration, "notation": _notation(configuration)},
+                      statement, criterion, checks, verdict,
+                      missing_configurations=list(missing))
 
 
 def _learns(s: _Summary, cfg: str, t_learn: float) -> dict:
@@ -221,143 +161,144 @@ def _collapse_count(s: _Summary, cfg: str) -> tuple[int, int]:
     return int((ev[have] < s.meta["collapse_threshold"]).sum()), int(have.sum())
 
 
+def claim_1(s: _Summary, th: _Thresholds) -> dict:
+    """Ĵ, ∇, R̂ learns something, but limited."""
+    cfg = "j0g1r0"
+    statement = "Ĵ, ∇, R̂ learns some advantageous behaviour (better than random), albeit limited."
+    criterion = "learns AND limited."
+    if cfg not in s.present:
+        return _claim(1, cfg, statement, criterion, [], [cfg])
+    fr = s.interval(cfg, "final_return")
+    lim = below(fr, th.ceiling)
+    checks = [
+        _learns(s, cfg, th.t_learn),
+        make_check("limited (final return below 475)", lim,
+                   f"final return CI {fr.low:.1f} to {fr.high:.1f} vs {th.ceiling:.0f}: {yes_no(lim)}",
+                   reward_threshold=th.ceiling),
+    ]
+    return _claim(1, cfg, statement, criterion, checks)
+
+
+def claim_2(s: _Summary, th: _Thresholds) -> dict:
+    """J, ∇, R̂ is best: fastest rise, no plateau."""
+    cfg = "j1g1r0"
+    statement = "J, ∇, R̂ gives the best results: the return rises much faster and does not plateau."
+    criterion = "best (AUC) AND no plateau."
+    others = [c for c in PAPER_CONFIGS if c != cfg and c in s.present]
+    missing = [c for c in PAPER_CONFIGS if c not in s.present]
+    if cfg not in s.present or not others:
+        return _claim(2, cfg, statement, criterion, [], missing)
+    auc = s.interval(cfg, "auc_return")
+    pair = {o: separated(auc, s.interval(o, "auc_return")) for o in others}
+    best = all_of(list(pair.values()))
+    detail = "; ".join(f"vs {_notation(o)} AUC {s.interval(o, 'auc_return').text()}: "
+                       f"{'separated above' if r else 'separated below' if r is False else 'overlap'}"
+                       for o, r in pair.items())
+    slope = s.interval(cfg, "late_slope")
+    fr = s.interval(cfg, "final_return")
+    at_ceiling = fr.defined and fr.low >= th.ceiling
+    np_ = True if at_ceiling else above(slope, 0.0)
+    checks = [
+        make_check("best AUC among the paper's configurations", best,
+                   f"AUC {auc.text()}; {detail}", auc=auc.__dict__,
+                   others={o: s.interval(o, "auc_return").__dict__ for o in others}),
+        make_check("no plateau", np_,
+                   f"late slope {slope.text('.3f')} return per 1000 steps"
+                   f"{' (final return at the 475 ceiling)' if at_ceiling else ''}: {yes_no(np_)}",
+                   late_slope=slope.__dict__, at_ceiling=at_ceiling),
+    ]
+    return _claim(2, cfg, statement, criterion, checks, missing)
+
+
+def claim_3(s: _Summary, th: _Thresholds) -> dict:
+    """J, ∇̂, R̂ collapses and does not learn."""
+    cfg = "j1g0r0"
+    statement = ("J, ∇̂, R̂ collapses: the embedding variance falls below 1e-7 and the episodic "
+                 "return never increases.")
+    criterion = "collapse AND does not learn (NOT learns)."
+    if cfg not in s.present:
+        return _claim(3, cfg, statement, criterion, [], [cfg])
+    k, n = _collapse_count(s, cfg)
+    col = None if n == 0 else k > n / 2
+    learn = _learns(s, cfg, th.t_learn)
+    flat = None if learn["result"] is None else not learn["result"]
+    checks = [
+        make_check("collapse in a majority of seeds", col,
+                   f"{k} of {n} seeds have min embedding variance < {sci(th.collapse, 0)} "
+                   f"(min over seeds {s.interval(cfg, 'embed_var_min').text('.2e')}): {yes_no(col)}",
+                   collapsed_seeds=k, seeds_with_embed_var=n),
+        make_check("return does not rise (does not learn)", flat,
+                   f"final return {s.interval(cfg, 'final_return').text()} vs T_learn = "
+                   f"{th.t_learn:.1f}: does not rise: {yes_no(flat)}",
+                   **learn["numbers"]),
+    ]
+    return _claim(3, cfg, statement, criterion, checks)
+
+
+def claim_4(s: _Summary, th: _Thresholds) -> dict:
+    """J, ∇̂, R avoids collapse and learns, slower than J, ∇, R̂."""
+    cfg = "j1g0r1"
+    statement = ("J, ∇̂, R avoids collapse and the actor learns, but much slower than with "
+                 "actor-critic gradients (J, ∇, R̂).")
+    criterion = "avoids collapse AND learns AND slower (AUC) than j1g1r0."
+    missing = [c for c in (cfg, "j1g1r0") if c not in s.present]
+    if missing:
+        return _claim(4, cfg, statement, criterion, [], missing)
+    k, n = _collapse_count(s, cfg)
+    nocol = None if n == 0 else k == 0
+    auc, ref = s.interval(cfg, "auc_return"), s.interval("j1g1r0", "auc_return")
+    sep = separated(ref, auc)
+    checks = [
+        make_check("avoids collapse (no seed below 1e-7)", nocol,
+                   f"{k} of {n} seeds have min embedding variance < {sci(th.collapse, 0)}: "
+                   f"{'avoided' if nocol else 'not avoided' if nocol is False else 'undecided'}",
+                   collapsed_seeds=k, seeds_with_embed_var=n),
+        _learns(s, cfg, th.t_learn),
+        make_check("slower than J, ∇, R̂ (AUC)", sep,
+                   f"AUC {auc.text()} vs J, ∇, R̂ {ref.text()}: "
+                   f"{'lower, separated' if sep else 'higher, separated' if sep is False else 'overlap'}",
+                   auc=auc.__dict__, reference_auc=ref.__dict__),
+    ]
+    return _claim(4, cfg, statement, criterion, checks)
+
+
+def claim_5(s: _Summary, th: _Thresholds) -> dict:
+    """The embedding variance of the ∇ configurations stays between 0 and 1."""
+    statement = "The embedding variance of the ∇ configurations stays in a reasonable range between 0 and 1."
+    criterion = "variance range, in every run of j0g1r0 and j1g1r0 that was run."
+    have = [c for c in GRAD_CONFIGS if c in s.present]
+    missing = [c for c in GRAD_CONFIGS if c not in s.present]
+    if not have:
+        return _claim(5, "j1g1r0", statement, criterion, [], missing)
+    checks = []
+    for c in have:
+        rows = s.run_rows(c)
+        lo, hi = rows["embed_var_min"].astype(float), rows["embed_var_max"].astype(float)
+        ok = lo.notna() & hi.notna()
+        r = bool(((lo[ok] >= th.collapse) & (hi[ok] <= 1.0)).all()) if ok.any() else None
+        checks.append(make_check(
+            f"{_notation(c)}: every logged embedding variance in [1e-7, 1]", r,
+            f"{int(ok.sum())} runs; smallest {lo.min():.3g}, largest {hi.max():.3g}: {yes_no(r)}",
+            min=float(lo.min()), max=float(hi.max()), runs=int(ok.sum()),
+        ))
+    claim = _claim(5, have[0], statement, criterion, checks, missing)
+    claim["configuration"] = " + ".join(have)
+    claim["notation"] = " + ".join(f"({_notation(c)})" for c in have)
+    return claim
+
+
+CLAIMS = (claim_1, claim_2, claim_3, claim_4, claim_5)
+"""The claims of the paper's section 3, in its order; each maps (summary, thresholds) to a claim."""
+
+
 def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
     """Evaluate the five claims; returns the content of claims.json."""
     s = _load(Path(summary_dir))
     rnd = s.interval("random", "episode_return")
     rnd_row = s.stats[(s.stats["configuration"] == "random") & (s.stats["metric"] == "episode_return")].iloc[0]
     rnd_sd = float(rnd_row["std"])
-    t_learn = rnd.mean + rnd_sd
-    ceiling = float(s.meta["reward_threshold"])
-    collapse_t = float(s.meta["collapse_threshold"])
-    present = set(s.present)
-    claims = []
-
-    # 1 -- Ĵ, ∇, R̂ learns something, but limited
-    cfg = "j0g1r0"
-    statement = "Ĵ, ∇, R̂ learns some advantageous behaviour (better than random), albeit limited."
-    criterion = "learns AND limited."
-    if cfg not in present:
-        claims.append(_claim(1, cfg, statement, criterion, [], NOT_RUN, [cfg]))
-    else:
-        fr = s.interval(cfg, "final_return")
-        lim = None if not fr.defined else True if fr.high < ceiling else False if fr.low >= ceiling else None
-        checks = [
-            _learns(s, cfg, t_learn),
-            make_check("limited (final return below 475)", lim,
-                       f"final return CI {fr.low:.1f} to {fr.high:.1f} vs {ceiling:.0f}: {yes_no(lim)}",
-                       reward_threshold=ceiling),
-        ]
-        claims.append(_claim(1, cfg, statement, criterion, checks, verdict_of([c["result"] for c in checks])))
-
-    # 2 -- J, ∇, R̂ is best: fastest rise, no plateau
-    cfg = "j1g1r0"
-    statement = "J, ∇, R̂ gives the best results: the return rises much faster and does not plateau."
-    criterion = "best (AUC) AND no plateau."
-    others = [c for c in PAPER_CONFIGS if c != cfg and c in present]
-    missing = [c for c in PAPER_CONFIGS if c not in present]
-    if cfg not in present or not others:
-        claims.append(_claim(2, cfg, statement, criterion, [], NOT_RUN, missing))
-    else:
-        auc = s.interval(cfg, "auc_return")
-        pair = {o: separated(auc, s.interval(o, "auc_return")) for o in others}
-        best = all_of(list(pair.values()))
-        detail = "; ".join(f"vs {notation(o)} AUC {s.interval(o, 'auc_return').text()}: "
-                           f"{'separated above' if r else 'separated below' if r is False else 'overlap'}"
-                           for o, r in pair.items())
-        slope = s.interval(cfg, "late_slope")
-        fr = s.interval(cfg, "final_return")
-        at_ceiling = fr.defined and fr.low >= ceiling
-        np_ = True if at_ceiling else above(slope, 0.0)
-        checks = [
-            make_check("best AUC among the paper's configurations", best,
-                       f"AUC {auc.text()}; {detail}", auc=auc.__dict__,
-                       others={o: s.interval(o, "auc_return").__dict__ for o in others}),
-            make_check("no plateau", np_,
-                       f"late slope {slope.text('.3f')} return per 1000 steps"
-                       f"{' (final return at the 475 ceiling)' if at_ceiling else ''}: {yes_no(np_)}",
-                       late_slope=slope.__dict__, at_ceiling=at_ceiling),
-        ]
-        claims.append(_claim(2, cfg, statement, criterion, checks,
-                             verdict_of([c["result"] for c in checks]), missing))
-
-    # 3 -- J, ∇̂, R̂ collapses and does not learn
-    cfg = "j1g0r0"
-    statement = ("J, ∇̂, R̂ collapses: the embedding variance falls below 1e-7 and the episodic "
-                 "return never increases.")
-    criterion = "collapse AND does not learn (NOT learns)."
-    if cfg not in present:
-        claims.append(_claim(3, cfg, statement, criterion, [], NOT_RUN, [cfg]))
-    else:
-        k, n = _collapse_count(s, cfg)
-        col = None if n == 0 else k > n / 2
-        learn = _learns(s, cfg, t_learn)
-        flat = None if learn["result"] is None else not learn["result"]
-        checks = [
-            make_check("collapse in a majority of seeds", col,
-                       f"{k} of {n} seeds have min embedding variance < {_sci(collapse_t)} "
-                       f"(min over seeds {s.interval(cfg, 'embed_var_min').text('.2e')}): {yes_no(col)}",
-                       collapsed_seeds=k, seeds_with_embed_var=n),
-            make_check("return does not rise (does not learn)", flat,
-                       f"final return {s.interval(cfg, 'final_return').text()} vs T_learn = "
-                       f"{t_learn:.1f}: does not rise: {yes_no(flat)}",
-                       **learn["numbers"]),
-        ]
-        claims.append(_claim(3, cfg, statement, criterion, checks, verdict_of([c["result"] for c in checks])))
-
-    # 4 -- J, ∇̂, R avoids collapse and learns, slower than J, ∇, R̂
-    cfg = "j1g0r1"
-    statement = ("J, ∇̂, R avoids collapse and the actor learns, but much slower than with "
-                 "actor-critic gradients (J, ∇, R̂).")
-    criterion = "avoids collapse AND learns AND slower (AUC) than j1g1r0."
-    missing = [c for c in (cfg, "j1g1r0") if c not in present]
-    if missing:
-        claims.append(_claim(4, cfg, statement, criterion, [], NOT_RUN, missing))
-    else:
-        k, n = _collapse_count(s, cfg)
-        nocol = None if n == 0 else k == 0
-        auc, ref = s.interval(cfg, "auc_return"), s.interval("j1g1r0", "auc_return")
-        sep = separated(ref, auc)
-        checks = [
-            make_check("avoids collapse (no seed below 1e-7)", nocol,
-                       f"{k} of {n} seeds have min embedding variance < {_sci(collapse_t)}: "
-                       f"{'avoided' if nocol else 'not avoided' if nocol is False else 'undecided'}",
-                       collapsed_seeds=k, seeds_with_embed_var=n),
-            _learns(s, cfg, t_learn),
-            make_check("slower than J, ∇, R̂ (AUC)", sep,
-                       f"AUC {auc.text()} vs J, ∇, R̂ {ref.text()}: "
-                       f"{'lower, separated' if sep else 'higher, separated' if sep is False else 'overlap'}",
-                       auc=auc.__dict__, reference_auc=ref.__dict__),
-        ]
-        claims.append(_claim(4, cfg, statement, criterion, checks, verdict_of([c["result"] for c in checks])))
-
-    # 5 -- embedding variance of the ∇ configurations stays between 0 and 1
-    statement = "The embedding variance of the ∇ configurations stays in a reasonable range between 0 and 1."
-    criterion = "variance range, in every run of j0g1r0 and j1g1r0 that was run."
-    have = [c for c in GRAD_CONFIGS if c in present]
-    missing = [c for c in GRAD_CONFIGS if c not in present]
-    if not have:
-        claims.append(_claim(5, "j1g1r0", statement, criterion, [], NOT_RUN, missing))
-    else:
-        checks = []
-        for c in have:
-            rows = s.run_rows(c)
-            lo, hi = rows["embed_var_min"].astype(float), rows["embed_var_max"].astype(float)
-            ok = lo.notna() & hi.notna()
-            if not ok.any():
-                r = None
-            else:
-                r = bool(((lo[ok] >= collapse_t) & (hi[ok] <= 1.0)).all())
-            checks.append(make_check(
-                f"{notation(c)}: every logged embedding variance in [1e-7, 1]", r,
-                f"{int(ok.sum())} runs; smallest {lo.min():.3g}, largest {hi.max():.3g}: {yes_no(r)}",
-                min=float(lo.min()), max=float(hi.max()), runs=int(ok.sum()),
-            ))
-        cl = _claim(5, have[0], statement, criterion, checks, verdict_of([c["result"] for c in checks]), missing)
-        cl["configuration"] = " + ".join(have)
-        cl["notation"] = " + ".join(f"({notation(c)})" for c in have)
-        claims.append(cl)
-
+    th = _Thresholds(t_learn=rnd.mean + rnd_sd, ceiling=float(s.meta["reward_threshold"]),
+                     collapse=float(s.meta["collapse_threshold"]))
     return {
         "paper": "Kenneweg et al. 2025, JEPA for RL, section 3 (Figure 3)",
         "runs": {
@@ -371,17 +312,17 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
             "env_id": s.meta["random_baseline"]["env_id"],
         },
         "thresholds": {
-            "t_learn": t_learn,
-            "reward_threshold": ceiling,
-            "collapse": collapse_t,
-            "variance_range": [collapse_t, 1.0],
+            "t_learn": th.t_learn,
+            "reward_threshold": th.ceiling,
+            "collapse": th.collapse,
+            "variance_range": [th.collapse, 1.0],
             "ci_level": s.meta["ci"]["level"],
             "ci_method": s.meta["ci"]["method"],
             "late_fraction": s.meta["late_fraction"],
             "return_window": s.meta["return_window"],
         },
         "criteria": CRITERIA,
-        "claims": claims,
+        "claims": [claim(s, th) for claim in CLAIMS],
     }
 
 
@@ -395,7 +336,7 @@ def _markdown(res: dict) -> str:
         "",
         f"Paper: {res['paper']}.",
         "",
-        f"- Runs: configurations {', '.join(f'{c} ({notation(c)})' for c in runs['configurations'])}; "
+        f"- Runs: configurations {', '.join(f'{c} ({_notation(c)})' for c in runs['configurations'])}; "
         f"seeds {', '.join(map(str, runs['seeds']))}; {runs['total_steps']:,} environment steps each "
         "(the paper: 5 seeds, 100,000 steps).",
     ]
@@ -424,8 +365,8 @@ def _markdown(res: dict) -> str:
         "Thresholds: "
         f"T_learn = {th['t_learn']:.2f} (random mean + 1 SD); "
         f"ceiling = {th['reward_threshold']:.0f} (CartPole-v1 reward threshold); "
-        f"collapse: embedding variance < {_sci(th['collapse'])}; "
-        f"variance range [{_sci(th['variance_range'][0])}, {th['variance_range'][1]:g}].",
+        f"collapse: embedding variance < {sci(th['collapse'], 0)}; "
+        f"variance range [{sci(th['variance_range'][0], 0)}, {th['variance_range'][1]:g}].",
         "",
     ]
     lines += [f"- {text}" for text in res["criteria"].values()]
@@ -435,31 +376,15 @@ def _markdown(res: dict) -> str:
     for c in res["claims"]:
         lines += ["", f"## Claim {c['id']}: {c['notation']}", "", f"> {c['statement']}", "",
                   f"Criterion: {c['criterion']}", ""]
-        for ch in c["checks"]:
-            lines.append(f"- {ch['check']}: **{yes_no(ch['result'])}** -- {ch['detail']}")
+        lines += check_lines(c)
         if c["missing_configurations"]:
-            lines.append(f"- not run: {', '.join(f'{m} ({notation(m)})' for m in c['missing_configurations'])}")
+            lines.append(f"- not run: {', '.join(f'{m} ({_notation(m)})' for m in c['missing_configurations'])}")
         lines += ["", f"Verdict: **{c['verdict']}**"]
     return "\n".join(lines) + "\n"
 
 
-def _json_safe(obj):
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
-
-
 def write_claims(summary_dir: str | os.PathLike, out_md: str | os.PathLike) -> tuple[Path, Path]:
     """Evaluate the claims; write ``out_md`` and the JSON twin beside it (same stem, .json)."""
-    out_md = Path(out_md)
-    if out_md.suffix != ".md":
-        raise ValueError(f"out_md={str(out_md)!r} is not allowed: the report path must end in '.md'")
+    report_json_path(out_md)  # a bad report path stops before any work
     res = evaluate_claims(summary_dir)
-    out_json = out_md.with_suffix(".json")
-    atomic_write_text(out_md, _markdown(res))
-    atomic_write_text(out_json, json.dumps(_json_safe(res), indent=2, ensure_ascii=False) + "\n")
-    return out_md, out_json
+    return write_report(out_md, _markdown(res), res)

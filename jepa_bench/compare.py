@@ -4,6 +4,9 @@ A run is reproducible when config + seed + machine give the same numbers. This c
 finished run folders (say, a committed one and a rerun from a clean clone): metrics.csv and
 episodes.csv must agree cell for cell as written, except the timing columns (wall_time, sps);
 run.json must agree on what was run (configuration, seed, steps, updates, status).
+
+Owns only that comparison; file names come from jepa_bench.layout, column names from
+jepa_bench.metrics. Must not import torch.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import csv
 from pathlib import Path
 
 from jepa_bench.config import config_differences
-from jepa_bench.metrics import TIMING_COLUMNS, RunPaths, read_json
+from jepa_bench.layout import RunPaths
+from jepa_bench.metrics import TIMING_COLUMNS, read_json
 
 RUN_KEYS = ("config_name", "seed", "env_steps", "updates", "status")
 """run.json fields that say what was run, besides its config; wall time, git revision and

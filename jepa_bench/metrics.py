@@ -1,7 +1,10 @@
-"""Run-folder I/O: the folder's file names, column layouts, atomic writes, the progress display.
+"""Run-folder I/O: the CSV column layouts, atomic writes of CSV/JSON/text, the progress display.
 
-This module imports no torch, so the readers of run folders (aggregate, recovery, compare) can use
-the same names as the trainer that writes them.
+Owns: METRIC_COLUMNS and EPISODE_COLUMNS (what a run's CSVs hold, in order), TIMING_COLUMNS (the
+machine-dependent ones), the atomic writers every stage uses (write, then rename) and Progress.
+Where a run folder is and what its files are called belongs to jepa_bench.layout (RunPaths is
+re-exported here for the trainer). Must not import torch or any analysis module: the trainer
+and every reader of run folders (aggregate, recovery, compare) share these names.
 """
 
 from __future__ import annotations
@@ -13,8 +16,13 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
+
+from jepa_bench.layout import RunPaths
+
+__all__ = ["EPISODE_COLUMNS", "METRIC_COLUMNS", "TIMING_COLUMNS", "Progress", "RunPaths",
+           "atomic_write_text", "read_json", "write_csv_atomic", "write_json_atomic",
+           "write_table"]
 
 METRIC_COLUMNS = (
     "update", "env_step", "wall_time", "sps", "episodic_return", "episodes", "jepa_loss",
@@ -24,36 +32,6 @@ METRIC_COLUMNS = (
 EPISODE_COLUMNS = ("env_step", "return", "length")
 TIMING_COLUMNS = ("wall_time", "sps")
 """Columns that depend on the machine's speed; everything else is reproducible bit for bit."""
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    """The files of one run folder: run.json, metrics.csv, episodes.csv, checkpoints/last.pt."""
-
-    root: Path
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "root", Path(self.root))
-
-    @property
-    def run_json(self) -> Path:
-        return self.root / "run.json"
-
-    @property
-    def metrics(self) -> Path:
-        return self.root / "metrics.csv"
-
-    @property
-    def episodes(self) -> Path:
-        return self.root / "episodes.csv"
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.root / "checkpoints" / "last.pt"
-
-    def results(self) -> tuple[Path, Path, Path]:
-        """The three files a finished run leaves (the checkpoint is not one of them)."""
-        return self.run_json, self.metrics, self.episodes
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -83,6 +61,11 @@ def write_csv_atomic(path: Path, columns, rows: list[dict]) -> None:
     for row in rows:
         writer.writerow([_cell(row.get(c)) for c in columns])
     atomic_write_text(path, buf.getvalue())
+
+
+def write_table(df, path: Path) -> None:
+    """A tidy pandas table as CSV, atomically, with the same line ends on every platform."""
+    atomic_write_text(path, df.to_csv(index=False, lineterminator="\n"))
 
 
 def write_json_atomic(path: Path, data: dict) -> None:

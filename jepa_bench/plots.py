@@ -13,17 +13,19 @@ writes, as PNG and PDF:
 Each line is one configuration: the mean over seeds with a 95% percentile-bootstrap CI band
 (resampling seeds, seeded, as in aggregate.py; seaborn's palette and theme). On the log axis of
 ``embed_var`` mean and band are geometric (taken over log10 values), so a collapse in some seeds
-is not hidden by one seed that kept its variance. Lines differ in colour, dash pattern and marker, so the figures survive greyscale
-printing. Configurations with no data for a metric (e.g. ``state`` has no encoder) are left out
+is not hidden by one seed that kept its variance. Lines differ in colour, dash pattern and
+marker, so the figures survive greyscale printing. Configurations with no data for a metric (e.g. ``state`` has no encoder) are left out
 of that figure; a figure with no data at all says so in its axes.
+
+This module only draws what the summary tables hold: bands come from jepa_bench.stats, names
+from jepa_bench.config. It owns the figures' look, the mathtext form of the notation and
+``save_figure`` (atomic, reproducible bytes, the usual file mode), which every figure uses.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +33,11 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from jepa_bench.aggregate import COLLAPSE_THRESHOLD, SUMMARY_FILES, notation_mathtext
+from jepa_bench.aggregate import COLLAPSE_THRESHOLD, SUMMARY_FILES
+from jepa_bench.config import GRID_CONFIGS, get_config
+from jepa_bench.stats import band, geometric_band
 
-__all__ = ["FIGURES", "FORMATS", "band", "make_figures"]
+__all__ = ["FIGURES", "FORMATS", "make_figures", "notation_mathtext", "save_figure"]
 
 FORMATS = ("png", "pdf")
 LEGEND_INSIDE_MAX = 6
@@ -54,47 +58,34 @@ _TITLES = {
 # dash patterns and markers per configuration, in order of appearance
 _DASHES = [(1, 0), (6, 2), (2, 2), (6, 2, 2, 2), (10, 3), (1, 1), (4, 1, 1, 1, 1, 1), (8, 2, 2, 2, 2, 2), (3, 3)]
 _MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*", "<"]
-_CI_SEED = 0
+
+
+def notation_mathtext(name: str) -> str:
+    """A configuration's notation (jepa_bench.config's) as matplotlib mathtext, since combining
+    hats render badly in plots: 'j1g0r0' -> '$J,\\ \\hat{\\nabla},\\ \\hat{R}$'."""
+    named = get_config(name)
+    if name not in GRID_CONFIGS:
+        return named.notation
+    flags = (named.overrides["jepa"], named.overrides["rl_grad"], named.overrides["var_reg"])
+    parts = [sym if on else rf"\hat{{{sym}}}" for sym, on in zip(("J", r"\nabla", "R"), flags)]
+    return "$" + ",\\ ".join(parts) + "$"
 
 
 def save_figure(fig: Figure, path: Path) -> None:
-    """Save atomically (temp file in the same folder, then rename)."""
+    """Save atomically (a temporary file in the same folder, then rename), with the file mode
+    every other output gets (the umask's, 0644 as a rule); a PDF carries no creation date, so
+    the same figure gives the same bytes."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    tmp = path.with_name(f".{path.name}.tmp")
     try:
         fmt = path.suffix.lstrip(".")
         meta = {"CreationDate": None} if fmt == "pdf" else {}
         fig.savefig(tmp, format=fmt, dpi=150, metadata=meta)
         os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
-
-
-def band(values: np.ndarray, *, level: float = 0.95, n_boot: int = 2000, seed: int = _CI_SEED):
-    """Mean over seeds and a percentile-bootstrap CI of it, per column of values[seed, step].
-
-    NaNs (a seed with nothing logged yet) are left out of that column. Columns with fewer than
-    two values get a NaN band. Vectorised: one resample of seed indices serves every column.
-    """
-    values = np.asarray(values, dtype=float)
-    n = values.shape[0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
-        mean = np.nanmean(values, axis=0)
-        count = np.sum(np.isfinite(values), axis=0)
-        if n < 2:
-            nan = np.full(values.shape[1], np.nan)
-            return mean, nan, nan.copy()
-        idx = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
-        boot = np.nanmean(values[idx], axis=1)  # (n_boot, steps)
-        alpha = (1 - level) / 2
-        low, high = np.nanquantile(boot, [alpha, 1 - alpha], axis=0)
-    low[count < 2] = np.nan
-    high[count < 2] = np.nan
-    return mean, low, high
 
 
 def _line_plot(ax, data: pd.DataFrame, column: str, order: list[str], log: bool) -> None:
@@ -105,9 +96,7 @@ def _line_plot(ax, data: pd.DataFrame, column: str, order: list[str], log: bool)
         wide = data[data["configuration"] == name].pivot(index="seed", columns="env_step", values=column)
         steps = wide.columns.to_numpy(dtype=float)
         values = wide.to_numpy(dtype=float)
-        mean, low, high = band(np.log10(values)) if log else band(values)
-        if log:
-            mean, low, high = 10.0**mean, 10.0**low, 10.0**high
+        mean, low, high = geometric_band(values) if log else band(values)
         ax.fill_between(steps, low, high, color=colours[i], alpha=0.2, linewidth=0)
         every = max(1, len(steps) // 10)
         ax.plot(steps, mean, color=colours[i], dashes=_DASHES[i % len(_DASHES)],

@@ -2,6 +2,8 @@
 # The renderer and overrides are the train rule's: a run folder made with other settings (say,
 # under a runs_root shared with another preset) stops the aggregate with a one-line error.
 
+from jepa_bench.layout import runs_root_of
+
 
 rule aggregate:
     input:
@@ -17,8 +19,7 @@ rule aggregate:
     log:
         f"{LOGS}/aggregate.log",
     params:
-        # {runs_root}/{configuration}/seed{seed}/run.json -> runs_root
-        runs_root=lambda wildcards, input: Path(input.runs[0]).parents[2],
+        runs_root=lambda wildcards, input: runs_root_of(input.runs[0]),
         out_dir=lambda wildcards, output: os.path.dirname(output.meta),
         configurations=" ".join(CONFIGURATIONS),
         seeds=" ".join(map(str, SEEDS)),

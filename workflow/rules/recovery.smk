@@ -7,7 +7,10 @@
 #                    recovery.md + recovery.json
 # Like rule train, the checkpoint is not a declared output, so that Snakemake never deletes it
 # before `train --resume` can continue an interrupted run; run.json (rewritten with status
-# "complete" at the end) stands for the finished run.
+# "complete" at the end) stands for the finished run. Run folders, file names and the checkpoint
+# come from jepa_bench.layout (collapse_paths, switch_paths), which the report reads with too.
+
+from jepa_bench.layout import collapse_paths, recovery_root_of, switch_paths
 
 RECOVERY = f"{RESULTS}/recovery"
 RECOVERY_ALGOS = config["recovery_algorithms"]
@@ -29,11 +32,15 @@ wildcard_constraints:
     arm="|".join(RECOVERY_ARMS),
 
 
+COLLAPSE_RUN = collapse_paths(RECOVERY, "{algo}", "{seed}")
+SWITCH_RUN = switch_paths(RECOVERY, "{algo}", "{arm}", "{seed}")
+
+
 rule collapse:
     output:
-        run=f"{RECOVERY}/collapse/{{algo}}/seed{{seed}}/run.json",
-        metrics=f"{RECOVERY}/collapse/{{algo}}/seed{{seed}}/metrics.csv",
-        episodes=f"{RECOVERY}/collapse/{{algo}}/seed{{seed}}/episodes.csv",
+        run=str(COLLAPSE_RUN.run_json),
+        metrics=str(COLLAPSE_RUN.metrics),
+        episodes=str(COLLAPSE_RUN.episodes),
     log:
         f"{LOGS}/recovery/collapse/{{algo}}/seed{{seed}}.log",
     params:
@@ -62,16 +69,14 @@ rule recover:
     input:
         collapsed=rules.collapse.output.run,
     output:
-        run=f"{RECOVERY}/{{algo}}/{{arm}}/seed{{seed}}/run.json",
-        metrics=f"{RECOVERY}/{{algo}}/{{arm}}/seed{{seed}}/metrics.csv",
-        episodes=f"{RECOVERY}/{{algo}}/{{arm}}/seed{{seed}}/episodes.csv",
+        run=str(SWITCH_RUN.run_json),
+        metrics=str(SWITCH_RUN.metrics),
+        episodes=str(SWITCH_RUN.episodes),
     log:
         f"{LOGS}/recovery/{{algo}}/{{arm}}/seed{{seed}}.log",
     params:
-        # the collapse run's weights, saved beside its run.json by `jepa-bench train`
-        checkpoint=lambda wildcards, input: os.path.join(
-            os.path.dirname(input.collapsed), "checkpoints", "last.pt"
-        ),
+        # the collapse run's weights, saved in its run folder by `jepa-bench train`
+        checkpoint=lambda wildcards: collapse_paths(RECOVERY, wildcards.algo, wildcards.seed).checkpoint,
         out_dir=lambda wildcards, output: os.path.dirname(output.run),
         configuration=lambda wildcards: RECOVERY_CONFIGS[wildcards.algo][wildcards.arm],
         total_steps=config["recovery_steps"],
@@ -111,8 +116,7 @@ rule recovery_report:
     log:
         f"{LOGS}/recovery.log",
     params:
-        # {root}/collapse/{algo}/seed{seed}/run.json -> root
-        root=lambda wildcards, input: Path(input.collapse[0]).parents[3],
+        root=lambda wildcards, input: recovery_root_of(input.collapse[0]),
         summary=lambda wildcards, output: os.path.dirname(output.runs),
         figures=lambda wildcards, output: os.path.dirname(output.figure[0]),
         algos=" ".join(RECOVERY_ALGOS),

@@ -1,13 +1,19 @@
 # One training run per configuration and seed. The CLI writes run.json, metrics.csv and
 # episodes.csv atomically and keeps checkpoints/ beside them; --resume continues an
 # interrupted run from its checkpoint (Snakemake deletes only the declared outputs).
+# The run folder and its file names come from jepa_bench.layout, as everywhere else.
+
+from jepa_bench.layout import RunPaths
+
+# {RUNS}/{configuration}/seed{seed}/, the wildcards standing in for a configuration and a seed
+TRAIN_RUN = RunPaths.of(RUNS, "{configuration}", "{seed}")
 
 
 rule train:
     output:
-        run=f"{RUNS}/{{configuration}}/seed{{seed}}/run.json",
-        metrics=f"{RUNS}/{{configuration}}/seed{{seed}}/metrics.csv",
-        episodes=f"{RUNS}/{{configuration}}/seed{{seed}}/episodes.csv",
+        run=str(TRAIN_RUN.run_json),
+        metrics=str(TRAIN_RUN.metrics),
+        episodes=str(TRAIN_RUN.episodes),
     log:
         f"{LOGS}/train/{{configuration}}/seed{{seed}}.log",
     params:

@@ -1,9 +1,4 @@
-"""Recovery from collapse: does the RL gradient pull a collapsed encoder back out?
-
-    jepa-bench recovery --root results/recovery --algos ppo a2c --seeds 0 1 2 3 4 \\
-        --collapse-steps 100000 --recovery-steps 50000 \\
-        --collapse-threshold 1e-7 --recovery-threshold 1e-5 \\
-        --summary results/recovery/summary --figures results/figures --out results/recovery.md
+"""The recovery experiment's run folders, tables and verdicts (figure and report: report.py).
 
 The experiment (workflow/rules/recovery.smk, preset workflow/config/recovery.yaml) has two
 training stages per algorithm and seed, and this module is its third:
@@ -15,9 +10,10 @@ training stages per algorithm and seed, and this module is its third:
 2. the switch: from that run's ``checkpoints/last.pt`` (all network weights; a fresh optimiser,
    learning-rate schedule and environment, same seed in both arms) the ∇-on configuration
    (j1g1r0 / a2c_shared) and the ∇-off one are trained for ``recovery_steps`` more steps.
-3. here: which seeds collapsed, which arms recovered and how fast, a figure and a report.
+3. here: which seeds collapsed, which arms recovered and how fast, and the verdicts.
 
-Run folders read (written by ``jepa-bench train``)::
+Run folders read (written by ``jepa-bench train``; built by jepa_bench.layout's
+``collapse_paths`` and ``switch_paths``)::
 
     {root}/collapse/{algo}/seed{seed}/       stage 1
     {root}/{algo}/grad_on/seed{seed}/        stage 2, RL gradients into the encoder
@@ -40,19 +36,20 @@ Definitions, fixed before any run was looked at:
   recovered within the budget. Seeds that never recovered are thereby counted, not dropped.
 - *final return*: mean return of the last 10 episodes finished within the stage-2 budget.
 
-Files written::
+Tables (``RecoverySummary``; written by report.write_recovery_report)::
 
     {summary}/collapse.csv   one row per (algo, seed): the stage-1 run
     {summary}/runs.csv       one row per (algo, arm, seed): the stage-2 run
     {summary}/curves.csv     one row per (algo, arm, seed, grid step after the switch)
     {summary}/stats.csv      one row per (algo, arm, metric), over the included seeds
-    {figures}/recovery.png, .pdf
-    {out}.md and its .json twin: the verdicts
+
+Owns: the recovery settings, reading and checking the two stages' run folders, the tables and
+the verdicts of claims (a), (b), (c). Statistics come from jepa_bench.stats and verdict words and
+checks from jepa_bench.verdicts. Writes nothing and draws nothing.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -61,44 +58,44 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
-from matplotlib.figure import Figure
-from scipy import stats
 
-from jepa_bench.aggregate import (CI_LEVEL, CI_RESAMPLES, CI_SEED, RETURN_WINDOW, describe_sample,
-                                  make_grid, notation, read_run, run_curve, write_table)
-from jepa_bench.claims import make_check, verdict_of, yes_no
-from jepa_bench.metrics import RunPaths, atomic_write_text, read_json
-from jepa_bench.plots import FORMATS, save_figure, band
+from jepa_bench.aggregate import make_grid, read_run, run_curve
+from jepa_bench.config import get_config
+from jepa_bench.layout import collapse_paths, switch_paths
+from jepa_bench.metrics import read_json
+from jepa_bench.stats import (CI_LEVEL, CI_METHOD, CI_RESAMPLES, CI_SEED, EXACT, RETURN_WINDOW,
+                              describe_sample, final_return, median_time_to_event, proportion,
+                              sign_test)
+from jepa_bench.verdicts import make_check, make_claim, sci, yes_no
 
 __all__ = [
+    "ALGO_LABELS",
     "ARMS",
+    "ARM_LABELS",
     "CRITERIA",
     "MIN_SEEDS",
+    "SUMMARY_FILES",
     "RecoverySettings",
     "RecoverySummary",
+    "config_label",
     "evaluate_recovery",
     "first_crossing",
-    "median_time_to_event",
-    "plot_recovery",
+    "flag",
+    "fraction_text",
+    "return_text",
+    "steps_text",
     "summarise_recovery",
-    "write_recovery_report",
 ]
 
 ARMS = ("grad_on", "grad_off")
 ARM_LABELS = {"grad_on": "∇ on", "grad_off": "∇ off"}
-ARM_MATHTEXT = {"grad_on": r"$\nabla$ on (RL gradients into the encoder)",
-                "grad_off": r"$\hat{\nabla}$ off (RL gradients stopped)"}
 ALGO_LABELS = {"ppo": "PPO", "a2c": "A2C"}
 #: fewer included (collapsed) seeds than this decide no verdict: a "majority" of one or two
 #: seeds says nothing
 MIN_SEEDS = 3
 SUMMARY_FILES = {"collapse": "collapse.csv", "runs": "runs.csv", "curves": "curves.csv",
                  "stats": "stats.csv"}
-FIGURE_STEM = "recovery"
 STAT_METRICS = ["steps_to_recovery", "final_return", "switch_embed_var", "embed_var_final"]
-BOOTSTRAP = "percentile bootstrap of the mean"
-EXACT = "Clopper-Pearson exact"
 
 CRITERIA = {
     "a": (
@@ -180,75 +177,27 @@ def first_crossing(steps, values, threshold: float, *, below: bool) -> int | Non
     return int(idx[0]) if idx.size else None
 
 
-def median_time_to_event(times: Sequence[float]) -> float:
-    """The time by which half of the subjects had the event; inf (never) entries are seeds that
-    did not recover. inf if fewer than half had it; NaN for an empty sample."""
-    t = np.sort(np.asarray(times, dtype=float))
-    if t.size == 0:
-        return math.nan
-    needed = math.ceil(t.size / 2)
-    return float(t[needed - 1])
-
-
-def _proportion(k: int, n: int) -> tuple[float, float, float]:
-    """Fraction k/n with its exact (Clopper-Pearson) 95% CI; NaNs when n == 0."""
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    ci = stats.binomtest(k, n).proportion_ci(confidence_level=CI_LEVEL, method="exact")
-    return k / n, float(ci.low), float(ci.high)
-
-
-def _sign_test(on: Sequence[bool], off: Sequence[bool]) -> dict:
-    """One-sided exact sign test on the paired seeds where exactly one arm recovered."""
-    only_on = int(sum(a and not b for a, b in zip(on, off)))
-    only_off = int(sum(b and not a for a, b in zip(on, off)))
-    n = only_on + only_off
-    p = float(stats.binomtest(only_on, n, 0.5, alternative="greater").pvalue) if n else 1.0
-    return {"only_grad_on": only_on, "only_grad_off": only_off, "p_one_sided": p}
-
-
-def _sci(x: float, digits: int = 1) -> str:
-    """3.72e-08 -> '3.7e-8' (digits=0: '4e-8'); NaN or missing -> 'n/a'."""
-    if x is None or pd.isna(x):
-        return "n/a"
-    mant, _, exp = f"{float(x):.{digits}e}".partition("e")
-    return f"{mant}e{int(exp)}"
-
-
 def _floats(values) -> np.ndarray:
     """A (nullable) numeric column as a float array, missing values as NaN."""
     return pd.to_numeric(pd.Series(values), errors="coerce").astype(float).to_numpy()
 
 
-def _steps(x: float) -> str:
+def steps_text(x: float) -> str:
+    """A step count for a report: '12,000', 'not reached' (inf) or 'n/a' (NaN)."""
     if math.isnan(x):
         return "n/a"
     return "not reached" if math.isinf(x) else f"{int(x):,}"
 
 
-def _flag(x) -> bool | None:
+def flag(x) -> bool | None:
     """A cell of a nullable boolean column as True, False or None (missing)."""
     return None if x is None or pd.isna(x) else bool(x)
 
 
-def _json_safe(obj):
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        obj = float(obj)
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    return obj
-
-
-def _label(name: str) -> str:
+def config_label(name: str) -> str:
+    """'j1g1r0 (J, ∇, R̂)'; an unknown name as it is."""
     try:
-        return f"{name} ({notation(name)})"
+        return f"{name} ({get_config(name).notation})"
     except ValueError:
         return name
 
@@ -256,18 +205,18 @@ def _label(name: str) -> str:
 # --------------------------------------------------------------------------- reading runs
 
 
-def _read_info(run_dir: Path) -> dict | None:
-    path = RunPaths(run_dir).run_json
-    return read_json(path) if path.is_file() else None
+def _read_info(paths) -> dict | None:
+    return read_json(paths.run_json) if paths.run_json.is_file() else None
 
 
 def _collapse_row(root: Path, algo: str, seed: int, s: RecoverySettings) -> dict:
-    run_dir = root / "collapse" / algo / f"seed{seed}"
+    paths = collapse_paths(root, algo, seed)
+    run_dir = paths.root
     row = {"algo": algo, "seed": seed, "configuration": None, "status": "missing",
            "collapsed": None, "steps_to_collapse": math.nan, "updates_to_collapse": math.nan,
            "env_steps": math.nan, "embed_var_first": math.nan, "embed_var_last": math.nan,
            "embed_var_min": math.nan, "note": ""}
-    info = _read_info(run_dir)
+    info = _read_info(paths)
     if info is None:
         row["note"] = f"no run folder {run_dir}"
         return row
@@ -298,8 +247,8 @@ def _collapse_row(root: Path, algo: str, seed: int, s: RecoverySettings) -> dict
         row["updates_to_collapse"] = int(metrics["update"].iloc[hit])
     else:
         row["note"] = (f"did not collapse within {int(row['env_steps']):,} steps (smallest "
-                       f"embed_var {_sci(row['embed_var_min'])}, collapse line "
-                       f"{_sci(s.collapse_threshold, 0)})")
+                       f"embed_var {sci(row['embed_var_min'])}, collapse line "
+                       f"{sci(s.collapse_threshold, 0)})")
     return row
 
 
@@ -309,7 +258,7 @@ def recovery_stats_of_run(metrics: pd.DataFrame, episodes: pd.DataFrame,
     cut at the recovery budget and sorted by env_step."""
     ev = pd.to_numeric(metrics["embed_var"], errors="coerce").to_numpy(dtype=float)
     hit = first_crossing(metrics["env_step"], ev, s.recovery_threshold, below=False)
-    last = episodes["return"].to_numpy(dtype=float)[-RETURN_WINDOW:]
+    final, final_n = final_return(episodes["return"].to_numpy(dtype=float))
     finite = ev[np.isfinite(ev)]
     final = float(finite[-1]) if finite.size else math.nan
     return {
@@ -320,8 +269,8 @@ def recovery_stats_of_run(metrics: pd.DataFrame, episodes: pd.DataFrame,
         "embed_var_max": float(finite.max()) if finite.size else math.nan,
         "embed_var_final": final,
         "recovered_at_end": bool(final > s.recovery_threshold) if finite.size else None,
-        "final_return": float(last.mean()) if last.size else math.nan,
-        "final_return_n": int(last.size),
+        "final_return": final,
+        "final_return_n": final_n,
         "episodes": int(len(episodes)),
         "note": ("above the recovery line already in the first rollout after the switch"
                  if hit == 0 else ""),
@@ -345,10 +294,11 @@ def _same_file(a: str | os.PathLike, b: Path) -> bool | None:
 
 def _recover_run(root: Path, algo: str, arm: str, seed: int, s: RecoverySettings,
                  grid: np.ndarray) -> tuple[dict, pd.DataFrame | None]:
-    run_dir = root / algo / arm / f"seed{seed}"
+    paths = switch_paths(root, algo, arm, seed)
+    run_dir = paths.root
     row = {"algo": algo, "arm": arm, "seed": seed, "configuration": None, "status": "missing",
            "env_steps": math.nan}
-    info = _read_info(run_dir)
+    info = _read_info(paths)
     if info is None:
         return row, None
     row.update(configuration=info.get("config_name"), status=info.get("status"),
@@ -364,7 +314,7 @@ def _recover_run(root: Path, algo: str, arm: str, seed: int, s: RecoverySettings
     if not source:
         raise ValueError(f"{run_dir}: not started from a checkpoint (run.json init_from is "
                          "empty); stage 2 must be trained with --init-from")
-    expected = RunPaths(root / "collapse" / algo / f"seed{seed}").checkpoint
+    expected = collapse_paths(root, algo, seed).checkpoint
     if _same_file(source, expected) is False:
         raise ValueError(f"{run_dir}: started from {source}, not from {expected}")
     _, metrics, episodes = read_run(run_dir)
@@ -453,7 +403,7 @@ def summarise_recovery(root: str | os.PathLike, algos: Sequence[str], seeds: Seq
         "root": str(root), "algos": algos, "seeds": seeds, "settings": asdict(s),
         "min_seeds": MIN_SEEDS, "return_window": RETURN_WINDOW,
         "grid_step": int(grid[1] - grid[0]) if grid.size > 1 else int(grid[0]),
-        "ci": {"level": CI_LEVEL, "mean": f"{BOOTSTRAP} (scipy.stats.bootstrap)",
+        "ci": {"level": CI_LEVEL, "mean": f"{CI_METHOD} (scipy.stats.bootstrap)",
                "n_resamples": CI_RESAMPLES, "seed": CI_SEED, "fraction": EXACT},
     }
     return RecoverySummary(collapse, runs, curves_df, _stats(runs, algos), meta)
@@ -466,7 +416,7 @@ def _stats(runs: pd.DataFrame, algos: list[str]) -> pd.DataFrame:
             sub = runs[(runs["algo"] == algo) & (runs["arm"] == arm) & runs["included"].fillna(False)]
             n = len(sub)
             k = int(sub["recovered"].fillna(False).sum())
-            frac, low, high = _proportion(k, n)
+            frac, low, high = proportion(k, n)
             rows.append({"algo": algo, "arm": arm, "metric": "recovered", "n": n, "count": k,
                          "mean": frac, "std": math.nan, "median": math.nan, "iqm": math.nan,
                          "min": math.nan, "max": math.nan, "ci_low": low, "ci_high": high,
@@ -478,7 +428,7 @@ def _stats(runs: pd.DataFrame, algos: list[str]) -> pd.DataFrame:
                 if metric == "steps_to_recovery":
                     note = "; ".join(filter(None, ["recovered seeds only", note]))
                 rows.append({"algo": algo, "arm": arm, "metric": metric, **d,
-                             "count": math.nan, "ci_method": BOOTSTRAP, "ci_note": note})
+                             "count": math.nan, "ci_method": CI_METHOD, "ci_note": note})
     cols = ["algo", "arm", "metric", "n", "count", "mean", "std", "median", "iqm", "min", "max",
             "ci_low", "ci_high", "ci_method", "ci_note"]
     out = pd.DataFrame(rows)[cols]
@@ -496,7 +446,7 @@ def _arm_numbers(summary: RecoverySummary, algo: str, arm: str) -> dict:
     rec = sub["recovered"].fillna(False).astype(bool).to_list()
     times = [float(t) if r else math.inf for t, r in zip(_floats(sub["steps_to_recovery"]), rec)]
     k, n = int(sum(rec)), len(rec)
-    frac, low, high = _proportion(k, n)
+    frac, low, high = proportion(k, n)
     fr = describe_sample(_floats(sub["final_return"]))
     configs = sorted(set(sub["configuration"].dropna())) or sorted(
         set(runs[(runs["algo"] == algo) & (runs["arm"] == arm)]["configuration"].dropna()))
@@ -508,14 +458,16 @@ def _arm_numbers(summary: RecoverySummary, algo: str, arm: str) -> dict:
             "final_return": fr}
 
 
-def _fraction_text(a: dict) -> str:
+def fraction_text(a: dict) -> str:
+    """'3 of 4 (75%; exact 95% CI 19% to 99%)' for an arm's numbers."""
     if a["n"] == 0:
         return "no included seed"
     return (f"{a['count']} of {a['n']} ({a['fraction']:.0%}; exact 95% CI "
             f"{a['fraction_ci'][0]:.0%} to {a['fraction_ci'][1]:.0%})")
 
 
-def _return_text(d: dict) -> str:
+def return_text(d: dict) -> str:
+    """A described sample of final returns: mean (95% CI; n)."""
     if d["n"] == 0:
         return "n/a"
     ci = (f"95% CI {d['ci_low']:.1f} to {d['ci_high']:.1f}" if math.isfinite(d["ci_low"])
@@ -533,7 +485,7 @@ def evaluate_recovery(summary: RecoverySummary) -> dict:
         on, off = _arm_numbers(summary, algo, "grad_on"), _arm_numbers(summary, algo, "grad_off")
         n = on["n"]
         enough = n >= MIN_SEEDS
-        sign = _sign_test(on["recovered"], off["recovered"])
+        sign = sign_test(on["recovered"], off["recovered"])
         collapsed = col[col["collapsed"].fillna(False)]
         per_algo[algo] = {
             "collapse": {
@@ -553,17 +505,17 @@ def evaluate_recovery(summary: RecoverySummary) -> dict:
         less = (off["count"] < on["count"]) if enough else None
         checks = [
             make_check("∇ on recovers in a strict majority of included seeds", maj,
-                       f"∇ on ({on['configuration']}) recovered in {_fraction_text(on)}"
+                       f"∇ on ({on['configuration']}) recovered in {fraction_text(on)}"
                        + ("" if enough else f"; {few}") + f": {yes_no(maj)}",
                        count=on["count"], n=n),
             make_check("∇ off recovers in fewer seeds than ∇ on", less,
-                       f"∇ off ({off['configuration']}) recovered in {_fraction_text(off)} vs "
+                       f"∇ off ({off['configuration']}) recovered in {fraction_text(off)} vs "
                        f"∇ on {on['count']}; seeds where only ∇ on recovered: "
                        f"{sign['only_grad_on']}, only ∇ off: {sign['only_grad_off']} (one-sided "
                        f"exact sign test p = {sign['p_one_sided']:.3g}): {yes_no(less)}",
                        grad_off_count=off["count"], grad_on_count=on["count"], **sign),
         ]
-        claims.append(_claim("a", algo, f"{label}: the RL gradient pulls a collapsed encoder out "
+        claims.append(make_claim("a", {"algo": algo}, f"{label}: the RL gradient pulls a collapsed encoder out "
                              "of collapse (Yu & Chen: a collapsed encoder is not optimal once a "
                              "policy loss is present).", CRITERIA["a"], checks))
 
@@ -575,16 +527,16 @@ def evaluate_recovery(summary: RecoverySummary) -> dict:
         rec_steps = [int(t) for t in on["steps_to_recovery"] if math.isfinite(t)]
         checks = [
             make_check("median steps to recovery with ∇ on reached within the budget", within,
-                       f"∇ on median {_steps(m_on)} env steps of {s.recovery_steps:,} (per included "
-                       f"seed: {', '.join(_steps(t) for t in on['steps_to_recovery']) or 'none'})"
+                       f"∇ on median {steps_text(m_on)} env steps of {s.recovery_steps:,} (per included "
+                       f"seed: {', '.join(steps_text(t) for t in on['steps_to_recovery']) or 'none'})"
                        + ("" if enough else f"; {few}") + f": {yes_no(within)}",
                        median=m_on, steps=on["steps_to_recovery"], recovered_steps=rec_steps),
             make_check("∇ on recovers faster than ∇ off (median)", faster,
-                       f"median ∇ on {_steps(m_on)} vs ∇ off {_steps(m_off)} env steps; ∇ on "
+                       f"median ∇ on {steps_text(m_on)} vs ∇ off {steps_text(m_off)} env steps; ∇ on "
                        f"recovered strictly earlier in {earlier} of {n} seeds: {yes_no(faster)}",
                        median_grad_on=m_on, median_grad_off=m_off, seeds_grad_on_earlier=int(earlier)),
         ]
-        claims.append(_claim("b", algo, f"{label}: with the RL gradient the encoder leaves "
+        claims.append(make_claim("b", {"algo": algo}, f"{label}: with the RL gradient the encoder leaves "
                              "collapse quickly, faster than without it.", CRITERIA["b"], checks))
 
         # (c) Kenneweg et al.: sometimes recovers on its own with ∇ off
@@ -593,13 +545,13 @@ def evaluate_recovery(summary: RecoverySummary) -> dict:
                                               "target; for this algorithm it is our extension)")
         checks = [
             make_check("∇ off recovers in at least one included seed", own,
-                       f"∇ off ({off['configuration']}) recovered in {_fraction_text(off)} within "
+                       f"∇ off ({off['configuration']}) recovered in {fraction_text(off)} within "
                        f"{s.recovery_steps:,} steps after the switch ({off['recovered_at_end']} of "
                        f"{n} still above the recovery line at the end)"
                        + ("" if enough or own else f"; {few}") + f": {yes_no(own)}",
                        count=off["count"], n=n, recovered_at_end=off["recovered_at_end"]),
         ]
-        claims.append(_claim("c", algo, f"{label}: a collapsed encoder sometimes recovers on its "
+        claims.append(make_claim("c", {"algo": algo}, f"{label}: a collapsed encoder sometimes recovers on its "
                              "own when training continues with ∇ off (Kenneweg et al., "
                              f"section 3){extension}.", CRITERIA["c"], checks))
 
@@ -616,219 +568,3 @@ def evaluate_recovery(summary: RecoverySummary) -> dict:
         "algorithms": per_algo,
         "claims": claims,
     }
-
-
-def _claim(cid, algo, statement, criterion, checks):
-    return {"id": cid, "algo": algo, "statement": statement, "criterion": criterion,
-            "checks": checks, "verdict": verdict_of([c["result"] for c in checks])}
-
-
-# --------------------------------------------------------------------------- figure
-
-_STYLE = {"grad_on": dict(dashes=(1, 0), marker="o"), "grad_off": dict(dashes=(6, 2), marker="s")}
-
-
-def plot_recovery(summary: RecoverySummary, out_dir: str | os.PathLike) -> list[Path]:
-    """embed_var (log axis, with the collapse and recovery lines) and running return over the
-    steps after the switch: one column per algorithm, ∇ on vs ∇ off, included seeds only.
-    Bold: (geometric) mean over seeds with a 95% bootstrap band; thin: single seeds."""
-    out_dir = Path(out_dir)
-    s = RecoverySettings(**summary.meta["settings"])
-    algos = summary.meta["algos"]
-    curves = summary.curves
-    if len(curves):
-        curves = curves[curves["included"].fillna(False).astype(bool)]
-    colours = dict(zip(ARMS, sns.color_palette("colorblind", len(ARMS))))
-    rows = (("embed_var", "batch-wise embedding variance", True),
-            ("return_running", f"episodic return (mean of last {RETURN_WINDOW})", False))
-    with sns.axes_style("whitegrid"):
-        fig = Figure(figsize=(max(6.4, 4.8 * len(algos)), 7.4), layout="constrained")
-        axes = fig.subplots(2, len(algos), squeeze=False, sharex=True)
-    for j, algo in enumerate(algos):
-        part = curves[curves["algo"] == algo] if len(curves) else curves
-        n = int(part["seed"].nunique()) if len(part) else 0
-        for i, (column, ylabel, log) in enumerate(rows):
-            ax = axes[i][j]
-            if n == 0:
-                ax.text(0.5, 0.5, "no collapsed seed with both arms complete", ha="center",
-                        va="center", transform=ax.transAxes, fontsize=9)
-                if log:  # an empty log axis has no range of its own
-                    ax.set_ylim(s.collapse_threshold / 10, s.recovery_threshold * 10)
-            for arm in ARMS:
-                data = part[part["arm"] == arm] if n else part
-                if not len(data):
-                    continue
-                wide = data.pivot(index="seed", columns="env_step", values=column)
-                x = wide.columns.to_numpy(dtype=float)
-                y = wide.to_numpy(dtype=float)
-                if log:
-                    y = np.where(y > 0, y, np.nan)
-                style = _STYLE[arm]
-                for seed_values in y:  # single seeds: recovery is an event of one seed
-                    ax.plot(x, seed_values, color=colours[arm], dashes=style["dashes"],
-                            linewidth=0.7, alpha=0.35)
-                mean, low, high = band(np.log10(y)) if log else band(y)
-                if log:
-                    mean, low, high = 10.0 ** mean, 10.0 ** low, 10.0 ** high
-                ax.fill_between(x, low, high, color=colours[arm], alpha=0.18, linewidth=0)
-                every = max(1, len(x) // 8)
-                ax.plot(x, mean, color=colours[arm], dashes=style["dashes"],
-                        marker=style["marker"], markevery=(0 if arm == "grad_on" else every // 2,
-                                                           every),
-                        markersize=5, linewidth=1.8, label=ARM_MATHTEXT[arm])
-            if log:
-                ax.set_yscale("log")
-                ax.axhline(s.collapse_threshold, color="0.15", linestyle=(0, (1, 3)), linewidth=1.4,
-                           label=f"collapse line {_sci(s.collapse_threshold, 0)}")
-                ax.axhline(s.recovery_threshold, color="0.35", linestyle=(0, (5, 2, 1, 2)),
-                           linewidth=1.4, label=f"recovery line {_sci(s.recovery_threshold, 0)}")
-            ax.set_xlim(0, s.recovery_steps)
-            ax.set_ylabel(ylabel, fontsize=9)
-            if i == 1:
-                ax.set_xlabel("environment steps after the switch")
-            if i == 0:
-                configs = {arm: next(iter(part[part["arm"] == arm]["configuration"]), "?")
-                           for arm in ARMS} if n else {}
-                names = (f"\n$\\nabla$ on: {configs['grad_on']}, $\\hat{{\\nabla}}$ off: "
-                         f"{configs['grad_off']}") if n else ""
-                ax.set_title(f"{ALGO_LABELS.get(algo, algo)} (n = {n} collapsed seed"
-                             f"{'s' if n != 1 else ''}){names}", fontsize=10)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    if handles:  # below the panels, so that it hides no curve
-        fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8,
-                   handlelength=3.5)
-    fig.suptitle("Recovery from a collapsed encoder\nbold: mean (geometric for the variance), "
-                 "95% bootstrap CI over seeds; thin: single seeds", fontsize=10)
-    written = []
-    for fmt in FORMATS:
-        path = out_dir / f"{FIGURE_STEM}.{fmt}"
-        save_figure(fig, path)
-        written.append(path)
-    return written
-
-
-# --------------------------------------------------------------------------- report
-
-
-def _markdown(res: dict, summary: RecoverySummary) -> str:
-    th = res["thresholds"]
-    lines = [
-        "# Recovery from collapse: does the RL gradient pull a collapsed encoder out?",
-        "",
-        f"Papers: {'; '.join(res['papers'])}.",
-        "",
-        "## Design",
-        "",
-        f"- Algorithms: {', '.join(ALGO_LABELS.get(a, a) for a in res['runs']['algos'])}; seeds "
-        f"{', '.join(map(str, res['runs']['seeds']))}.",
-        f"- Stage 1 (collapse): the ∇-off configuration is trained with J on until the mean "
-        f"batch-wise variance of its CLS embeddings falls below {_sci(th['collapse_threshold'], 0)} "
-        f"(the run stops at that update and keeps its checkpoint), for at most "
-        f"{th['collapse_steps']:,} environment steps. A run that reaches the cap has not "
-        "collapsed; its seed is left out of the statistics and listed below.",
-        f"- Stage 2 (the switch): from that checkpoint (all network weights; fresh optimiser, "
-        f"learning-rate schedule and environments, the same seed in both arms) the ∇-on and the "
-        f"∇-off configuration each train {th['recovery_steps']:,} more steps.",
-        f"- Recovery: embed_var of a rollout after the switch above "
-        f"{_sci(th['recovery_threshold'], 0)} (= {th['recovery_threshold'] / th['collapse_threshold']:g} "
-        "times the collapse line), chosen before any run; steps to recovery are counted from the "
-        "switch, one rollout being the resolution.",
-        f"- Statistics over the included seeds (collapsed, both arms complete): fractions with an "
-        f"exact (Clopper-Pearson) {th['ci']['level']:.0%} CI; means with a "
-        f"{th['ci']['level']:.0%} {th['ci']['mean']}; final return = mean of the last "
-        f"{th['return_window']} episodes within the budget. Fewer than {th['min_seeds']} "
-        "included seeds decide no verdict.",
-        "",
-        "## Stage 1: which seeds collapsed",
-        "",
-        "| algorithm | configuration | seed | collapsed | steps to collapse | last embed_var | note |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in summary.collapse.itertuples():
-        collapsed = {True: "yes", False: "no", None: "n/a"}[_flag(r.collapsed)]
-        steps = "-" if pd.isna(r.steps_to_collapse) else f"{int(r.steps_to_collapse):,}"
-        name = "-" if pd.isna(r.configuration) else _label(r.configuration)
-        lines.append(f"| {ALGO_LABELS.get(r.algo, r.algo)} | {name} | {r.seed} | {collapsed} | "
-                     f"{steps} | {_sci(r.embed_var_last)} | {r.note} |")
-    for algo, a in res["algorithms"].items():
-        c = a["collapse"]
-        excluded = summary.runs[(summary.runs["algo"] == algo) & ~summary.runs["included"].fillna(False)]
-        reasons = excluded.drop_duplicates("seed")
-        lines += ["", f"{ALGO_LABELS.get(algo, algo)}: {len(c['seeds_collapsed'])} of "
-                  f"{len(res['runs']['seeds'])} seeds collapsed (median steps to collapse "
-                  f"{_steps(c['median_steps_to_collapse'])}); included seeds: "
-                  f"{', '.join(map(str, a['included_seeds'])) or 'none'}."]
-        for r in reasons.itertuples():
-            lines.append(f"- seed {r.seed} left out: {r.exclusion}.")
-    lines += [
-        "",
-        "## Criteria (fixed before looking at the runs)",
-        "",
-        f"Thresholds: collapse embed_var < {_sci(th['collapse_threshold'], 0)}; recovery embed_var "
-        f"> {_sci(th['recovery_threshold'], 0)}; stage-1 cap {th['collapse_steps']:,} steps; "
-        f"stage-2 budget {th['recovery_steps']:,} steps; at least {th['min_seeds']} included seeds.",
-        "",
-    ]
-    lines += [f"- {text}" for text in res["criteria"].values()]
-    lines += ["", "## Verdicts", "", "| claim | algorithm | statement | verdict |",
-              "|---|---|---|---|"]
-    for c in res["claims"]:
-        lines.append(f"| ({c['id']}) | {ALGO_LABELS.get(c['algo'], c['algo'])} | "
-                     f"{c['statement']} | **{c['verdict']}** |")
-    for c in res["claims"]:
-        lines += ["", f"## ({c['id']}) {ALGO_LABELS.get(c['algo'], c['algo'])}", "",
-                  f"> {c['statement']}", ""]
-        for ch in c["checks"]:
-            lines.append(f"- {ch['check']}: **{yes_no(ch['result'])}** -- {ch['detail']}")
-        lines += ["", f"Verdict: **{c['verdict']}**"]
-    lines += ["", "## Per arm", "",
-              "| algorithm | arm | configuration | recovered | median steps to recovery | "
-              "still above at end | final return (mean, 95% CI) |",
-              "|---|---|---|---|---|---|---|"]
-    for algo, a in res["algorithms"].items():
-        for arm in ARMS:
-            x = a[arm]
-            lines.append(f"| {ALGO_LABELS.get(algo, algo)} | {ARM_LABELS[arm]} | "
-                         f"{_label(x['configuration']) if x['configuration'] else '-'} | "
-                         f"{_fraction_text(x)} | {_steps(x['median_steps_to_recovery'])} | "
-                         f"{x['recovered_at_end']} of {x['n']} | {_return_text(x['final_return'])} |")
-    lines += ["", "## Per run", "",
-              "| algorithm | seed | arm | included | embed_var at switch | recovered at step | "
-              "embed_var at end | final return | note |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in summary.runs.itertuples():
-        rec = ("-" if r.status != "complete" else
-               f"{int(r.steps_to_recovery):,}" if _flag(r.recovered) else "never")
-        ret = "-" if pd.isna(r.final_return) else f"{r.final_return:.1f}"
-        note = "; ".join(filter(None, [r.note, "" if r.status == "complete" else f"status {r.status}"]))
-        lines.append(f"| {ALGO_LABELS.get(r.algo, r.algo)} | {r.seed} | {ARM_LABELS[r.arm]} | "
-                     f"{'yes' if _flag(r.included) else 'no'} | {_sci(r.switch_embed_var)} | "
-                     f"{rec} | {_sci(r.embed_var_final)} | {ret} | {note} |")
-    lines += ["", "## Caveat", "",
-              "The switch restarts Adam and the learning-rate schedule in both arms, so the ∇-off "
-              "arm is the right control for the ∇-on arm but not quite Kenneweg et al.'s plain "
-              "continuation of one run; a restarted Adam takes full-size steps even on tiny "
-              "gradients, which could itself move a collapsed encoder."]
-    return "\n".join(lines) + "\n"
-
-
-def write_recovery_report(root: str | os.PathLike, algos: Sequence[str], seeds: Sequence[int],
-                          settings: RecoverySettings, summary_dir: str | os.PathLike,
-                          figures_dir: str | os.PathLike, out_md: str | os.PathLike) -> list[Path]:
-    """Summarise the runs under ``root``; write the tables into ``summary_dir``, the figure into
-    ``figures_dir`` and the report to ``out_md`` with its .json twin. Returns the paths."""
-    out_md = Path(out_md)
-    if out_md.suffix != ".md":
-        raise ValueError(f"out_md={str(out_md)!r} is not allowed: the report path must end in '.md'")
-    summary = summarise_recovery(root, algos, seeds, settings)
-    res = evaluate_recovery(summary)
-    summary_dir = Path(summary_dir)
-    written = []
-    for key, fname in SUMMARY_FILES.items():
-        path = summary_dir / fname
-        write_table(getattr(summary, key), path)
-        written.append(path)
-    written += plot_recovery(summary, figures_dir)
-    out_json = out_md.with_suffix(".json")
-    atomic_write_text(out_json, json.dumps(_json_safe(res), indent=2, ensure_ascii=False) + "\n")
-    atomic_write_text(out_md, _markdown(res, summary))
-    return written + [out_md, out_json]

@@ -1,0 +1,98 @@
+"""Where runs live: the one owner of the run-folder layout and of a run folder's file names.
+
+    RunPaths.of("results/runs", "j1g1r0", 0).metrics     # results/runs/j1g1r0/seed0/metrics.csv
+    collapse_paths("results/recovery", "ppo", 3).checkpoint
+    switch_paths("results/recovery", "ppo", "grad_on", 3).run_json
+
+A run of configuration ``config`` and seed ``seed`` lives in ``{root}/{config}/seed{seed}``, a
+function of (root, config, seed) and never of the time. The recovery experiment keeps its two
+training stages under one root: ``{root}/collapse/{algo}/seed{seed}`` (stage 1) and
+``{root}/{algo}/{arm}/seed{seed}`` (stage 2, one folder per arm).
+
+Every part of the package and of the workflow that names a run folder or one of its files asks
+this module: the trainer's default output folder, the Snakemake rules' outputs (their wildcards
+are passed in place of the config, algorithm, arm and seed), the aggregate, the recovery report,
+`jepa-bench compare`. Nothing else spells ``seed{seed}``, ``run.json`` or
+``checkpoints/last.pt``.
+
+This module must stay a leaf: standard library only, no reading or writing of files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["DEFAULT_RUNS_ROOT", "RunPaths", "collapse_paths", "recovery_root_of", "run_dir",
+           "runs_root_of", "switch_paths"]
+
+DEFAULT_RUNS_ROOT = "results/runs"
+"""Where `jepa-bench train` puts a run when no --out is given."""
+RUN_JSON = "run.json"
+METRICS_CSV = "metrics.csv"
+EPISODES_CSV = "episodes.csv"
+CHECKPOINT = ("checkpoints", "last.pt")
+COLLAPSE_STAGE = "collapse"
+
+
+def run_dir(root, config: str, seed) -> Path:
+    """The folder of one run: ``{root}/{config}/seed{seed}``. ``seed`` may be a Snakemake
+    wildcard such as ``"{seed}"``; so may ``config``."""
+    return Path(root) / str(config) / f"seed{seed}"
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """The files of one run folder: run.json, metrics.csv, episodes.csv, checkpoints/last.pt."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    @classmethod
+    def of(cls, runs_root, config: str, seed) -> "RunPaths":
+        """The run folder of (config, seed) under ``runs_root``."""
+        return cls(run_dir(runs_root, config, seed))
+
+    @property
+    def run_json(self) -> Path:
+        return self.root / RUN_JSON
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / METRICS_CSV
+
+    @property
+    def episodes(self) -> Path:
+        return self.root / EPISODES_CSV
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.root.joinpath(*CHECKPOINT)
+
+    def results(self) -> tuple[Path, Path, Path]:
+        """The three files a finished run leaves (the checkpoint is not one of them)."""
+        return self.run_json, self.metrics, self.episodes
+
+
+def collapse_paths(root, algo: str, seed) -> RunPaths:
+    """Stage 1 of the recovery experiment: ``{root}/collapse/{algo}/seed{seed}``."""
+    return RunPaths(run_dir(Path(root) / COLLAPSE_STAGE, algo, seed))
+
+
+def switch_paths(root, algo: str, arm: str, seed) -> RunPaths:
+    """Stage 2 of the recovery experiment, one arm: ``{root}/{algo}/{arm}/seed{seed}``."""
+    return RunPaths(run_dir(Path(root) / str(algo), arm, seed))
+
+
+def runs_root_of(run_file) -> Path:
+    """The runs root a file of a run folder lies under: the inverse of ``RunPaths.of`` (for a
+    Snakemake rule, which must take a path prefix from its inputs, not from the config)."""
+    return Path(run_file).parents[2]
+
+
+def recovery_root_of(collapse_file) -> Path:
+    """The recovery root a file of a stage-1 run folder lies under: the inverse of
+    ``collapse_paths``."""
+    return Path(collapse_file).parents[3]
