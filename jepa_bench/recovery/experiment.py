@@ -258,7 +258,7 @@ def recovery_stats_of_run(metrics: pd.DataFrame, episodes: pd.DataFrame,
     cut at the recovery budget and sorted by env_step."""
     ev = pd.to_numeric(metrics["embed_var"], errors="coerce").to_numpy(dtype=float)
     hit = first_crossing(metrics["env_step"], ev, s.recovery_threshold, below=False)
-    final, final_n = final_return(episodes["return"].to_numpy(dtype=float))
+    ret, ret_n = final_return(episodes["return"].to_numpy(dtype=float))
     finite = ev[np.isfinite(ev)]
     final = float(finite[-1]) if finite.size else math.nan
     return {
@@ -269,8 +269,8 @@ def recovery_stats_of_run(metrics: pd.DataFrame, episodes: pd.DataFrame,
         "embed_var_max": float(finite.max()) if finite.size else math.nan,
         "embed_var_final": final,
         "recovered_at_end": bool(final > s.recovery_threshold) if finite.size else None,
-        "final_return": final,
-        "final_return_n": final_n,
+        "final_return": ret,
+        "final_return_n": ret_n,
         "episodes": int(len(episodes)),
         "note": ("above the recovery line already in the first rollout after the switch"
                  if hit == 0 else ""),
