@@ -6,82 +6,69 @@ Snakemake runs in a subprocess from the repository root, with results under tmp_
 import importlib.util
 import json
 import os
-import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from jepa_bench.layout import RunPaths
+
 REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-SNAKEMAKE = shutil.which("snakemake", path=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-pytestmark = pytest.mark.skipif(SNAKEMAKE is None, reason="snakemake is not installed")
+pytest.importorskip("snakemake", reason="snakemake is not installed")
 
 
-def snakemake(*args, path_prefix=None, timeout=300):
-    env = dict(os.environ)
-    env["PATH"] = os.pathsep.join(str(p) for p in (path_prefix, BIN, env.get("PATH", "")) if p)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(REPO), env.get("PYTHONPATH"))))
-    return subprocess.run([SNAKEMAKE, *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+@pytest.fixture
+def dry_run(snakemake, job_counts):
+    """dry_run(tmp_path, *args, runs_root=None, config=()): a dry run with results under
+    tmp_path, as {rule: jobs}; `config` adds KEY=VALUE items to the one --config (a second
+    --config would replace the first)."""
+    def run(tmp_path, *args, runs_root=None, config=()):
+        runs_root = runs_root or f"{tmp_path}/results/runs"
+        res = snakemake("-n", "--config", f"results_root={tmp_path}/results",
+                        f"runs_root={runs_root}", *config, *args)
+        assert res.returncode == 0, res.stderr + res.stdout
+        return job_counts(res.stdout)
+    return run
 
 
-def job_counts(output: str) -> dict[str, int]:
-    """The 'Job stats' table of a dry run as {rule: count}."""
-    table = output.split("Job stats:", 1)[1]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
-
-
-def dry_run(tmp_path, *args, runs_root=None, config=()):
-    """Dry run with results under tmp_path; `config` adds KEY=VALUE items to the one --config
-    (a second --config would replace the first)."""
-    runs_root = runs_root or f"{tmp_path}/results/runs"
-    res = snakemake("-n", "--config", f"results_root={tmp_path}/results", f"runs_root={runs_root}",
-                    *config, *args)
-    assert res.returncode == 0, res.stderr + res.stdout
-    return job_counts(res.stdout)
-
-
-def test_lint_is_clean():
+def test_lint_is_clean(snakemake):
     res = snakemake("--lint")
     assert res.returncode == 0, res.stdout + res.stderr
     assert "Congratulations" in res.stdout + res.stderr
 
 
 @pytest.mark.parametrize("preset, trains", [(None, 20), ("full-grid", 55), ("tiny", 4)])
-def test_dry_run_lists_one_train_job_per_configuration_and_seed(tmp_path, preset, trains):
+def test_dry_run_lists_one_train_job_per_configuration_and_seed(tmp_path, preset, trains,
+                                                                dry_run):
     args = ["--configfile", f"workflow/config/{preset}.yaml"] if preset else []
     counts = dry_run(tmp_path, *args)
     assert counts == {"train": trains, "aggregate": 1, "plots": 1, "claims": 1, "all": 1,
                       "total": trains + 4}
 
 
-def test_full_grid_reuses_the_default_pipelines_runs(tmp_path):
+def test_full_grid_reuses_the_default_pipelines_runs(tmp_path, dry_run):
     """Run folders of the paper's four configurations that exist are not trained again."""
     default = yaml.safe_load((REPO / "workflow" / "config" / "config.yaml").read_text())
     runs = tmp_path / "shared-runs"
     for name in default["configurations"]:
         for seed in default["seeds"]:
-            folder = runs / name / f"seed{seed}"
-            folder.mkdir(parents=True)
-            for file in ("run.json", "metrics.csv", "episodes.csv"):
-                (folder / file).write_text("")
+            for file in RunPaths.of(runs, name, seed).results():
+                file.parent.mkdir(parents=True, exist_ok=True)
+                file.write_text("")
     counts = dry_run(tmp_path, "--configfile", "workflow/config/full-grid.yaml", runs_root=runs)
     assert counts["train"] == 55 - 20
 
 
-def test_config_is_validated_against_the_schema(tmp_path):
+def test_config_is_validated_against_the_schema(tmp_path, snakemake):
     res = snakemake("-n", "--config", f"results_root={tmp_path}", "total_steps=0")
     assert res.returncode != 0
-    assert "config total_steps=0 is not allowed: 0 is less than the minimum of 1" in (
-        res.stdout + res.stderr)
+    assert "config total_steps=0 is not allowed: must be >= 1" in res.stderr.splitlines()[-1]
     assert not (tmp_path / "runs").exists()
 
 
-def test_seeds_given_on_the_command_line(tmp_path):
+def test_seeds_given_on_the_command_line(tmp_path, dry_run):
     """`--config seeds=[0,1]` reaches the workflow as strings; it still means seeds 0 and 1."""
     counts = dry_run(tmp_path, config=["seeds=[0,1]"])
     assert counts["train"] == 4 * 2
@@ -105,7 +92,7 @@ def test_schema_rejects_bad_values(key, value):
 
 
 @pytest.mark.parametrize("profile, threads", [("default", 1), ("slurm", 4)])
-def test_profiles_set_train_threads(tmp_path, profile, threads):
+def test_profiles_set_train_threads(tmp_path, profile, threads, snakemake, job_counts):
     """Dry run with each profile. Without the SLURM plugin, the same profile minus `executor`."""
     path = REPO / "workflow" / "profiles" / profile
     settings = yaml.safe_load((path / "config.yaml").read_text())
@@ -143,11 +130,14 @@ out, total, seed = Path(a.out), int(a.total_steps), int(a.seed)
 out.mkdir(parents=True, exist_ok=True)
 with open(os.environ["FAKE_TRAIN_LOG"], "a") as fh:
     fh.write(json.dumps(sys.argv[1:]) + "\\n")
-cols = ("update,env_step,wall_time,sps,episodic_return,episodes,jepa_loss,reg_loss,actor_loss,"
-        "critic_loss,entropy,approx_kl,clip_frac,explained_variance,embed_var,embed_rank,lr")
-rows = [cols] + [f"{{u}},{{128 * u}},{{u}},100,,0,{{1 / u}},-0.5,0.1,0.2,0.69,0.01,0.1,0.0,"
-                 f"{{0.5 / u}},{{3 + seed}},0.001" for u in range(1, total // 128 + 1)]
-(out / "metrics.csv").write_text("\\n".join(rows) + "\\n")
+from jepa_bench.layout import RunPaths
+from jepa_bench.metrics import METRIC_COLUMNS, write_csv_atomic
+paths = RunPaths(out)
+write_csv_atomic(paths.metrics, METRIC_COLUMNS, [
+    dict(update=u, env_step=128 * u, wall_time=u, sps=100, episodes=0, jepa_loss=1 / u,
+         reg_loss=-0.5, actor_loss=0.1, critic_loss=0.2, entropy=0.69, approx_kl=0.01,
+         clip_frac=0.1, explained_variance=0.0, embed_var=0.5 / u, embed_rank=3 + seed, lr=0.001)
+    for u in range(1, total // 128 + 1)])
 eps = ["env_step,return,length"] + [f"{{s}},{{10 + s // 20 + seed}},{{10 + s // 20 + seed}}"
                                     for s in range(20, total + 1, 20)]
 (out / "episodes.csv").write_text("\\n".join(eps) + "\\n")
@@ -160,7 +150,7 @@ cfg = resolve(a.config, {{**parse_overrides(a.set), "total_steps": total, "rende
 
 
 @pytest.mark.slow  # about 30 s: three real CLI stages, each importing torch
-def test_tiny_preset_runs_to_figures_and_report(tmp_path):
+def test_tiny_preset_runs_to_figures_and_report(tmp_path, snakemake, job_counts):
     fake = tmp_path / "bin"
     fake.mkdir()
     (fake / "jepa-bench").write_text(FAKE_CLI.format(python=sys.executable))
@@ -208,15 +198,15 @@ RECOVERY = ["--configfile", "workflow/config/recovery.yaml"]
     (["recovery_algorithms=[a2c]", "recovery_collapse_steps=256", "recovery_steps=256",
       "train_overrides=[num_envs=4,num_steps=32]"], 1, 5),  # a tiny variant from the command line
 ])
-def test_recovery_preset_lists_one_collapse_and_two_switch_runs_per_seed(tmp_path, extra, algos,
-                                                                         seeds):
+def test_recovery_preset_lists_one_collapse_and_two_switch_runs_per_seed(
+        tmp_path, extra, algos, seeds, snakemake, job_counts):
     res = snakemake("-n", *RECOVERY, "--config", f"results_root={tmp_path}/results", *extra)
     assert res.returncode == 0, res.stderr + res.stdout
     assert job_counts(res.stdout) == {"collapse": algos * seeds, "recover": 2 * algos * seeds,
                       "recovery_report": 1, "all": 1, "total": 3 * algos * seeds + 2}
 
 
-def test_recovery_runs_start_from_the_collapse_checkpoint(tmp_path):
+def test_recovery_runs_start_from_the_collapse_checkpoint(tmp_path, snakemake):
     res = snakemake("-n", "-p", *RECOVERY, "--config", f"results_root={tmp_path}",
                     "recovery_algorithms=[ppo]", "recovery_collapse_threshold=2e-7")
     assert res.returncode == 0, res.stderr + res.stdout
@@ -254,7 +244,7 @@ def test_schema_rejects_bad_recovery_values(key, value):
         validate(good | {key: value}, schema)
 
 
-def test_recovery_threshold_must_lie_above_the_collapse_line(tmp_path):
+def test_recovery_threshold_must_lie_above_the_collapse_line(tmp_path, snakemake):
     res = snakemake("-n", *RECOVERY, "--config", f"results_root={tmp_path}",
                     "recovery_threshold=1e-8")
     assert res.returncode != 0 and "must lie above" in res.stdout + res.stderr

@@ -7,46 +7,41 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jepa_bench.metrics import METRIC_COLUMNS
 from jepa_bench.aggregate import (
     CURVE_METRICS,
     RUN_METRICS,
     SUMMARY_FILES,
-    describe_sample,
     make_grid,
-    notation,
-    notation_mathtext,
     random_policy_returns,
     summarise,
 )
+from jepa_bench.config import get_config
+from jepa_bench.layout import RunPaths
+from jepa_bench.plots import notation_mathtext
+from jepa_bench.stats import describe_sample
 
 
-
-def write_run(root, name, seed, ep_steps, ep_returns, *, total=1000, every=100, embed_var=0.1,
+@pytest.fixture
+def write_run(run_folder):
+    """write_run(root, name, seed, ep_steps, ep_returns, total=, every=, embed_var=, status=):
+    a run folder with one metrics row every `every` steps up to `total` and the given episodes."""
+    def write(root, name, seed, ep_steps, ep_returns, *, total=1000, every=100, embed_var=0.1,
               status="complete"):
-    """A run folder with one metrics row every `every` steps up to `total` and the given episodes."""
-    run = root / name / f"seed{seed}"
-    run.mkdir(parents=True)
-    steps = np.arange(every, total + 1, every)
-    ev = np.broadcast_to(np.asarray(embed_var, dtype=float), steps.shape)
-    m = pd.DataFrame({c: 0.5 for c in METRIC_COLUMNS} | {
-        "update": np.arange(1, len(steps) + 1), "env_step": steps, "wall_time": steps / 100.0,
-        "episodic_return": np.nan, "embed_var": ev, "embed_rank": 3.0, "jepa_loss": 1.0 / steps,
-    })[list(METRIC_COLUMNS)]
-    m.to_csv(run / "metrics.csv", index=False)
-    pd.DataFrame({"env_step": ep_steps, "return": ep_returns, "length": 1}).to_csv(
-        run / "episodes.csv", index=False)
-    (run / "run.json").write_text(json.dumps(
-        {"config_name": name, "seed": seed, "status": status, "env_steps": total, "config": {}}))
-    return run
+        steps = np.arange(every, total + 1, every)
+        return run_folder(RunPaths.of(root, name, seed), config_name=name, seed=seed,
+                          metric_steps=steps, episode_steps=ep_steps, episode_returns=ep_returns,
+                          status=status, env_steps=total, embed_var=embed_var, embed_rank=3.0,
+                          jepa_loss=1.0 / steps).root
+    return write
 
 
-def test_notation_follows_the_paper():
-    assert notation("j1g0r1") == "J, \u2207\u0302, R"
-    assert notation("j0g1r0") == "J\u0302, \u2207, R\u0302"
+def test_notation_has_one_owner_the_config():
+    assert get_config("j1g0r1").notation == "J, \u2207\u0302, R"
+    assert get_config("j0g1r0").notation == "J\u0302, \u2207, R\u0302"
     assert notation_mathtext("j1g0r0") == r"$J,\ \hat{\nabla},\ \hat{R}$"
+    assert notation_mathtext("state") == get_config("state").notation
     with pytest.raises(ValueError, match="j2g0r0"):
-        notation("j2g0r0")
+        get_config("j2g0r0")
 
 
 def test_grid_is_every_fiftieth_of_the_budget_and_ends_on_it():
@@ -82,7 +77,7 @@ def test_random_baseline_is_measured_and_seeded():
 
 
 @pytest.fixture
-def summary(tmp_path):
+def summary(tmp_path, write_run):
     runs = tmp_path / "runs"
     # rising run: an episode every 10 steps, return 10 + k; episodes past the budget must not count
     steps = np.arange(10, 1001, 10)
@@ -91,11 +86,10 @@ def summary(tmp_path):
     write_run(runs, "j1g1r0", 1, [200, 600], [10.0, 30.0],
               embed_var=np.where(np.arange(100, 1001, 100) >= 500, 1e-9, 0.2))
     write_run(runs, "j1g1r0", 2, [100, 300], [40.0, 40.0])
-    write_run(runs, "j1g0r0", 0, [500], [9.0])
-    write_run(runs, "j1g0r0", 1, [500], [9.0], status="running")
-    with pytest.warns(UserWarning, match="skipped run j1g0r0/seed"):
-        return summarise(runs, ["j1g1r0", "j1g0r0"], [0, 1, 2], 1000, tmp_path / "summary",
-                         baseline_episodes=40)
+    for seed in (0, 1, 2):  # every seed the same: no bootstrap CI
+        write_run(runs, "j1g0r0", seed, [500], [9.0])
+    return summarise(runs, ["j1g1r0", "j1g0r0"], [0, 1, 2], 1000, tmp_path / "summary",
+                     baseline_episodes=40)
 
 
 def test_summarise_writes_every_table(summary):
@@ -120,7 +114,7 @@ def test_per_run_numbers(summary):
     assert bool(r1["collapsed"]) and not bool(r0["collapsed"])
     assert r1["embed_var_final"] == pytest.approx(1e-9)
     assert r0["jepa_loss_final"] == pytest.approx(1e-3)
-    assert ("j1g0r0", 1) not in runs.index  # status "running" is skipped
+    assert len(runs) == 6
 
 
 def test_curves_are_step_held_on_the_grid(summary):
@@ -148,25 +142,36 @@ def test_stats_over_seeds(summary):
     assert fr["n"] == 3 and fr["mean"] == pytest.approx(np.mean(finals))
     assert fr["ci_low"] <= fr["mean"] <= fr["ci_high"]
     assert set(stats["metric"][stats["configuration"] == "j1g1r0"]) == set(RUN_METRICS)
-    one = stats[(stats["configuration"] == "j1g0r0") & (stats["metric"] == "final_return")].iloc[0]
-    assert one["n"] == 1 and math.isnan(one["ci_low"]) and "n<2" in one["ci_note"]
+    same = stats[(stats["configuration"] == "j1g0r0") & (stats["metric"] == "final_return")].iloc[0]
+    assert same["n"] == 3 and math.isnan(same["ci_low"]) and "equal" in same["ci_note"]
     rnd = stats[stats["configuration"] == "random"].iloc[0]
     baseline = pd.read_csv(summary["random_baseline"])
     assert rnd["metric"] == "episode_return" and rnd["n"] == len(baseline) == 40
     assert rnd["mean"] == pytest.approx(baseline["return"].mean())
 
 
-def test_meta_lists_settings_and_skipped_runs(summary):
+def test_meta_lists_settings_and_the_runs_used(summary):
     meta = json.loads(summary["meta"].read_text())
     assert meta["total_steps"] == 1000 and meta["grid_step"] == 20
     assert meta["collapse_threshold"] == 1e-7 and meta["reward_threshold"] == 475.0
-    skipped = {(s["configuration"], s["seed"]): s["reason"] for s in meta["runs_skipped"]}
-    assert skipped == {("j1g0r0", 1): "status='running'", ("j1g0r0", 2): "missing"}
+    assert len(meta["runs_used"]) == 6 and meta["runs_skipped"] == []
 
 
-def test_bad_input_is_rejected(tmp_path):
-    with pytest.raises(ValueError, match="no complete run"):
-        summarise(tmp_path, ["j1g1r0"], [0], 1000, tmp_path / "s", baseline_episodes=5)
+def test_a_run_the_aggregate_cannot_find_or_use_is_an_error_naming_it(tmp_path, write_run):
+    runs = tmp_path / "runs"
+    write_run(runs, "j1g1r0", 0, [100], [20.0])
+    missing = RunPaths.of(runs, "j1g1r0", 1).run_json
+    with pytest.raises(ValueError, match="not found") as err:
+        summarise(runs, ["j1g1r0"], [0, 1], 1000, tmp_path / "s", baseline_episodes=5)
+    assert str(missing) in str(err.value)
+    write_run(runs, "j1g1r0", 1, [100], [20.0], status="running")
+    with pytest.raises(ValueError, match="status 'running', not 'complete'") as err:
+        summarise(runs, ["j1g1r0"], [0, 1], 1000, tmp_path / "s", baseline_episodes=5)
+    assert str(missing) in str(err.value)
+    assert not (tmp_path / "s").exists()
+
+
+def test_bad_input_is_rejected(tmp_path, write_run):
     with pytest.raises(ValueError, match="bogus"):
         summarise(tmp_path, ["bogus"], [0], 1000, tmp_path / "s", baseline_episodes=5)
     run = write_run(tmp_path, "j0g1r0", 0, [10], [5.0])
@@ -185,7 +190,7 @@ def _with_config(run, name, **overrides):
     (run / "run.json").write_text(json.dumps(info))
 
 
-def test_summarise_accepts_runs_made_with_the_asked_settings(tmp_path):
+def test_summarise_accepts_runs_made_with_the_asked_settings(tmp_path, write_run):
     run = write_run(tmp_path / "runs", "j1g1r0", 0, [100], [20.0])
     _with_config(run, "j1g1r0", total_steps=1000, lr=1e-3)
     paths = summarise(tmp_path / "runs", ["j1g1r0"], [0], 1000, tmp_path / "out",
@@ -198,7 +203,8 @@ def test_summarise_accepts_runs_made_with_the_asked_settings(tmp_path):
     ({"total_steps": 500}, {}, "total_steps=500 (asked: 1000)"),
     ({"total_steps": 1000}, {"renderer": "gym"}, "renderer='fast' (asked: 'gym')"),
 ])
-def test_summarise_rejects_a_run_made_with_other_settings(tmp_path, made_with, asked, named):
+def test_summarise_rejects_a_run_made_with_other_settings(tmp_path, write_run, made_with, asked,
+                                                          named):
     run = write_run(tmp_path / "runs", "j1g1r0", 0, [100], [20.0])
     _with_config(run, "j1g1r0", **made_with)
     with pytest.raises(ValueError) as err:
@@ -209,7 +215,7 @@ def test_summarise_rejects_a_run_made_with_other_settings(tmp_path, made_with, a
     assert not (tmp_path / "out").exists()
 
 
-def test_cli_aggregate_checks_runs_against_its_settings(tmp_path, capsys):
+def test_cli_aggregate_checks_runs_against_its_settings(tmp_path, capsys, write_run):
     """`jepa-bench aggregate` takes the train rule's --renderer and --set and stops, exit 2 and
     one line, on a run made with other settings; with the same settings it writes the tables."""
     from jepa_bench.cli import main

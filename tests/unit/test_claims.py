@@ -4,11 +4,10 @@ import json
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from jepa_bench.metrics import METRIC_COLUMNS
 from jepa_bench.aggregate import summarise
+from jepa_bench.layout import RunPaths
 from jepa_bench.claims import (
     INCONCLUSIVE,
     NOT_REPRODUCED,
@@ -25,21 +24,6 @@ TOTAL = 1000
 EP_STEPS = np.arange(10, TOTAL + 1, 10)  # an episode every 10 steps: 100 a run
 K = np.arange(len(EP_STEPS))
 UPDATE_STEPS = np.arange(100, TOTAL + 1, 100)
-
-
-def write_run(root, name, seed, returns, embed_var):
-    run = root / name / f"seed{seed}"
-    run.mkdir(parents=True)
-    m = pd.DataFrame({c: 0.5 for c in METRIC_COLUMNS} | {
-        "update": np.arange(1, len(UPDATE_STEPS) + 1), "env_step": UPDATE_STEPS,
-        "episodic_return": np.nan,
-        "embed_var": np.broadcast_to(np.asarray(embed_var, float), UPDATE_STEPS.shape),
-    })[list(METRIC_COLUMNS)]
-    m.to_csv(run / "metrics.csv", index=False)
-    pd.DataFrame({"env_step": EP_STEPS, "return": returns, "length": 1}).to_csv(
-        run / "episodes.csv", index=False)
-    (run / "run.json").write_text(json.dumps(
-        {"config_name": name, "seed": seed, "status": "complete", "env_steps": TOTAL}))
 
 
 def healthy(seed):
@@ -59,13 +43,21 @@ PAPER_LIKE = {
 }
 
 
-def build(tmp_path, spec, seeds=(0, 1, 2)):
-    for name, make in spec.items():
-        for s in seeds:
-            write_run(tmp_path / "runs", name, s, *make(s))
-    summarise(tmp_path / "runs", list(spec), list(seeds), TOTAL, tmp_path / "summary",
-              baseline_episodes=200)
-    return tmp_path / "summary"
+@pytest.fixture
+def build(run_folder):
+    """build(tmp_path, spec, seeds): run folders from spec (name -> seed -> (returns of the 100
+    episodes, embed_var per update)) and their summary tables; returns the summary folder."""
+    def make(tmp_path, spec, seeds=(0, 1, 2)):
+        for name, story in spec.items():
+            for s in seeds:
+                returns, embed_var = story(s)
+                run_folder(RunPaths.of(tmp_path / "runs", name, s), config_name=name, seed=s,
+                           metric_steps=UPDATE_STEPS, episode_steps=EP_STEPS,
+                           episode_returns=returns, env_steps=TOTAL, embed_var=embed_var)
+        summarise(tmp_path / "runs", list(spec), list(seeds), TOTAL, tmp_path / "summary",
+                  baseline_episodes=200)
+        return tmp_path / "summary"
+    return make
 
 
 def verdicts(summary_dir):
@@ -81,11 +73,11 @@ def test_three_valued_comparisons():
     assert separated(Interval(6.5, 5.5, 7.5, 3), x) is None  # overlap
 
 
-def test_paper_like_runs_reproduce_every_claim(tmp_path):
+def test_paper_like_runs_reproduce_every_claim(tmp_path, build):
     assert verdicts(build(tmp_path, PAPER_LIKE)) == {i: REPRODUCED for i in range(1, 6)}
 
 
-def test_overlapping_auc_makes_best_and_slower_inconclusive(tmp_path):
+def test_overlapping_auc_makes_best_and_slower_inconclusive(tmp_path, build):
     spec = dict(PAPER_LIKE)
     offsets = (-16.0, 1.0, 19.0)  # j1g0r1 as fast as j1g1r0 but spread wider: the CIs overlap
     spec["j1g0r1"] = lambda s: (20.0 + 3 * K + offsets[s], healthy(s))
@@ -97,7 +89,7 @@ def test_overlapping_auc_makes_best_and_slower_inconclusive(tmp_path):
     assert "overlap" in c4["checks"][2]["detail"]
 
 
-def test_collapse_in_a_minority_and_variance_above_one_are_not_reproduced(tmp_path):
+def test_collapse_in_a_minority_and_variance_above_one_are_not_reproduced(tmp_path, build):
     spec = dict(PAPER_LIKE)
     spec["j1g0r0"] = lambda s: (9.0 + K % 3, collapsing(s) if s == 0 else healthy(s))
     spec["j0g1r0"] = lambda s: (60.0 + 2 * s + K % 3, np.linspace(0.1, 1.5, len(UPDATE_STEPS)))
@@ -107,7 +99,7 @@ def test_collapse_in_a_minority_and_variance_above_one_are_not_reproduced(tmp_pa
     assert "1 of 3 seeds" in res["claims"][2]["checks"][0]["detail"]
 
 
-def test_a_learning_collapse_config_and_a_solved_baseline_fail(tmp_path):
+def test_a_learning_collapse_config_and_a_solved_baseline_fail(tmp_path, build):
     spec = dict(PAPER_LIKE)
     spec["j1g0r0"] = lambda s: (100.0 + s + K % 3, collapsing(s))  # collapsed yet learns
     spec["j0g1r0"] = lambda s: (500.0 - s - K % 2, healthy(s))  # not "limited"
@@ -115,20 +107,35 @@ def test_a_learning_collapse_config_and_a_solved_baseline_fail(tmp_path):
     assert v[3] == NOT_REPRODUCED and v[1] == NOT_REPRODUCED
 
 
-def test_missing_configurations_are_not_run(tmp_path):
+def test_missing_configurations_are_not_run(tmp_path, build):
     res = evaluate_claims(build(tmp_path, {"j1g1r0": PAPER_LIKE["j1g1r0"]}))
     v = {c["id"]: c["verdict"] for c in res["claims"]}
-    assert v == {1: NOT_RUN, 2: NOT_RUN, 3: NOT_RUN, 4: NOT_RUN, 5: REPRODUCED}
+    assert v == {1: NOT_RUN, 2: NOT_RUN, 3: NOT_RUN, 4: NOT_RUN, 5: NOT_RUN}
     assert res["claims"][4]["missing_configurations"] == ["j0g1r0"]
+    # what was run is still checked and shown, but cannot make the claim reproduced
+    assert [ch["result"] for ch in res["claims"][4]["checks"]] == [True]
 
 
-def test_one_seed_decides_nothing_that_needs_a_ci(tmp_path):
+def test_a_claim_whose_configurations_were_not_all_run_is_never_reproduced(tmp_path, build):
+    """The tiny preset (j1g1r0, j1g0r1) once reported claim 5 'reproduced' without j0g1r0; and
+    'best of the paper's configurations' cannot be decided with one of them missing."""
+    tiny = {c: PAPER_LIKE[c] for c in ("j1g1r0", "j1g0r1")}
+    v = verdicts(build(tmp_path / "tiny", tiny))
+    assert v == {1: NOT_RUN, 2: NOT_RUN, 3: NOT_RUN, 4: REPRODUCED, 5: NOT_RUN}
+    three = {c: PAPER_LIKE[c] for c in ("j1g1r0", "j1g0r1", "j0g1r0")}
+    res = evaluate_claims(build(tmp_path / "three", three))
+    c2 = res["claims"][1]
+    assert [ch["result"] for ch in c2["checks"]] == [True, True]  # best of the three run
+    assert c2["verdict"] == NOT_RUN and c2["missing_configurations"] == ["j1g0r0"]
+
+
+def test_one_seed_decides_nothing_that_needs_a_ci(tmp_path, build):
     v = verdicts(build(tmp_path, PAPER_LIKE, seeds=(0,)))
     assert v[1] == v[2] == v[3] == v[4] == INCONCLUSIVE
     assert v[5] == REPRODUCED  # a range check on every run needs no CI
 
 
-def test_report_states_thresholds_and_has_a_json_twin(tmp_path):
+def test_report_states_thresholds_and_has_a_json_twin(tmp_path, build):
     summary = build(tmp_path, PAPER_LIKE)
     md, js = write_claims(summary, tmp_path / "out" / "claims.md")
     assert md.name == "claims.md" and js.name == "claims.json"

@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jepa_bench.claims import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
-from jepa_bench.metrics import METRIC_COLUMNS
+from jepa_bench.layout import collapse_paths, switch_paths
 from jepa_bench.recovery import (
     RecoverySettings,
     evaluate_recovery,
@@ -18,6 +17,7 @@ from jepa_bench.recovery import (
     summarise_recovery,
     write_recovery_report,
 )
+from jepa_bench.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 
 BATCH = 1000  # env steps per logged update
 CAP = 8_000  # stage-1 step cap
@@ -26,23 +26,6 @@ SETTINGS = RecoverySettings(collapse_steps=CAP, recovery_steps=BUDGET)
 CONFIGS = {"ppo": ("j1g1r0", "j1g0r0"), "a2c": ("a2c_shared", "a2c_shared_nograd")}
 LOW, HIGH = 5e-8, 1e-3  # a collapsed and a healthy embedding variance
 NEVER = None
-
-
-def write_run(run_dir, *, name, seed, rl_grad, embed_var, stop=0.0, init_from=None,
-              status="complete", returns=20.0):
-    run_dir.mkdir(parents=True)
-    steps = BATCH * np.arange(1, len(embed_var) + 1)
-    m = pd.DataFrame({c: 0.5 for c in METRIC_COLUMNS} | {
-        "update": np.arange(1, len(steps) + 1), "env_step": steps, "episodic_return": np.nan,
-        "embed_var": np.asarray(embed_var, dtype=float)})[list(METRIC_COLUMNS)]
-    m.to_csv(run_dir / "metrics.csv", index=False)
-    ep = np.arange(100, steps[-1] + 1, 100)
-    pd.DataFrame({"env_step": ep, "return": returns + 0 * ep, "length": 1}).to_csv(
-        run_dir / "episodes.csv", index=False)
-    (run_dir / "run.json").write_text(json.dumps({
-        "config_name": name, "seed": seed, "status": status, "env_steps": int(steps[-1]),
-        "config": {"rl_grad": rl_grad, "stop_embed_var": stop, "jepa": True},
-        "init_from": init_from}))
 
 
 def collapse_curve(collapse_at):
@@ -61,24 +44,36 @@ def recovery_curve(recover_at):
     return ev
 
 
-def build(root, plan, *, missing=()):
-    """plan: algo -> seed -> (collapse update, grad_on recovery update, grad_off recovery update)."""
-    for algo, seeds in plan.items():
-        on_cfg, off_cfg = CONFIGS[algo]
-        for seed, (collapse_at, on_at, off_at) in seeds.items():
-            col = root / "collapse" / algo / f"seed{seed}"
-            write_run(col, name=off_cfg, seed=seed, rl_grad=False,
-                      embed_var=collapse_curve(collapse_at), stop=SETTINGS.collapse_threshold)
-            (col / "checkpoints").mkdir()
-            ckpt = col / "checkpoints" / "last.pt"
-            ckpt.write_bytes(b"weights")
-            for arm, cfg, at in (("grad_on", on_cfg, on_at), ("grad_off", off_cfg, off_at)):
-                if (algo, arm, seed) in missing:
-                    continue
-                write_run(root / algo / arm / f"seed{seed}", name=cfg, seed=seed,
-                          rl_grad=arm == "grad_on", embed_var=recovery_curve(at),
-                          init_from=str(ckpt), returns=60.0 if arm == "grad_on" else 20.0)
-    return root
+@pytest.fixture
+def build(run_folder):
+    """build(root, plan, missing=()): plan is algo -> seed -> (collapse update, grad_on recovery
+    update, grad_off recovery update); `missing` names (algo, arm, seed) runs left out."""
+    def write(paths, *, name, seed, rl_grad, embed_var, stop=0.0, init_from=None,
+              status="complete", returns=20.0):
+        steps = BATCH * np.arange(1, len(embed_var) + 1)
+        return run_folder(paths, config_name=name, seed=seed, metric_steps=steps,
+                          episode_steps=np.arange(100, steps[-1] + 1, 100),
+                          episode_returns=returns, status=status, embed_var=embed_var,
+                          config={"rl_grad": rl_grad, "stop_embed_var": stop, "jepa": True},
+                          init_from=init_from)
+
+    def make(root, plan, *, missing=()):
+        for algo, seeds in plan.items():
+            on_cfg, off_cfg = CONFIGS[algo]
+            for seed, (collapse_at, on_at, off_at) in seeds.items():
+                col = write(collapse_paths(root, algo, seed), name=off_cfg, seed=seed,
+                            rl_grad=False, embed_var=collapse_curve(collapse_at),
+                            stop=SETTINGS.collapse_threshold)
+                col.checkpoint.parent.mkdir()
+                col.checkpoint.write_bytes(b"weights")
+                for arm, cfg, at in (("grad_on", on_cfg, on_at), ("grad_off", off_cfg, off_at)):
+                    if (algo, arm, seed) not in missing:
+                        write(switch_paths(root, algo, arm, seed), name=cfg, seed=seed,
+                              rl_grad=arm == "grad_on", embed_var=recovery_curve(at),
+                              init_from=str(col.checkpoint),
+                              returns=60.0 if arm == "grad_on" else 20.0)
+        return root
+    return make
 
 
 # seed -> (collapse at update, ∇ on recovers at update, ∇ off recovers at update)
@@ -106,7 +101,7 @@ def test_first_crossing_and_median_time_to_event():
     assert math.isnan(median_time_to_event([]))
 
 
-def test_summary_knows_which_seeds_collapsed_and_when_each_arm_recovered(tmp_path):
+def test_summary_knows_which_seeds_collapsed_and_when_each_arm_recovered(tmp_path, build):
     s = summarise_recovery(build(tmp_path, {"ppo": STORY}), ["ppo"], range(5), SETTINGS)
     col = s.collapse.set_index("seed")
     assert col["collapsed"].tolist() == [True, True, True, True, False]
@@ -135,7 +130,7 @@ def test_summary_knows_which_seeds_collapsed_and_when_each_arm_recovered(tmp_pat
     assert set(s.curves["seed"]) == {0, 1, 2, 3, 4} and s.curves["env_step"].max() == BUDGET
 
 
-def test_gradient_recovers_and_grad_off_never_does(tmp_path):
+def test_gradient_recovers_and_grad_off_never_does(tmp_path, build):
     res = evaluate_recovery(summarise_recovery(build(tmp_path, {"ppo": STORY}), ["ppo"],
                                                range(5), SETTINGS))
     assert verdicts(res) == {("a", "ppo"): REPRODUCED, ("b", "ppo"): REPRODUCED,
@@ -147,7 +142,7 @@ def test_gradient_recovers_and_grad_off_never_does(tmp_path):
     assert ppo["sign_test"] == {"only_grad_on": 3, "only_grad_off": 0, "p_one_sided": 0.125}
 
 
-def test_grad_off_recovering_once_reproduces_kenneweg_and_a2c_is_judged_apart(tmp_path):
+def test_grad_off_recovering_once_reproduces_kenneweg_and_a2c_is_judged_apart(tmp_path, build):
     ppo = dict(STORY) | {3: (4, NEVER, 6)}  # ∇ off recovers on its own in seed 3
     a2c = {s: (2, NEVER, NEVER) for s in range(5)}  # the gradient never helps
     res = evaluate_recovery(summarise_recovery(build(tmp_path, {"ppo": ppo, "a2c": a2c}),
@@ -160,7 +155,7 @@ def test_grad_off_recovering_once_reproduces_kenneweg_and_a2c_is_judged_apart(tm
     assert b_ppo["checks"][1]["numbers"]["median_grad_off"] == math.inf  # 1 of 4 is not half
 
 
-def test_grad_off_as_often_as_grad_on_is_not_a_pull(tmp_path):
+def test_grad_off_as_often_as_grad_on_is_not_a_pull(tmp_path, build):
     plan = {s: (3, 2, 4) for s in range(4)}  # both arms recover everywhere, ∇ on earlier
     res = evaluate_recovery(summarise_recovery(build(tmp_path, {"ppo": plan}), ["ppo"],
                                                range(4), SETTINGS))
@@ -169,7 +164,7 @@ def test_grad_off_as_often_as_grad_on_is_not_a_pull(tmp_path):
     assert verdicts(res)[("b", "ppo")] == REPRODUCED  # 2000 < 4000 steps
 
 
-def test_too_few_collapsed_seeds_decide_nothing_but_an_observed_recovery(tmp_path):
+def test_too_few_collapsed_seeds_decide_nothing_but_an_observed_recovery(tmp_path, build):
     plan = {0: (3, 2, NEVER), 1: (3, 2, 5), 2: (NEVER, 2, NEVER), 3: (NEVER, 2, NEVER)}
     res = evaluate_recovery(summarise_recovery(build(tmp_path, {"ppo": plan}), ["ppo"],
                                                range(4), SETTINGS))
@@ -181,11 +176,11 @@ def test_too_few_collapsed_seeds_decide_nothing_but_an_observed_recovery(tmp_pat
     assert verdicts(res)[("c", "ppo")] == INCONCLUSIVE
 
 
-def test_missing_or_unfinished_runs_are_left_out_with_a_reason(tmp_path):
+def test_missing_or_unfinished_runs_are_left_out_with_a_reason(tmp_path, build):
     root = build(tmp_path, {"ppo": STORY}, missing={("ppo", "grad_off", 1)})
-    info = json.loads((root / "ppo" / "grad_on" / "seed2" / "run.json").read_text())
-    (root / "ppo" / "grad_on" / "seed2" / "run.json").write_text(
-        json.dumps(info | {"status": "running"}))
+    run = switch_paths(root, "ppo", "grad_on", 2).run_json
+    info = json.loads(run.read_text())
+    run.write_text(json.dumps(info | {"status": "running"}))
     s = summarise_recovery(root, ["ppo"], range(6), SETTINGS)  # seed 5 was never run
     runs = s.runs.set_index(["arm", "seed"])
     assert runs.loc[("grad_on", 1), "exclusion"] == "grad_off run missing"
@@ -197,14 +192,13 @@ def test_missing_or_unfinished_runs_are_left_out_with_a_reason(tmp_path):
     assert verdicts(res)[("a", "ppo")] == INCONCLUSIVE
 
 
-def test_wrongly_wired_runs_are_refused(tmp_path):
+def test_wrongly_wired_runs_are_refused(tmp_path, build):
     root = build(tmp_path, {"ppo": {0: (3, 2, NEVER)}})
-    run = root / "ppo" / "grad_on" / "seed0" / "run.json"
+    run = switch_paths(root, "ppo", "grad_on", 0).run_json
     good = json.loads(run.read_text())
     for change, message in (({"config": {"rl_grad": False}}, "needs rl_grad=True"),
                             ({"init_from": None}, "not started from a checkpoint"),
-                            ({"init_from": str(root / "ppo" / "grad_on" / "seed0" / "run.json")},
-                             "not from")):
+                            ({"init_from": str(run)}, "not from")):
         run.write_text(json.dumps(good | change))
         with pytest.raises(ValueError, match=message):
             summarise_recovery(root, ["ppo"], [0], SETTINGS)
@@ -227,7 +221,7 @@ def test_settings_are_validated(kwargs, message):
         RecoverySettings(**kwargs)
 
 
-def test_report_figure_and_tables_are_written(tmp_path):
+def test_report_figure_and_tables_are_written(tmp_path, build):
     root = build(tmp_path / "recovery", {"ppo": STORY, "a2c": {s: (2, 3, NEVER) for s in range(3)}})
     paths = write_recovery_report(root, ["ppo", "a2c"], range(5), SETTINGS, tmp_path / "summary",
                                   tmp_path / "figures", tmp_path / "recovery.md")
