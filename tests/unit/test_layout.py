@@ -1,0 +1,30 @@
+"""jepa_bench.layout: run folders are a function of (root, config, seed); the recovery stages'
+folders; the file names; the Snakemake wildcards pass through."""
+
+from pathlib import Path
+
+from jepa_bench.layout import (RunPaths, collapse_paths, recovery_root_of, run_dir, runs_root_of,
+                               switch_paths)
+
+
+def test_a_run_folder_is_root_config_seed():
+    p = RunPaths.of("results/runs", "j1g1r0", 3)
+    assert p.root == Path("results/runs/j1g1r0/seed3") == run_dir("results/runs", "j1g1r0", 3)
+    assert [f.name for f in p.results()] == ["run.json", "metrics.csv", "episodes.csv"]
+    assert p.checkpoint == Path("results/runs/j1g1r0/seed3/checkpoints/last.pt")
+    assert runs_root_of(p.metrics) == Path("results/runs")
+
+
+def test_recovery_stages_and_their_inverse():
+    c = collapse_paths("r/recovery", "ppo", 1)
+    assert c.root == Path("r/recovery/collapse/ppo/seed1")
+    on = switch_paths("r/recovery", "ppo", "grad_on", 1)
+    assert on.root == Path("r/recovery/ppo/grad_on/seed1")
+    assert recovery_root_of(c.run_json) == Path("r/recovery")
+
+
+def test_snakemake_wildcards_pass_through():
+    assert str(RunPaths.of("res/runs", "{configuration}", "{seed}").run_json) == \
+        "res/runs/{configuration}/seed{seed}/run.json"
+    assert str(switch_paths("x", "{algo}", "{arm}", "{seed}").metrics) == \
+        "x/{algo}/{arm}/seed{seed}/metrics.csv"
