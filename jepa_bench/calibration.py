@@ -48,8 +48,9 @@ def probe_table(root: Path, cells: dict, seeds: list[int]) -> pd.DataFrame:
     """One row per probe cell: R² per component and init variance, means over the seeds found,
     and whether each stage-A target is met (targets apply to ViT cells; CNN cells are shown)."""
     rows = []
-    for cell in cells:
-        found = [read_json(p) for s in seeds if (p := probe_path(root, cell, s)).is_file()]
+    for cell, spec in cells.items():
+        cell_seeds = spec.get("seeds", seeds)
+        found = [read_json(p) for s in cell_seeds if (p := probe_path(root, cell, s)).is_file()]
         if not found:
             continue
         mean = lambda key: sum(r["r2"][key] for r in found) / len(found)  # noqa: E731

@@ -19,8 +19,9 @@ def calibration_outputs():
     out = []
     probe = CALIBRATION.get("probe")
     if probe:
-        out += expand(rules.calibration_probe.output.json, cell=list(probe["cells"]),
-                      seed=probe["seeds"])
+        for cell, spec in probe["cells"].items():
+            out += expand(rules.calibration_probe.output.json, cell=cell,
+                          seed=spec.get("seeds", probe["seeds"]))
     for stage in CAL_STAGES:
         spec = CALIBRATION[stage]
         out += expand(rules.calibration_train.output.run, stage=stage, cell=list(spec["cells"]),
