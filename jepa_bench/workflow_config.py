@@ -2,12 +2,17 @@
 
 Snakemake's own `validate` reports a bad value as a multi-line jsonschema dump that does not name
 the key; `config_error` gives the first problem as one line, `config total_steps=0 is not
-allowed: ...`. `seeds_from_command_line` accepts `snakemake --config seeds=[0,1]`, whose items
-Snakemake hands over as strings.
+allowed: must be >= 1 ...`. `seeds_from_command_line` accepts `snakemake --config seeds=[0,1]`,
+whose items Snakemake hands over as strings. `manifest_error` / `write_manifest`: one results
+folder holds one experiment ({results_root}/experiment.json). `device_error`: device=cuda on a
+machine without CUDA. `clear_stale_locks`: a killed Snakemake's locks do not block the rerun.
+common.smk prints any of these errors as one line and exits with status 2.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from pathlib import Path
 
@@ -21,11 +26,13 @@ def load_schema(path: str | Path) -> dict:
 
 
 def seeds_from_command_line(seeds):
-    """`--config seeds=[0,1]` arrives as ['0', '1']: read digit strings as the integers they
-    spell; anything else is returned unchanged for the schema to reject."""
+    """`--config seeds=[0,1]` arrives as ['0', '1']: read integer strings (a sign too, so that
+    `seeds=[-1]` is reported as below the minimum) as the integers they spell; anything else is
+    returned unchanged for the schema to reject."""
     if not isinstance(seeds, list):
         return seeds
-    return [int(s) if isinstance(s, str) and re.fullmatch(r"\s*\d+\s*", s) else s for s in seeds]
+    return [int(s) if isinstance(s, str) and re.fullmatch(r"\s*[-+]?\d+\s*", s) else s
+            for s in seeds]
 
 
 def config_error(config: dict, schema: dict) -> str | None:
@@ -47,8 +54,210 @@ def config_error(config: dict, schema: dict) -> str | None:
         return f"config is not allowed: {err.message}"
     key = str(path[0]) + "".join(f"[{p}]" for p in path[1:])
     allowed = err.schema.get("description") if isinstance(err.schema, dict) else None
-    message = err.message
+    message = _minimum_message(err) or err.message
     if err.validator == "enum":
         message = f"allowed values are {', '.join(map(str, err.validator_value))}"
     hint = f" ({allowed})" if allowed and err.validator != "enum" else ""
     return f"config {key}={err.instance!r} is not allowed: {message}{hint}"
+
+
+# --- negative seeds and the schema's minimums --------------------------------------------------
+
+def _minimum_message(err) -> str | None:
+    if err.validator == "minimum":
+        return f"must be >= {err.validator_value}"
+    if err.validator == "exclusiveMinimum":
+        return f"must be > {err.validator_value}"
+    return None
+
+
+# --- the experiment manifest: one results folder holds one experiment --------------------------
+# {results_root}/experiment.json records what the pipeline was asked to build there (the keys
+# below, device-independent). common.smk compares the asked config with it at parse time and
+# stops, in one line, when they differ; Snakemake alone cannot see that a committed output was
+# made under another config (it has no metadata for files that came with a clone).
+
+MANIFEST = "experiment.json"
+MANIFEST_FORMAT = 1
+_RUN_KEYS = ("settings", "renderer", "train_overrides")
+_EXPERIMENT_KEYS = {
+    "figure3": ("configurations", "seeds", "total_steps", "runs_root"),
+    "recovery": ("seeds", "recovery_algorithms", "recovery_configs", "recovery_collapse_steps",
+                 "recovery_steps", "recovery_collapse_threshold", "recovery_threshold"),
+    "theory": (),
+    "calibration": ("calibration",),
+}
+# outputs that show a results folder was written by the pipeline before manifests existed
+_LEGACY_OUTPUTS = ("summary/summary.json", "claims.json", "recovery.json", "theory.md",
+                   "calibration.md", "probe", "runs", "recovery")
+
+
+def experiment_manifest(config: dict, runs_root: str) -> dict:
+    """What `config` asks the pipeline to build in its results_root: the keys that define the
+    experiments it lists (runs_root as resolved), not the device or the machine settings."""
+    experiments = list(config["experiments"])
+    keys = ["experiments"]
+    if {"figure3", "recovery"} & set(experiments):
+        keys += _RUN_KEYS
+    for name in experiments:
+        keys += [k for k in _EXPERIMENT_KEYS[name] if k not in keys]
+    values = {**config, "runs_root": runs_root}
+    return {"format": MANIFEST_FORMAT, **{k: values[k] for k in keys}}
+
+
+def legacy_manifest(results_root: str | Path) -> dict | None:
+    """For a results folder that has outputs but no manifest (written before manifests
+    existed): what those outputs record. The Figure 3 summary records configurations, seeds,
+    total_steps and runs_root; its first run's run.json the renderer and settings set (a run
+    without one was made with 'v1'). None if the folder holds no pipeline output."""
+    root = Path(results_root)
+    if not any((root / name).exists() for name in _LEGACY_OUTPUTS):
+        return None
+    found: dict = {}
+    summary = root / "summary" / "summary.json"
+    if summary.is_file():
+        data = json.loads(summary.read_text(encoding="utf-8"))
+        found.update({k: data[k] for k in ("configurations", "seeds", "total_steps", "runs_root")
+                      if k in data})
+        found["settings"] = data.get("settings") or "v1"
+        if data.get("configurations") and data.get("seeds") and data.get("runs_root"):
+            run = (Path(data["runs_root"]) / data["configurations"][0]
+                   / f"seed{data['seeds'][0]}" / "run.json")
+            if run.is_file():
+                info = json.loads(run.read_text(encoding="utf-8"))
+                found["settings"] = info.get("settings") or "v1"
+                if "renderer" in (info.get("config") or {}):
+                    found["renderer"] = info["config"]["renderer"]
+    return found
+
+
+def _additions_only(old, new) -> bool:
+    """True when `new` only adds to `old`: new dict keys, new list items (the calibration of
+    docs/calibration.md grows stage by stage, cell by cell and seed by seed in one folder)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return all(k in new and _additions_only(v, new[k]) for k, v in old.items())
+    if isinstance(old, list) and isinstance(new, list) and old and not isinstance(old[0], dict):
+        return all(item in new for item in old)
+    return old == new
+
+
+def manifest_differences(stored: dict, asked: dict) -> list[str]:
+    """Keys in which the asked manifest differs from the stored one, sorted. Only keys both
+    record are compared (a legacy manifest records fewer), except `experiments`; `calibration`
+    may grow (new stages, cells and seeds) but not change."""
+    diffs = []
+    for key in sorted(set(stored) & set(asked) - {"format"}):
+        old, new = stored[key], asked[key]
+        if key == "calibration" and _additions_only(old, new):
+            continue
+        if old != new:
+            diffs.append(key)
+    if "experiments" in stored and "experiments" not in asked:  # pragma: no cover - always set
+        diffs.append("experiments")
+    return diffs
+
+
+def manifest_error(config: dict, runs_root: str) -> str | None:
+    """One line if the results folder of `config` holds an experiment made under another
+    config; None if it is new, legacy-compatible or the same experiment."""
+    root = Path(config["results_root"])
+    path = root / MANIFEST
+    asked = experiment_manifest(config, runs_root)
+    if path.is_file():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            return (f"{path} cannot be read ({exc}); it records which experiment "
+                    f"{root}/ holds: restore it, or write to a fresh folder with "
+                    f"--config results_root=...")
+        where = str(path)
+    else:
+        stored = legacy_manifest(root)
+        if stored is None:
+            return None
+        where = f"the outputs already in {root}/"
+    diffs = manifest_differences(stored, asked)
+    if not diffs:
+        return None
+    shown = "; ".join(f"{k} {stored[k]!r} -> {asked[k]!r}" for k in diffs)
+    return (f"config differs from the experiment in {root}/ ({where}) in: {shown}. One folder "
+            f"holds one experiment: write this one to a fresh folder, e.g. --config "
+            f"results_root=results/<name> (or delete {root}/ if you mean to replace it)")
+
+
+def write_manifest(config: dict, runs_root: str) -> Path:
+    """Write the manifest of `config` into its results folder if none is there (atomically)."""
+    path = Path(config["results_root"]) / MANIFEST
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(experiment_manifest(config, runs_root), indent=2,
+                                  sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    return path
+
+
+# --- device -------------------------------------------------------------------------------------
+
+def requested_executor(argv: list[str]) -> str:
+    """The executor a Snakemake command line asks for: `--executor X` / `-e X`, or `executor:` in
+    a profile it names (`--profile`, `--workflow-profile`); 'local' otherwise."""
+    profiles = []
+    for i, arg in enumerate(argv):
+        name, eq, value = arg.partition("=")
+        if name in ("--executor", "-e"):
+            return value if eq else (argv[i + 1] if i + 1 < len(argv) else "local")
+        if name in ("--profile", "--workflow-profile"):
+            profiles.append(value if eq else (argv[i + 1] if i + 1 < len(argv) else ""))
+    for profile in profiles:
+        for fname in ("config.yaml", "profile.yaml"):
+            path = Path(profile) / fname
+            if path.is_file():
+                settings = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                if settings.get("executor"):
+                    return str(settings["executor"])
+    return "local"
+
+
+def device_error(config: dict, argv: list[str]) -> str | None:
+    """`device: cuda` on a machine without CUDA, for jobs that run on this machine (a cluster
+    executor's jobs run elsewhere, where the training command itself checks)."""
+    if config.get("device") != "cuda" or requested_executor(argv) not in ("local", "dryrun"):
+        return None
+    import torch
+
+    if torch.cuda.is_available():
+        return None
+    return ("config device='cuda' is not allowed: torch.cuda.is_available() is False on this "
+            "machine; use device=auto or device=cpu (or a cluster profile whose nodes have CUDA)")
+
+
+# --- stale Snakemake locks ----------------------------------------------------------------------
+_HELD = []  # the open lock file of this process, kept for its lifetime
+
+
+def clear_stale_locks(snakemake_dir: str | Path = ".snakemake") -> bool:
+    """Remove Snakemake's directory locks when no other Snakemake of this folder is alive.
+
+    Every Snakemake process that parses the workflow holds an OS lock (flock) on
+    .snakemake/jepa-bench.lock for its lifetime; the OS drops it when the process dies, even by
+    SIGKILL. Whoever gets that lock knows that no other such process is running, so locks left
+    in .snakemake/locks/ are stale: a killed pipeline then continues without `--unlock`.
+    Returns whether stale locks were removed. Without flock (Windows) it does nothing."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not on POSIX
+        return False
+    folder = Path(snakemake_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    fh = open(folder / "jepa-bench.lock", "a")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        return False
+    _HELD.append(fh)
+    stale = [p for p in (folder / "locks").glob("*") if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return bool(stale)

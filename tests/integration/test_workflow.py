@@ -120,7 +120,8 @@ if sys.argv[1] != "train":
     from jepa_bench.cli import main
     raise SystemExit(main(sys.argv[1:]))
 p = argparse.ArgumentParser()
-for opt in ("--config", "--seed", "--total-steps", "--out", "--renderer", "--device", "--threads"):
+for opt in ("--config", "--seed", "--total-steps", "--out", "--renderer", "--device", "--threads",
+            "--settings"):
     p.add_argument(opt)
 p.add_argument("--set", action="append", default=[])
 p.add_argument("--resume", action="store_true")
@@ -167,7 +168,8 @@ def test_tiny_preset_runs_to_figures_and_report(tmp_path, snakemake, job_counts)
         calls = [json.loads(line) for line in log.read_text().splitlines()]
         assert len(calls) == 4
         assert all("--resume" in c and c[c.index("--total-steps") + 1] == "512" for c in calls)
-        assert all(" ".join(c).endswith("--set num_envs=4 --set num_steps=32") for c in calls)
+        assert all(" ".join(c).endswith("--settings v1 --resume --quiet --set num_envs=4 "
+                                        "--set num_steps=32") for c in calls)
         for stem in ("fig3_return", "embed_var", "jepa_loss", "embed_rank"):
             for ext in ("png", "pdf"):
                 assert (results / "figures" / f"{stem}.{ext}").stat().st_size > 0
@@ -248,3 +250,61 @@ def test_recovery_threshold_must_lie_above_the_collapse_line(tmp_path, snakemake
     res = snakemake("-n", *RECOVERY, "--config", f"results_root={tmp_path}",
                     "recovery_threshold=1e-8")
     assert res.returncode != 0 and "must lie above" in res.stdout + res.stderr
+
+
+def test_settings_set_reaches_train_and_aggregate(tmp_path, snakemake):
+    res = snakemake("-n", "-p", "--configfile", "workflow/config/tiny.yaml",
+                    "--config", f"results_root={tmp_path}/results", "settings=v1")
+    assert res.returncode == 0, res.stderr + res.stdout
+    cmds = [ln for ln in res.stdout.splitlines() if ln.removeprefix("Shell command: ").startswith(("jepa-bench train",
+                                                                   "jepa-bench aggregate"))]
+    assert len(cmds) == 5 and all("--settings v1 " in c for c in cmds)
+
+
+def test_the_default_profile_is_loaded_without_naming_it(tmp_path, snakemake):
+    """Snakemake looks for profiles/default/ beside the Snakefile: the link to
+    workflow/profiles/default makes plain `snakemake` use it (rerun-incomplete and all)."""
+    res = snakemake("-n", "--config", f"results_root={tmp_path}/results")
+    assert res.returncode == 0, res.stderr
+    assert "Using workflow specific profile profiles/default" in res.stderr
+    assert (REPO / "profiles" / "default").resolve() == REPO / "workflow" / "profiles" / "default"
+    assert yaml.safe_load((REPO / "profiles" / "default" / "config.yaml").read_text())[
+        "rerun-incomplete"] is True
+
+
+@pytest.mark.parametrize("config, message", [
+    (["seeds=[-1]"], "jepa-bench workflow: error: config seeds[0]=-1 is not allowed: must be >= 0"),
+    (["total_steps=0"], "jepa-bench workflow: error: config total_steps=0 is not allowed: "
+                        "must be >= 1"),
+])
+def test_config_errors_are_one_line_exit_2(tmp_path, config, message, snakemake):
+    res = snakemake("-n", "--config", f"results_root={tmp_path}/results", *config)
+    assert res.returncode == 2
+    errors = [ln for ln in res.stderr.splitlines() if "error" in ln.lower()]
+    assert len(errors) == 1 and errors[0].startswith(message), res.stderr
+
+
+def test_cuda_on_a_machine_without_cuda_stops_the_dry_run(tmp_path, snakemake):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    res = snakemake("-n", "--config", f"results_root={tmp_path}/results", "device=cuda")
+    assert res.returncode == 2
+    assert res.stderr.splitlines()[-1].startswith(
+        "jepa-bench workflow: error: config device='cuda' is not allowed")
+
+
+def test_a_changed_config_is_refused_where_another_experiment_lives(tmp_path, snakemake):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "experiment.json").write_text(json.dumps(
+        {"format": 1, "experiments": ["figure3"], "configurations": ["j1g1r0", "j1g0r1"],
+         "seeds": [0, 1], "total_steps": 512, "settings": "v1", "renderer": "fast",
+         "train_overrides": ["num_envs=4", "num_steps=32"], "runs_root": f"{results}/runs"}))
+    tiny = ["-n", "--configfile", "workflow/config/tiny.yaml"]
+    assert snakemake(*tiny, "--config", f"results_root={results}").returncode == 0
+    res = snakemake(*tiny, "--config", f"results_root={results}", "seeds=[0]")
+    assert res.returncode == 2
+    line = res.stderr.splitlines()[-1]
+    assert line.startswith("jepa-bench workflow: error: config differs from the experiment in")
+    assert "seeds [0, 1] -> [0]" in line and "--config results_root=" in line

@@ -20,8 +20,8 @@ def test_presets_pass(preset):
 
 
 @pytest.mark.parametrize("key, value, expected", [
-    ("total_steps", 0, "config total_steps=0 is not allowed: 0 is less than the minimum of 1"),
-    ("seeds", [0, -1], "config seeds[1]=-1 is not allowed: -1 is less than the minimum of 0"),
+    ("total_steps", 0, "config total_steps=0 is not allowed: must be >= 1"),
+    ("seeds", [0, -1], "config seeds[1]=-1 is not allowed: must be >= 0"),
     ("seeds", [0, 0], "config seeds=[0, 0] is not allowed: [0, 0] has non-unique elements"),
     ("configurations", ["j9g0r0"], "config configurations[0]='j9g0r0' is not allowed: allowed "
                                    "values are j0g0r0, j0g0r1"),
@@ -47,8 +47,133 @@ def test_first_error_does_not_depend_on_key_order():
 
 
 @pytest.mark.parametrize("given, expected", [
-    (["0", "1"], [0, 1]), ([0, "2"], [0, 2]), (["a", "1"], ["a", 1]), (["-1"], ["-1"]),
+    (["0", "1"], [0, 1]), ([0, "2"], [0, 2]), (["a", "1"], ["a", 1]), (["-1"], [-1]),
     ("3", "3"), ([], []),
 ])
 def test_seeds_from_command_line(given, expected):
     assert seeds_from_command_line(given) == expected
+
+
+def test_negative_seed_from_the_command_line_is_below_the_minimum():
+    """`--config "seeds=[-1]"` arrives as ['-1']: reported as below 0, not as a wrong type."""
+    message = config_error(GOOD | {"seeds": seeds_from_command_line(["-1"])}, SCHEMA)
+    assert message == "config seeds[0]=-1 is not allowed: must be >= 0"
+
+
+# --- one results folder holds one experiment ----------------------------------------------------
+
+from jepa_bench.workflow_config import (MANIFEST, clear_stale_locks, device_error,  # noqa: E402
+                                        experiment_manifest, manifest_error, requested_executor,
+                                        write_manifest)
+
+
+def _config(tmp_path, **changes):
+    from snakemake.utils import validate
+
+    cfg = dict(GOOD, results_root=str(tmp_path / "out"), **changes)
+    validate(cfg, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    return cfg
+
+
+def test_manifest_records_the_experiment_not_the_machine(tmp_path):
+    manifest = experiment_manifest(_config(tmp_path), "r/runs")
+    assert {"configurations", "seeds", "total_steps", "renderer", "train_overrides", "settings",
+            "runs_root", "experiments"} <= set(manifest)
+    assert "device" not in manifest and "results_root" not in manifest
+    assert "recovery_steps" not in manifest  # not part of a figure3 experiment
+
+
+def test_a_changed_config_is_refused_in_a_folder_made_under_another(tmp_path):
+    cfg = _config(tmp_path)
+    assert manifest_error(cfg, "runs") is None  # a new folder
+    write_manifest(cfg, "runs")
+    assert (tmp_path / "out" / MANIFEST).is_file()
+    assert manifest_error(cfg, "runs") is None  # the same experiment
+    assert manifest_error(dict(cfg, device="cpu"), "runs") is None  # the device is not in it
+    message = manifest_error(dict(cfg, seeds=[0, 1], total_steps=20000), "runs")
+    assert message.startswith("config differs from the experiment in ")
+    assert "seeds [0, 1, 2, 3, 4] -> [0, 1]" in message and "total_steps 100000 -> 20000" in message
+    assert "--config results_root=" in message and "\n" not in message
+
+
+def test_a_folder_from_before_manifests_is_checked_against_its_summary(tmp_path):
+    summary = tmp_path / "out" / "summary"
+    summary.mkdir(parents=True)
+    (summary / "summary.json").write_text(
+        '{"configurations": ["j0g1r0", "j1g1r0", "j1g0r0", "j1g0r1"], "seeds": [0, 1, 2, 3, 4], '
+        '"total_steps": 100000, "runs_root": "runs"}')
+    cfg = _config(tmp_path)
+    assert manifest_error(cfg, "runs") is None
+    assert "seeds" in manifest_error(dict(cfg, seeds=[0, 1]), "runs")
+    assert "settings 'v1' -> 'v2'" in manifest_error(dict(cfg, settings="v2"), "runs")
+
+
+def test_committed_reference_results_refuse_other_seeds():
+    """The committed results/ folder (no manifest yet): its summary records seeds 0-4."""
+    from snakemake.utils import validate
+
+    cfg = dict(GOOD, results_root="results")
+    validate(cfg, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
+    import os
+    cwd = os.getcwd()
+    os.chdir(REPO)
+    try:
+        assert manifest_error(cfg, "results/runs") is None
+        assert "seeds" in manifest_error(dict(cfg, seeds=[0, 1]), "results/runs")
+    finally:
+        os.chdir(cwd)
+
+
+def test_calibration_may_grow_but_not_change(tmp_path):
+    base = {"probe": {"seeds": [100], "cells": {"a": {"config": "j0g1r0", "set": []}}}}
+    cfg = _config(tmp_path, experiments=["calibration"], calibration=base)
+    write_manifest(cfg, "runs")
+    grown = {"probe": {"seeds": [100, 101], "cells": {"a": {"config": "j0g1r0", "set": []},
+                                                     "b": {"config": "j0g1r0", "set": []}}}}
+    assert manifest_error(dict(cfg, calibration=grown), "runs") is None
+    changed = {"probe": {"seeds": [100], "cells": {"a": {"config": "j0g1r0",
+                                                         "set": ["lr=1e-3"]}}}}
+    assert "calibration" in manifest_error(dict(cfg, calibration=changed), "runs")
+
+
+@pytest.mark.parametrize("argv, executor", [
+    (["snakemake", "-c2"], "local"), (["snakemake", "--executor", "slurm"], "slurm"),
+    (["snakemake", "-e=slurm"], "slurm"),
+    (["snakemake", "--workflow-profile", "workflow/profiles/slurm"], "slurm"),
+])
+def test_requested_executor(argv, executor, monkeypatch):
+    monkeypatch.chdir(REPO)
+    assert requested_executor(argv) == executor
+
+
+def test_cuda_without_cuda_is_refused_for_local_jobs_only(monkeypatch):
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    message = device_error(GOOD | {"device": "cuda"}, ["snakemake", "-n"])
+    assert message.startswith("config device='cuda' is not allowed") and "\n" not in message
+    assert device_error(GOOD | {"device": "cuda"}, ["snakemake", "--executor", "slurm"]) is None
+    assert device_error(GOOD | {"device": "auto"}, ["snakemake"]) is None
+
+
+def test_stale_snakemake_locks_are_removed_only_when_no_other_snakemake_lives(tmp_path):
+    import subprocess
+    import sys
+    locks = tmp_path / ".snakemake" / "locks"
+    locks.mkdir(parents=True)
+    (locks / "0.input.lock").write_text("x")
+    # another live process holds the folder: the locks may be its own, so they stay
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from jepa_bench.workflow_config import clear_stale_locks; "
+        f"clear_stale_locks({str(tmp_path / '.snakemake')!r}); print('held', flush=True); "
+        "time.sleep(60)")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        (locks / "0.input.lock").write_text("x")
+        assert clear_stale_locks(tmp_path / ".snakemake") is False
+        assert (locks / "0.input.lock").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # its holder is dead (killed): they are stale
+    assert clear_stale_locks(tmp_path / ".snakemake") is True
+    assert not (locks / "0.input.lock").exists()

@@ -25,11 +25,13 @@ rule aggregate:
         seeds=" ".join(map(str, SEEDS)),
         total_steps=config["total_steps"],
         renderer=config["renderer"],
+        settings=SETTINGS,
         overrides=set_options(config["train_overrides"]),
     conda:
         "../envs/jepa-bench.yaml"
     shell:
         "jepa-bench aggregate --runs-root {params.runs_root}"
         " --configs {params.configurations} --seeds {params.seeds}"
-        " --total-steps {params.total_steps} --renderer {params.renderer} {params.overrides}"
+        " --total-steps {params.total_steps} --renderer {params.renderer}"
+        " --settings {params.settings} {params.overrides}"
         " --out {params.out_dir} > {log} 2>&1"

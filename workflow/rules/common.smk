@@ -1,12 +1,27 @@
 # Config validation and the helpers every stage shares.
+#
+# Every problem found here is one line on stderr and exit status 2, before Snakemake prints
+# anything else: a bad key or value (checked against workflow/schemas/config.schema.yaml),
+# device=cuda on a machine without CUDA, and a config that differs from the experiment already
+# in results_root (its experiment.json: one folder holds one experiment).
 
 import os
 import shlex
+import sys
 from pathlib import Path
 
 from snakemake.utils import validate
 
-from jepa_bench.workflow_config import config_error, load_schema, seeds_from_command_line
+from jepa_bench.workflow_config import (clear_stale_locks, config_error, device_error,
+                                        load_schema, manifest_error, seeds_from_command_line,
+                                        write_manifest)
+
+
+def stop(message):
+    """One line on stderr, exit status 2: the first line says it all."""
+    print(f"jepa-bench workflow: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
 
 # `snakemake --config seeds=[0,1]` hands the seeds over as strings
 if "seeds" in config:
@@ -15,11 +30,15 @@ if "seeds" in config:
 _SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 _problem = config_error(config, load_schema(_SCHEMA))
 if _problem:
-    raise ValueError(_problem)
+    stop(_problem)
 validate(config, schema="../schemas/config.schema.yaml")
+_problem = device_error(config, sys.argv)
+if _problem:
+    stop(_problem)
 
 CONFIGURATIONS = config["configurations"]
 SEEDS = config["seeds"]
+SETTINGS = config["settings"]
 RESULTS = config["results_root"].rstrip("/")
 # one run folder per run: {RUNS}/{configuration}/seed{seed}/ (written by jepa_bench/train.py);
 # a preset may point runs_root at another preset's runs to reuse them (same steps and overrides)
@@ -27,6 +46,18 @@ RUNS = (config["runs_root"] or f"{RESULTS}/runs").rstrip(os.sep)
 SUMMARY = f"{RESULTS}/summary"
 FIGURES = f"{RESULTS}/figures"
 LOGS = f"{RESULTS}/logs"
+
+# one folder holds one experiment: refuse a config that differs from the one that made the
+# outputs already in RESULTS; the manifest is written when the pipeline really starts
+_problem = manifest_error(config, RUNS)
+if _problem:
+    stop(_problem)
+# a Snakemake killed by SIGKILL leaves its locks behind; no other one is alive if we get ours
+clear_stale_locks()
+
+
+onstart:
+    write_manifest(config, RUNS)
 
 
 wildcard_constraints:

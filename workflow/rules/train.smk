@@ -21,6 +21,7 @@ rule train:
         total_steps=config["total_steps"],
         renderer=config["renderer"],
         device=config["device"],
+        settings=SETTINGS,
         overrides=set_options(config["train_overrides"]),
     # profiles set the real number (set-threads); it becomes torch's thread count
     threads: 1
@@ -30,4 +31,4 @@ rule train:
         "jepa-bench train --config {wildcards.configuration} --seed {wildcards.seed}"
         " --total-steps {params.total_steps} --out {params.out_dir}"
         " --renderer {params.renderer} --device {params.device} --threads {threads}"
-        " --resume --quiet {params.overrides} > {log} 2>&1"
+        " --settings {params.settings} --resume --quiet {params.overrides} > {log} 2>&1"
