@@ -83,7 +83,7 @@ import numpy as np
 import pandas as pd
 
 from jepa_bench.config import config_differences, get_config, resolve
-from jepa_bench.layout import RunPaths
+from jepa_bench.layout import RunPaths, check_seeds
 from jepa_bench.metrics import EPISODE_COLUMNS, atomic_write_text, read_json, write_table
 from jepa_bench.stats import (CI_LEVEL, CI_RESAMPLES, CI_SEED, RETURN_WINDOW, describe_sample,
                               final_return)
@@ -95,6 +95,7 @@ __all__ = [
     "make_grid",
     "random_policy_returns",
     "read_run",
+    "read_summary",
     "read_tables",
     "run_curve",
     "run_summary",
@@ -319,6 +320,18 @@ def run_summary(
     }
 
 
+# --------------------------------------------------------------------------- the summary tables
+
+
+def read_summary(summary_dir: str | os.PathLike, tables: Sequence[str]) -> dict:
+    """The summary tables ``tables`` (keys of SUMMARY_FILES) as DataFrames and summary.json as
+    the dict under "meta", for the stages that read what ``summarise`` wrote."""
+    summary_dir = Path(summary_dir)
+    out = {key: pd.read_csv(summary_dir / SUMMARY_FILES[key]) for key in tables}
+    out["meta"] = read_json(summary_dir / SUMMARY_FILES["meta"])
+    return out
+
+
 # --------------------------------------------------------------------------- the pipeline step
 
 
@@ -347,16 +360,10 @@ def summarise(
     Returns {"curves", "runs", "stats", "random_baseline", "meta"} -> path.
     """
     runs_root, out_dir = Path(runs_root), Path(out_dir)
-    configs = list(dict.fromkeys(configs))
-    seeds = [int(s) for s in dict.fromkeys(seeds)]
+    configs = [get_config(name).name for name in dict.fromkeys(configs)]
     if not configs:
         raise ValueError("configs=[] is not allowed: give at least one configuration")
-    if not seeds:
-        raise ValueError("seeds=[] is not allowed: give at least one seed")
-    for name in configs:
-        get_config(name)
-    if any(s < 0 for s in seeds):
-        raise ValueError(f"seeds={seeds} is not allowed: seeds must be >= 0")
+    seeds = check_seeds(seeds)
     grid = make_grid(int(total_steps))
     total_steps = int(total_steps)
 

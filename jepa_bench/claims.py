@@ -19,30 +19,30 @@ above t if ci_high <= t, undecided otherwise. Two configurations are "separated"
 do not overlap. When all seeds give the same value the CI in stats.csv is NaN; here it is taken
 as that single value. With fewer than two seeds nothing is decided.
 
-This module owns the five claims (one function each, in ``CLAIMS``), their criteria and the
-report's wording. Comparisons, verdict words and report writing come from jepa_bench.verdicts,
+This module owns the five claims (``CLAIMS``: one ``Claim`` each, whose checks are one function
+each), their criteria and the report's wording. Comparisons, verdict words and report writing come from jepa_bench.verdicts,
 the configurations' notation from jepa_bench.config. It reads only the summary tables: never a
 run folder, never a statistic of its own.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
-from jepa_bench.aggregate import SUMMARY_FILES
+from jepa_bench.aggregate import read_summary
 from jepa_bench.config import PAPER_CONFIGS, get_config
 from jepa_bench.verdicts import (INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED, Interval, above,
                                  all_of, below, check_lines, make_check, make_claim, sci,
                                  report_json_path, separated, verdict_of, write_report,
                                  yes_no)
 
-__all__ = ["CLAIMS", "CRITERIA", "INCONCLUSIVE", "NOT_REPRODUCED", "NOT_RUN", "REPRODUCED",
+__all__ = ["CLAIMS", "CRITERIA", "Claim", "INCONCLUSIVE", "NOT_REPRODUCED", "NOT_RUN", "REPRODUCED",
            "Interval", "above", "evaluate_claims", "separated", "write_claims"]
 
 GRAD_CONFIGS = ["j0g1r0", "j1g1r0"]  # the paper's ∇ configurations
@@ -114,11 +114,9 @@ class _Summary:
 
 
 def _load(summary_dir: Path) -> _Summary:
-    stats = pd.read_csv(summary_dir / SUMMARY_FILES["stats"])
-    runs = pd.read_csv(summary_dir / SUMMARY_FILES["runs"])
-    meta = json.loads((summary_dir / SUMMARY_FILES["meta"]).read_text())
-    present = [c for c in meta["configurations"] if c in set(runs["configuration"])]
-    return _Summary(stats, runs, meta, present)
+    t = read_summary(summary_dir, ("stats", "runs"))
+    present = [c for c in t["meta"]["configurations"] if c in set(t["runs"]["configuration"])]
+    return _Summary(t["stats"], t["runs"], t["meta"], present)
 
 
 # --------------------------------------------------------------------------- the claims
@@ -133,15 +131,6 @@ class _Thresholds:
 
 def _notation(name: str) -> str:
     return get_config(name).notation
-
-
-def _claim(cid, configuration, statement, criterion, checks, missing=()):
-    """A claim about `configuration`; with any configuration it needs `missing`, it is not run,
-    whatever the checks of the configurations that were run say."""
-    verdict = NOT_RUN if missing else verdict_of([c["result"] for c in checks])
-    return make_claim(cid, {"configuration": configuration, "notation": _notation(configuration)},
-                      statement, criterion, checks, verdict,
-                      missing_configurations=list(missing))
 
 
 def _learns(s: _Summary, cfg: str, t_learn: float) -> dict:
@@ -161,44 +150,39 @@ def _collapse_count(s: _Summary, cfg: str) -> tuple[int, int]:
     return int((ev[have] < s.meta["collapse_threshold"]).sum()), int(have.sum())
 
 
-def claim_1(s: _Summary, th: _Thresholds) -> dict:
-    """Ĵ, ∇, R̂ learns something, but limited."""
-    cfg = "j0g1r0"
-    statement = "Ĵ, ∇, R̂ learns some advantageous behaviour (better than random), albeit limited."
-    criterion = "learns AND limited."
-    if cfg not in s.present:
-        return _claim(1, cfg, statement, criterion, [], [cfg])
-    fr = s.interval(cfg, "final_return")
+# Each claim's checks, from the configurations that were run; [] when nothing can be checked.
+
+
+def learns_but_limited(s: _Summary, th: _Thresholds) -> list[dict]:
+    """Claim 1: Ĵ, ∇, R̂ learns something (above T_learn), but limited (below 475)."""
+    if "j0g1r0" not in s.present:
+        return []
+    fr = s.interval("j0g1r0", "final_return")
     lim = below(fr, th.ceiling)
-    checks = [
-        _learns(s, cfg, th.t_learn),
+    return [
+        _learns(s, "j0g1r0", th.t_learn),
         make_check("limited (final return below 475)", lim,
                    f"final return CI {fr.low:.1f} to {fr.high:.1f} vs {th.ceiling:.0f}: {yes_no(lim)}",
                    reward_threshold=th.ceiling),
     ]
-    return _claim(1, cfg, statement, criterion, checks)
 
 
-def claim_2(s: _Summary, th: _Thresholds) -> dict:
-    """J, ∇, R̂ is best: fastest rise, no plateau."""
-    cfg = "j1g1r0"
-    statement = "J, ∇, R̂ gives the best results: the return rises much faster and does not plateau."
-    criterion = "best (AUC) AND no plateau."
-    others = [c for c in PAPER_CONFIGS if c != cfg and c in s.present]
-    missing = [c for c in PAPER_CONFIGS if c not in s.present]
-    if cfg not in s.present or not others:
-        return _claim(2, cfg, statement, criterion, [], missing)
-    auc = s.interval(cfg, "auc_return")
+def best_without_plateau(s: _Summary, th: _Thresholds) -> list[dict]:
+    """Claim 2: J, ∇, R̂ has the highest AUC, separated, and its late slope is above 0."""
+    others = [c for c in PAPER_CONFIGS if c != "j1g1r0" and c in s.present]
+    if "j1g1r0" not in s.present or not others:
+        return []
+    auc = s.interval("j1g1r0", "auc_return")
     pair = {o: separated(auc, s.interval(o, "auc_return")) for o in others}
     best = all_of(list(pair.values()))
     detail = "; ".join(f"vs {_notation(o)} AUC {s.interval(o, 'auc_return').text()}: "
                        f"{'separated above' if r else 'separated below' if r is False else 'overlap'}"
                        for o, r in pair.items())
-    slope = s.interval(cfg, "late_slope")
-    fr = s.interval(cfg, "final_return")
+    slope = s.interval("j1g1r0", "late_slope")
+    fr = s.interval("j1g1r0", "final_return")
     at_ceiling = fr.defined and fr.low >= th.ceiling
     np_ = True if at_ceiling else above(slope, 0.0)
-    checks = [
+    return [
         make_check("best AUC among the paper's configurations", best,
                    f"AUC {auc.text()}; {detail}", auc=auc.__dict__,
                    others={o: s.interval(o, "auc_return").__dict__ for o in others}),
@@ -207,71 +191,54 @@ def claim_2(s: _Summary, th: _Thresholds) -> dict:
                    f"{' (final return at the 475 ceiling)' if at_ceiling else ''}: {yes_no(np_)}",
                    late_slope=slope.__dict__, at_ceiling=at_ceiling),
     ]
-    return _claim(2, cfg, statement, criterion, checks, missing)
 
 
-def claim_3(s: _Summary, th: _Thresholds) -> dict:
-    """J, ∇̂, R̂ collapses and does not learn."""
-    cfg = "j1g0r0"
-    statement = ("J, ∇̂, R̂ collapses: the embedding variance falls below 1e-7 and the episodic "
-                 "return never increases.")
-    criterion = "collapse AND does not learn (NOT learns)."
-    if cfg not in s.present:
-        return _claim(3, cfg, statement, criterion, [], [cfg])
-    k, n = _collapse_count(s, cfg)
+def collapses_without_learning(s: _Summary, th: _Thresholds) -> list[dict]:
+    """Claim 3: J, ∇̂, R̂ collapses in a majority of seeds and does not learn."""
+    if "j1g0r0" not in s.present:
+        return []
+    k, n = _collapse_count(s, "j1g0r0")
     col = None if n == 0 else k > n / 2
-    learn = _learns(s, cfg, th.t_learn)
+    learn = _learns(s, "j1g0r0", th.t_learn)
     flat = None if learn["result"] is None else not learn["result"]
-    checks = [
+    return [
         make_check("collapse in a majority of seeds", col,
                    f"{k} of {n} seeds have min embedding variance < {sci(th.collapse, 0)} "
-                   f"(min over seeds {s.interval(cfg, 'embed_var_min').text('.2e')}): {yes_no(col)}",
+                   f"(min over seeds {s.interval('j1g0r0', 'embed_var_min').text('.2e')}): "
+                   f"{yes_no(col)}",
                    collapsed_seeds=k, seeds_with_embed_var=n),
         make_check("return does not rise (does not learn)", flat,
-                   f"final return {s.interval(cfg, 'final_return').text()} vs T_learn = "
+                   f"final return {s.interval('j1g0r0', 'final_return').text()} vs T_learn = "
                    f"{th.t_learn:.1f}: does not rise: {yes_no(flat)}",
                    **learn["numbers"]),
     ]
-    return _claim(3, cfg, statement, criterion, checks)
 
 
-def claim_4(s: _Summary, th: _Thresholds) -> dict:
-    """J, ∇̂, R avoids collapse and learns, slower than J, ∇, R̂."""
-    cfg = "j1g0r1"
-    statement = ("J, ∇̂, R avoids collapse and the actor learns, but much slower than with "
-                 "actor-critic gradients (J, ∇, R̂).")
-    criterion = "avoids collapse AND learns AND slower (AUC) than j1g1r0."
-    missing = [c for c in (cfg, "j1g1r0") if c not in s.present]
-    if missing:
-        return _claim(4, cfg, statement, criterion, [], missing)
-    k, n = _collapse_count(s, cfg)
+def learns_slowly_without_collapse(s: _Summary, th: _Thresholds) -> list[dict]:
+    """Claim 4: J, ∇̂, R avoids collapse, learns, and has a lower AUC than J, ∇, R̂."""
+    if not {"j1g0r1", "j1g1r0"} <= set(s.present):
+        return []
+    k, n = _collapse_count(s, "j1g0r1")
     nocol = None if n == 0 else k == 0
-    auc, ref = s.interval(cfg, "auc_return"), s.interval("j1g1r0", "auc_return")
+    auc, ref = s.interval("j1g0r1", "auc_return"), s.interval("j1g1r0", "auc_return")
     sep = separated(ref, auc)
-    checks = [
+    return [
         make_check("avoids collapse (no seed below 1e-7)", nocol,
                    f"{k} of {n} seeds have min embedding variance < {sci(th.collapse, 0)}: "
                    f"{'avoided' if nocol else 'not avoided' if nocol is False else 'undecided'}",
                    collapsed_seeds=k, seeds_with_embed_var=n),
-        _learns(s, cfg, th.t_learn),
+        _learns(s, "j1g0r1", th.t_learn),
         make_check("slower than J, ∇, R̂ (AUC)", sep,
                    f"AUC {auc.text()} vs J, ∇, R̂ {ref.text()}: "
                    f"{'lower, separated' if sep else 'higher, separated' if sep is False else 'overlap'}",
                    auc=auc.__dict__, reference_auc=ref.__dict__),
     ]
-    return _claim(4, cfg, statement, criterion, checks)
 
 
-def claim_5(s: _Summary, th: _Thresholds) -> dict:
-    """The embedding variance of the ∇ configurations stays between 0 and 1."""
-    statement = "The embedding variance of the ∇ configurations stays in a reasonable range between 0 and 1."
-    criterion = "variance range, in every run of j0g1r0 and j1g1r0 that was run."
-    have = [c for c in GRAD_CONFIGS if c in s.present]
-    missing = [c for c in GRAD_CONFIGS if c not in s.present]
-    if not have:
-        return _claim(5, "j1g1r0", statement, criterion, [], missing)
+def variance_in_range(s: _Summary, th: _Thresholds) -> list[dict]:
+    """Claim 5: every logged embedding variance of each ∇ configuration run lies in [1e-7, 1]."""
     checks = []
-    for c in have:
+    for c in [c for c in GRAD_CONFIGS if c in s.present]:
         rows = s.run_rows(c)
         lo, hi = rows["embed_var_min"].astype(float), rows["embed_var_max"].astype(float)
         ok = lo.notna() & hi.notna()
@@ -281,14 +248,63 @@ def claim_5(s: _Summary, th: _Thresholds) -> dict:
             f"{int(ok.sum())} runs; smallest {lo.min():.3g}, largest {hi.max():.3g}: {yes_no(r)}",
             min=float(lo.min()), max=float(hi.max()), runs=int(ok.sum()),
         ))
-    claim = _claim(5, have[0], statement, criterion, checks, missing)
-    claim["configuration"] = " + ".join(have)
-    claim["notation"] = " + ".join(f"({_notation(c)})" for c in have)
-    return claim
+    return checks
 
 
-CLAIMS = (claim_1, claim_2, claim_3, claim_4, claim_5)
-"""The claims of the paper's section 3, in its order; each maps (summary, thresholds) to a claim."""
+@dataclass(frozen=True)
+class Claim:
+    """One claim of section 3: what it is about, the configurations it needs, its statement and
+    criterion (fixed before any run), and the function computing its checks."""
+
+    id: int
+    configuration: str
+    needs: tuple[str, ...]
+    statement: str
+    criterion: str
+    checks: Callable[[_Summary, _Thresholds], list[dict]]
+    joint: bool = False
+    """The claim is about each configuration in `needs` that ran (named together)."""
+
+    def evaluate(self, s: _Summary, th: _Thresholds) -> dict:
+        """The claim with its checks and verdict. With a configuration it needs missing it is
+        *not run*, whatever the checks of the configurations that did run say."""
+        missing = [c for c in self.needs if c not in s.present]
+        checks = self.checks(s, th)
+        verdict = NOT_RUN if missing else verdict_of([c["result"] for c in checks])
+        ran = [c for c in self.needs if c in s.present]
+        if self.joint and ran:
+            about = {"configuration": " + ".join(ran),
+                     "notation": " + ".join(f"({_notation(c)})" for c in ran)}
+        else:
+            about = {"configuration": self.configuration,
+                     "notation": _notation(self.configuration)}
+        return make_claim(self.id, about, self.statement, self.criterion, checks, verdict,
+                          missing_configurations=missing)
+
+
+CLAIMS = (
+    Claim(1, "j0g1r0", ("j0g1r0",),
+          "Ĵ, ∇, R̂ learns some advantageous behaviour (better than random), albeit limited.",
+          "learns AND limited.", learns_but_limited),
+    Claim(2, "j1g1r0", tuple(PAPER_CONFIGS),
+          "J, ∇, R̂ gives the best results: the return rises much faster and does not plateau.",
+          "best (AUC) AND no plateau.", best_without_plateau),
+    Claim(3, "j1g0r0", ("j1g0r0",),
+          "J, ∇̂, R̂ collapses: the embedding variance falls below 1e-7 and the episodic return "
+          "never increases.",
+          "collapse AND does not learn (NOT learns).", collapses_without_learning),
+    Claim(4, "j1g0r1", ("j1g0r1", "j1g1r0"),
+          "J, ∇̂, R avoids collapse and the actor learns, but much slower than with actor-critic "
+          "gradients (J, ∇, R̂).",
+          "avoids collapse AND learns AND slower (AUC) than j1g1r0.",
+          learns_slowly_without_collapse),
+    Claim(5, "j1g1r0", tuple(GRAD_CONFIGS),
+          "The embedding variance of the ∇ configurations stays in a reasonable range between 0 "
+          "and 1.",
+          "variance range, in every run of j0g1r0 and j1g1r0 that was run.", variance_in_range,
+          joint=True),
+)
+"""The claims of the paper's section 3, in its order."""
 
 
 def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
@@ -322,7 +338,7 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
             "return_window": s.meta["return_window"],
         },
         "criteria": CRITERIA,
-        "claims": [claim(s, th) for claim in CLAIMS],
+        "claims": [claim.evaluate(s, th) for claim in CLAIMS],
     }
 
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DEFAULT_RUNS_ROOT", "RunPaths", "collapse_paths", "recovery_root_of", "run_dir",
-           "runs_root_of", "switch_paths"]
+__all__ = ["DEFAULT_RUNS_ROOT", "RunPaths", "check_seeds", "collapse_paths", "recovery_root_of",
+           "run_dir", "runs_root_of", "switch_paths"]
 
 DEFAULT_RUNS_ROOT = "results/runs"
 """Where `jepa-bench train` puts a run when no --out is given."""
@@ -33,6 +33,15 @@ METRICS_CSV = "metrics.csv"
 EPISODES_CSV = "episodes.csv"
 CHECKPOINT = ("checkpoints", "last.pt")
 COLLAPSE_STAGE = "collapse"
+
+
+def check_seeds(seeds) -> list[int]:
+    """The seeds of an experiment as distinct ints >= 0, in order; ValueError if none or one
+    is negative (a seed names a folder)."""
+    seeds = [int(x) for x in dict.fromkeys(seeds)]
+    if not seeds or any(x < 0 for x in seeds):
+        raise ValueError(f"seeds={seeds} is not allowed: give at least one seed, every seed >= 0")
+    return seeds
 
 
 def run_dir(root, config: str, seed) -> Path:

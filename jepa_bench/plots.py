@@ -24,7 +24,6 @@ from jepa_bench.config. It owns the figures' look, the mathtext form of the nota
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -33,11 +32,12 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from jepa_bench.aggregate import COLLAPSE_THRESHOLD, SUMMARY_FILES
+from jepa_bench.aggregate import COLLAPSE_THRESHOLD, read_summary
 from jepa_bench.config import GRID_CONFIGS, get_config
 from jepa_bench.stats import band, geometric_band
 
-__all__ = ["FIGURES", "FORMATS", "make_figures", "notation_mathtext", "save_figure"]
+__all__ = ["FIGURES", "FORMATS", "make_figures", "notation_mathtext", "save_figure",
+           "save_figures"]
 
 FORMATS = ("png", "pdf")
 LEGEND_INSIDE_MAX = 6
@@ -88,6 +88,14 @@ def save_figure(fig: Figure, path: Path) -> None:
         raise
 
 
+def save_figures(fig: Figure, out_dir: str | os.PathLike, stem: str) -> list[Path]:
+    """``fig`` as ``{out_dir}/{stem}.png`` and ``.pdf`` (FORMATS, in order); the paths."""
+    paths = [Path(out_dir) / f"{stem}.{fmt}" for fmt in FORMATS]
+    for path in paths:
+        save_figure(fig, path)
+    return paths
+
+
 def _line_plot(ax, data: pd.DataFrame, column: str, order: list[str], log: bool) -> None:
     """One line per configuration. With ``log`` the mean and band are taken over log10 values
     (a geometric mean), so one seed that did not collapse cannot hide several that did."""
@@ -111,9 +119,8 @@ def make_figures(summary_dir: str | os.PathLike, out_dir: str | os.PathLike) -> 
     Returns the written paths, in FIGURES order, PNG before PDF.
     """
     summary_dir, out_dir = Path(summary_dir), Path(out_dir)
-    curves = pd.read_csv(summary_dir / SUMMARY_FILES["curves"])
-    stats = pd.read_csv(summary_dir / SUMMARY_FILES["stats"])
-    meta = json.loads((summary_dir / SUMMARY_FILES["meta"]).read_text())
+    tables = read_summary(summary_dir, ("curves", "stats"))
+    curves, stats, meta = tables["curves"], tables["stats"], tables["meta"]
     order = [c for c in meta["configurations"] if c in set(curves["configuration"])]
     random = stats[(stats["configuration"] == "random") & (stats["metric"] == "episode_return")]
 
@@ -159,8 +166,5 @@ def make_figures(summary_dir: str | os.PathLike, out_dir: str | os.PathLike) -> 
         elif handles:
             ax.legend(handles, labels, title="configuration", fontsize=8, title_fontsize=8,
                       handlelength=3.5)
-        for fmt in FORMATS:
-            path = out_dir / f"{stem}.{fmt}"
-            save_figure(fig, path)
-            written.append(path)
+        written += save_figures(fig, out_dir, stem)
     return written

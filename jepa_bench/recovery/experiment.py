@@ -61,7 +61,7 @@ import pandas as pd
 
 from jepa_bench.aggregate import make_grid, read_run, run_curve
 from jepa_bench.config import get_config
-from jepa_bench.layout import collapse_paths, switch_paths
+from jepa_bench.layout import check_seeds, collapse_paths, switch_paths
 from jepa_bench.metrics import read_json
 from jepa_bench.stats import (CI_LEVEL, CI_METHOD, CI_RESAMPLES, CI_SEED, EXACT, RETURN_WINDOW,
                               describe_sample, final_return, median_time_to_event, proportion,
@@ -335,11 +335,9 @@ def summarise_recovery(root: str | os.PathLike, algos: Sequence[str], seeds: Seq
     *included* only if its stage-1 run collapsed and both stage-2 runs are complete."""
     root = Path(root)
     algos = list(dict.fromkeys(algos))
-    seeds = [int(x) for x in dict.fromkeys(seeds)]
     if not algos:
         raise ValueError("algos=[] is not allowed: give at least one algorithm")
-    if not seeds or any(x < 0 for x in seeds):
-        raise ValueError(f"seeds={seeds} is not allowed: give seeds >= 0")
+    seeds = check_seeds(seeds)
     s = settings
     grid = make_grid(s.recovery_steps)
 

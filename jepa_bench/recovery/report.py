@@ -18,7 +18,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from jepa_bench.metrics import write_table
-from jepa_bench.plots import FORMATS, save_figure
+from jepa_bench.plots import save_figures
 from jepa_bench.recovery.experiment import (ALGO_LABELS, ARM_LABELS, ARMS, SUMMARY_FILES,
                                             RecoverySettings, RecoverySummary, config_label,
                                             evaluate_recovery, flag, fraction_text, return_text,
@@ -106,12 +106,7 @@ def plot_recovery(summary: RecoverySummary, out_dir: str | os.PathLike) -> list[
                    handlelength=3.5)
     fig.suptitle("Recovery from a collapsed encoder\nbold: mean (geometric for the variance), "
                  "95% bootstrap CI over seeds; thin: single seeds", fontsize=10)
-    written = []
-    for fmt in FORMATS:
-        path = out_dir / f"{FIGURE_STEM}.{fmt}"
-        save_figure(fig, path)
-        written.append(path)
-    return written
+    return save_figures(fig, out_dir, FIGURE_STEM)
 
 
 # --------------------------------------------------------------------------- report
