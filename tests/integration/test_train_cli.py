@@ -2,17 +2,15 @@
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from jepa_bench.cli import main
-from jepa_bench.config import CONFIGS
+from jepa_bench.config import CONFIGS, resolve
 from jepa_bench.metrics import EPISODE_COLUMNS, METRIC_COLUMNS, TIMING_COLUMNS
 
 TINY = ["--set", "num_envs=2", "--set", "num_steps=16", "--set", "depth=1",
@@ -63,27 +61,38 @@ def test_same_seed_gives_identical_csvs_apart_from_timing(tmp_path):
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "c")]) == 1
 
 
+# `jepa-bench train` in a child process that SIGKILLs itself inside a chosen minibatch step: a
+# deterministic stop point, halfway through an update, after the checkpoints of those before it.
+KILLED_TRAIN = """
+import os, signal, sys
+import jepa_bench.train as train
+from jepa_bench.cli import main
+kill_at, calls, real = int(sys.argv[1]), [0], train.minibatch_loss
+def dying(*args, **kwargs):
+    calls[0] += 1
+    if calls[0] == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*args, **kwargs)
+train.minibatch_loss = dying
+sys.exit(main(sys.argv[2:]))
+"""
+
+
 def test_killed_process_resumes_to_the_same_metrics(tmp_path):
     steps = 320  # 10 updates of 32 steps
     ref = tmp_path / "ref"
     assert _train(ref, steps=steps) == 0
 
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "jepa_bench", "train", "--config", "j1g1r0", "--seed", "0",
-           "--total-steps", str(steps), "--out", str(out), *TINY]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    ckpt = out / "checkpoints" / "last.pt"
-    deadline = time.monotonic() + 120
-    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.15)  # land somewhere inside a later update
-    if proc.poll() is not None:
-        pytest.fail(f"the run ended before it could be killed: {proc.stderr.read().decode()}")
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    cfg = resolve("j1g1r0", {"num_envs": 2, "num_steps": 16, "depth": 1})
+    per_update = cfg.update_epochs * cfg.num_minibatches  # minibatch steps in one update
+    kill_at = 3 * per_update + per_update // 2  # inside update 4, after 3 checkpoints
+    cmd = [sys.executable, "-c", KILLED_TRAIN, str(kill_at), "train", "--config", "j1g1r0",
+           "--seed", "0", "--total-steps", str(steps), "--out", str(out), *TINY]
+    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
     assert json.loads((out / "run.json").read_text())["status"] == "running"
-    partial = _rows(out / "metrics.csv")
-    assert 0 < len(partial) < 10
+    assert len(_rows(out / "metrics.csv")) == 3  # the rows of the last checkpoint, no more
 
     assert _train(out, steps=steps, extra=["--resume"]) == 0
     assert json.loads((out / "run.json").read_text())["status"] == "complete"
