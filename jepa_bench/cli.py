@@ -6,6 +6,8 @@
     jepa-bench render-check                    (fast renderer vs gymnasium: fidelity and speed)
     jepa-bench theory                          (numerical check of Yu & Chen's Propositions 1-2)
     jepa-bench compare RUN_A RUN_B             (same run apart from timing columns? exit 0 / 1)
+    jepa-bench rerun-check RUN_DIR             (rerun a run here: same run / same distribution /
+                                                different, against its configuration's seeds)
     jepa-bench probe --config j0g1r0           (can the encoder read the state from the frames?)
     jepa-bench calibration-report ...          (the calibration's tables; workflow stage)
 
@@ -23,9 +25,33 @@ from pathlib import Path
 SWITCH_KEYS = ("jepa", "rl_grad", "var_reg", "obs_type", "algo", "target")
 
 
+class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's defaults in --help, except where there is none to show or the help says it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 class _Parser(argparse.ArgumentParser):
+    """One-line errors (exit 2, no usage block) and every option's default shown in --help."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _Defaults)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):  # one line, exit 2, like argparse but without the usage block
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def settable_keys() -> list[str]:
+    """TrainConfig fields that --set accepts: all but the switches a configuration's name fixes."""
+    from dataclasses import fields
+
+    from jepa_bench.config import TrainConfig
+    return [f.name for f in fields(TrainConfig) if f.name not in SWITCH_KEYS]
 
 
 def _positive_int(text: str) -> int:
@@ -66,11 +92,15 @@ def _run_overrides(args) -> dict:
     """The TrainConfig overrides of a run: --set items, --total-steps and --renderer."""
     from jepa_bench.config import parse_overrides
 
+    valid = settable_keys()
+    for item in args.set or []:
+        key = item.partition("=")[0].strip()
+        if key in SWITCH_KEYS:
+            raise ValueError(f"--set {key} is fixed by the configuration name; choose another "
+                             "--config (see `jepa-bench configs`)")
+        if "=" in item and key not in valid:
+            raise ValueError(f"unknown --set key {key!r}; valid keys: {', '.join(valid)}")
     overrides = parse_overrides(args.set)
-    fixed = [k for k in overrides if k in SWITCH_KEYS]
-    if fixed:
-        raise ValueError(f"--set {fixed[0]} is fixed by the configuration name; choose another "
-                         "--config (see `jepa-bench configs`)")
     overrides["total_steps"] = args.total_steps
     if args.renderer:
         overrides["renderer"] = args.renderer
@@ -82,15 +112,33 @@ def cmd_train(args) -> int:
     from jepa_bench.train import default_run_dir, train
 
     cfg = resolve(args.config, _run_overrides(args), settings=args.settings)
+    if args.track:
+        _check_tracker(args.track)
     out = Path(args.out) if args.out else default_run_dir(args.config, args.seed)
-    command = "jepa-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "jepa-bench " + " ".join(shlex.quote(a) for a in (args.argv or sys.argv[1:]))
     info = train(cfg, args.seed, out, config_name=args.config, device=args.device,
                  threads=args.threads, resume=args.resume, force=args.force,
                  progress=not args.quiet, command=command, init_from=args.init_from,
-                 settings=args.settings)
+                 settings=args.settings, track=args.track)
     if info["status"] == "complete":
         print(f"{args.config}/seed{args.seed}: complete, {info['env_steps']} env steps -> {out}")
     return 0
+
+
+def _check_tracker(kind: str) -> None:
+    """Before any training: is the tracker's package importable? One line if not."""
+    import importlib.util
+    if kind == "tensorboard" and importlib.util.find_spec("tensorboard") is None:
+        raise ValueError("--track tensorboard needs the tensorboard package: pip install "
+                         "tensorboard (or pip install -e \".[track]\")")
+
+
+def cmd_rerun_check(args) -> int:
+    from jepa_bench.rerun import rerun_check
+    verdict, report = rerun_check(Path(args.run_dir), seeds_of=args.seeds_of,
+                                  out=Path(args.out) if args.out else None)
+    print(report)
+    return 1 if verdict == "different" else 0
 
 
 def cmd_aggregate(args) -> int:
@@ -199,7 +247,10 @@ def cmd_compare(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from jepa_bench.config import CONFIGS, PAPER_CONFIGS
 
+    from jepa_bench import __version__
+
     parser = _Parser(prog="jepa-bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"jepa-bench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("configs", help="list the named configurations")
@@ -208,16 +259,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one configuration and seed into a run folder")
     p.add_argument("--config", required=True, metavar="NAME",
                    help=f"one of: {', '.join(CONFIGS)}")
-    p.add_argument("--seed", required=True, type=_non_negative_int)
-    p.add_argument("--total-steps", type=_positive_int, default=100_000)
-    p.add_argument("--out", help="run folder (default results/runs/{config}/seed{seed})")
-    p.add_argument("--renderer", choices=("fast", "gym"))
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--seed", required=True, type=_non_negative_int,
+                   help="seed (>= 0) of torch and of every env's initial states; the same seed, "
+                        "CPU kind, torch build and thread count give the same run")
+    p.add_argument("--total-steps", type=_positive_int, default=100_000,
+                   help="env steps of the run; with --resume a larger value extends a run")
+    p.add_argument("--out", help="run folder (default: runs/{config}/seed{seed}, ignored by git)")
+    p.add_argument("--renderer", choices=("fast", "gym"),
+                   help="frame renderer (default: the configuration's, fast)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="torch device; auto takes CUDA when available")
     p.add_argument("--threads", type=_positive_int, help="torch CPU threads (default: torch's)")
-    p.add_argument("--resume", action="store_true", help="continue from the run's checkpoint")
-    p.add_argument("--force", action="store_true", help="discard an existing run folder")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its checkpoint, or extend it when only "
+                        "--total-steps grows; with no run there, say so and start one")
+    p.add_argument("--force", action="store_true",
+                   help="discard the run in --out first (never files tracked by git)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override a TrainConfig field (repeatable)")
+                   help="override a TrainConfig field (repeatable); keys: "
+                        + ", ".join(settable_keys()))
+    p.add_argument("--track", choices=("tensorboard",),
+                   help="also log every update to {out}/tensorboard/ (needs tensorboard: "
+                        "pip install -e \".[track]\")")
     p.add_argument("--settings", metavar="SET",
                    help="settings set of what the paper leaves unstated (default: the current "
                         "default; see docs/calibration.md)")
@@ -301,6 +364,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_b", metavar="RUN_B")
     p.set_defaults(func=cmd_compare)
 
+    p = sub.add_parser("rerun-check",
+                       help="rerun a run folder from its run.json command and say: same run, "
+                            "same distribution (inside its seeds' spread) or different")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run folder, e.g. "
+                   "results/runs/j1g1r0/seed0")
+    p.add_argument("--seeds-of", metavar="CONFIG_DIR",
+                   help="folder of the configuration's seed*/ run folders (default: RUN_DIR's "
+                        "parent)")
+    p.add_argument("--out", help="folder of the rerun (default: a new temporary folder)")
+    p.set_defaults(func=cmd_rerun_check)
+
     p = sub.add_parser("theory", help="numerical check of Propositions 1 and 2 (Yu & Chen)")
     p.add_argument("--seed", type=_non_negative_int, default=0)
     p.add_argument("--out", help="also write the markdown report here")
@@ -311,11 +385,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv
     from jepa_bench.train import RunFolderError, TrainingDiverged
     try:
         return args.func(args)
     except (ValueError, RunFolderError) as exc:
         print(f"jepa-bench {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # an unwritable --out, a full disk: one line naming the file
+        where = exc.filename or "a file"
+        print(f"jepa-bench {args.command}: error: cannot use {where}: "
+              f"{exc.strerror or exc}; nothing was overwritten: choose a folder you can write "
+              "(--out) or free the space", file=sys.stderr)
         return 2
     except TrainingDiverged as exc:
         print(f"jepa-bench {args.command}: training diverged: {exc}", file=sys.stderr)

@@ -3,6 +3,13 @@
     import gymnasium as gym, jepa_bench
     env = gym.make("jepa_bench/PixelCartPole-v1")                   # one env: (3, H, W) uint8
     envs = gym.make_vec("jepa_bench/PixelCartPole-v1", num_envs=8)  # batched: (8, 3, H, W) uint8
+    env = gym.make("jepa_bench/PixelCartPole-v1", render_mode="rgb_array")
+    env.render()                                                    # (H, W, 3) uint8, grey
+
+render_mode="rgb_array" (the only mode) makes render() return the agent's newest frame f_t as an
+RGB array, (H, W, 3) uint8 with the grey value in all three channels: what the agent sees, at
+its resolution (24 x 96 by default), not gymnasium's 600 x 400 picture. The vector env's
+render() returns one such frame per env, as a tuple.
 
 Observations are pixels only: frames f_{t-2}, f_{t-1}, f_t (oldest first; all three equal the
 first frame after a reset). The true state [x, x_dot, theta, theta_dot] (float64) is in
@@ -141,6 +148,22 @@ class _Painter:
             self._gym.close()
 
 
+RENDER_MODES = ("rgb_array",)
+RENDER_FPS = 50  # 1 / TAU
+
+
+def check_render_mode(render_mode) -> str | None:
+    if render_mode is not None and render_mode not in RENDER_MODES:
+        raise ValueError(f"render_mode={render_mode!r} is not supported; use 'rgb_array' (the "
+                         "agent's frame as (H, W, 3) uint8) or None")
+    return render_mode
+
+
+def _rgb(frame: np.ndarray) -> np.ndarray:
+    """A grey (H, W) uint8 frame as the (H, W, 3) RGB array gymnasium's render() returns."""
+    return np.repeat(np.asarray(frame, dtype=np.uint8)[..., None], 3, axis=-1)
+
+
 class PixelCartPoleVectorEnv(VectorEnv):
     """N pixel CartPoles, stepped and rendered together in torch on ``device``.
 
@@ -148,11 +171,13 @@ class PixelCartPoleVectorEnv(VectorEnv):
     terminated / truncated bool, info arrays); "numpy" returns numpy arrays.
     """
 
-    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": list(RENDER_MODES),
+                "render_fps": RENDER_FPS}
 
     def __init__(self, num_envs: int = 1, renderer: str = "fast", height: int = DEFAULT_HEIGHT,
                  width: int = DEFAULT_WIDTH, device: str | torch.device = "cpu",
-                 array_type: str = "numpy"):
+                 array_type: str = "numpy", render_mode: str | None = None):
+        self.render_mode = check_render_mode(render_mode)
         self.num_envs = check_num_envs(num_envs)
         if array_type not in ARRAY_TYPES:
             raise ValueError(f"array_type={array_type!r} is not one of: "
@@ -273,6 +298,14 @@ class PixelCartPoleVectorEnv(VectorEnv):
             rngs.append(rng)
         self._rngs = rngs
 
+    def render(self):
+        """render_mode='rgb_array': each env's newest frame as (H, W, 3) uint8, in a tuple."""
+        if self.render_mode is None:
+            return None
+        if self._needs_reset:
+            raise RuntimeError("call reset() before render()")
+        return tuple(_rgb(f) for f in self._stack[:, -1].cpu().numpy())
+
     def close_extras(self, **kwargs: Any) -> None:
         self._paint.close()
 
@@ -284,10 +317,11 @@ class PixelCartPoleVectorEnv(VectorEnv):
 class PixelCartPoleEnv(gym.Env):
     """One pixel CartPole: gymnasium's CartPole-v1 physics (bit for bit), (3, H, W) uint8 obs."""
 
-    metadata = {"render_modes": []}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": RENDER_FPS}
 
     def __init__(self, renderer: str = "fast", height: int = DEFAULT_HEIGHT,
-                 width: int = DEFAULT_WIDTH):
+                 width: int = DEFAULT_WIDTH, render_mode: str | None = None):
+        self.render_mode = check_render_mode(render_mode)
         self._paint = _Painter(renderer, height, width, torch.device("cpu"))
         self.renderer = renderer
         self.height, self.width = self._paint.height, self._paint.width
@@ -321,6 +355,14 @@ class PixelCartPoleEnv(gym.Env):
         truncated = self._elapsed >= MAX_EPISODE_STEPS
         self._stack = np.concatenate([self._stack[1:], self._frame()[None]], axis=0)
         return self._stack.copy(), 1.0, terminated, truncated, {"state": self.state.copy()}
+
+    def render(self):
+        """render_mode='rgb_array': the newest frame f_t as (H, W, 3) uint8 (grey in R, G, B)."""
+        if self.render_mode is None:
+            return None
+        if self.state is None:
+            raise RuntimeError("call reset() before render()")
+        return _rgb(self._stack[-1])
 
     def close(self) -> None:
         self._paint.close()

@@ -1,16 +1,27 @@
 """The training loop: rollout -> PPO/JEPA update -> log -> checkpoint, and the run folder.
 
-    jepa-bench train --config j1g1r0 --seed 0                 # 100k steps -> results/runs/j1g1r0/seed0
+    jepa-bench train --config j1g1r0 --seed 0                 # 100k steps -> runs/j1g1r0/seed0
     jepa-bench train --config j1g0r0 --seed 3 --resume        # continue after a kill
+    jepa-bench train --config j1g0r0 --seed 3 --resume --total-steps 200000   # extend a run
     jepa-bench train --config state --seed 0 --set lr=3e-4    # any TrainConfig field via --set
 
 A run folder holds run.json, metrics.csv (one row per update), episodes.csv (one row per finished
 episode) and checkpoints/last.pt. The CSVs are rewritten atomically at every checkpoint, so they
 always match the checkpoint a resumed run continues from.
+
+What an existing folder means (`_prepare_folder`):
+- no run there: a fresh run; with --resume a note on stderr says that nothing was resumed;
+- a run there: refused without --resume or --force; --resume continues it when its config and
+  seed are the ones asked, and extends it when only total_steps grows (the learning-rate
+  schedule of an extended run is recorded in run.json, `lr_schedule`);
+- --force deletes the run first, but never files tracked by git (committed results).
+One process at a time writes a run folder: a second one waits for the first (an OS lock on
+`.train.lock`, released when the process ends, even by SIGKILL).
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
@@ -29,6 +40,15 @@ from jepa_bench.metrics import (EPISODE_COLUMNS, METRIC_COLUMNS, Progress, RunPa
 from jepa_bench.ppo import compute_gae, explained_variance
 
 CHECKPOINT_VERSION = 1
+DEFAULT_RUNS_ROOT = "runs"
+"""Where `jepa-bench train` writes without --out: ./runs/ (ignored by git), never results/,
+which holds only what the pipeline wrote."""
+LOCK_FILE = ".train.lock"
+LR_RULE = ("update u (0, 1, ...) uses lr * (1 - u / total_updates) when anneal_lr, lr otherwise; "
+           "a run extended with --resume --total-steps keeps the updates it had and continues "
+           "with total_updates of the new horizon, so each further update gets the lr a run of "
+           "the new length would have had at that update")
+TRACKERS = ("tensorboard",)
 
 
 class RunFolderError(Exception):
@@ -39,7 +59,7 @@ class TrainingDiverged(Exception):
     """A loss became NaN or infinite."""
 
 
-def default_run_dir(config_name: str, seed: int, root: str | Path = "results/runs") -> Path:
+def default_run_dir(config_name: str, seed: int, root: str | Path = DEFAULT_RUNS_ROOT) -> Path:
     """A run's folder is a function of (config, seed) only, never of the time."""
     return Path(root) / config_name / f"seed{seed}"
 
@@ -62,6 +82,34 @@ def _git_revision() -> str:
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def machine_info() -> dict:
+    """What decides whether a rerun is bit-identical besides the code and the seed: the CPU
+    model and its vector instruction sets (the kernels torch picks), the torch build and the
+    thread count (recorded beside this in run.json)."""
+    model, flags = platform.processor() or "unknown", []
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model in ("unknown", platform.processor()):
+                model = value.strip()
+            elif key.strip() in ("flags", "Features") and not flags:
+                flags = value.split()
+    except OSError:
+        pass
+    if sys.platform == "darwin":
+        try:
+            model = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"],
+                                   capture_output=True, text=True, timeout=5).stdout.strip() or model
+        except (OSError, subprocess.SubprocessError):
+            pass
+    isa = sorted(f for f in flags if f.startswith(("avx", "amx", "fma", "f16c", "sse4", "asimd",
+                                                     "sve", "neon")))
+    return {"cpu": model, "arch": platform.machine(), "isa": isa,
+            "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "torch_git": torch.version.git_version, "cuda": torch.version.cuda,
+            "logical_cpus": os.cpu_count(), "os": platform.platform()}
 
 
 def _versions() -> dict:
@@ -310,35 +358,167 @@ class Trainer:
 
 # --- the run folder -----------------------------------------------------------------------------
 
-def _prepare_folder(paths: RunPaths, cfg: TrainConfig, resume: bool, force: bool):
-    """Decide what to do with an existing folder. Returns 'fresh', 'resume' or 'complete'."""
+def tracked_files(folder: Path) -> list[str]:
+    """Files in `folder` that git tracks (committed results); [] outside a git work tree."""
+    if not folder.is_dir():
+        return []
+    try:
+        out = subprocess.run(["git", "ls-files", "--", "."], cwd=folder, capture_output=True,
+                             text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return out.stdout.split() if out.returncode == 0 else []
+
+
+def _force_delete(paths: RunPaths) -> None:
+    tracked = tracked_files(paths.root)
+    if tracked:
+        raise RunFolderError(f"run folder {paths.root} holds {len(tracked)} file(s) tracked by git "
+                             f"(e.g. {tracked[0]}): --force never deletes committed results; "
+                             "write to another --out (default: runs/{config}/seed{seed})")
+    for p in paths.results():
+        p.unlink(missing_ok=True)
+    shutil.rmtree(paths.checkpoint.parent, ignore_errors=True)
+
+
+def _prepare_folder(paths: RunPaths, cfg: TrainConfig, seed: int, resume: bool, force: bool):
+    """Decide what to do with an existing folder: ('fresh' | 'resume' | 'extend' | 'complete',
+    the run.json found there or None)."""
     if not paths.run_json.exists():
         if paths.checkpoint.exists() and not (resume or force):
             raise RunFolderError(f"run folder {paths.root} holds a checkpoint; pass --resume to "
                                  "continue it or --force to start over")
         if force:
-            shutil.rmtree(paths.checkpoint.parent, ignore_errors=True)
-        return "resume" if (resume and not force and paths.checkpoint.exists()) else "fresh"
+            _force_delete(paths)
+        if resume and not force and paths.checkpoint.exists():
+            return "resume", None
+        if resume and not force:
+            print(f"jepa-bench train: note: no run in {paths.root} to resume; starting a fresh "
+                  "one", file=sys.stderr)
+        return "fresh", None
     info = read_json(paths.run_json)
     status = info.get("status", "unknown")
     if force:
-        for p in paths.results():
-            p.unlink(missing_ok=True)
-        shutil.rmtree(paths.checkpoint.parent, ignore_errors=True)
-        return "fresh"
+        _force_delete(paths)
+        return "fresh", None
     if not resume:
         if status == "complete":
             raise RunFolderError(f"run folder {paths.root} already holds a complete run; "
-                                 "pass --resume to keep it or --force to overwrite it")
+                                 "pass --resume to keep it, or --out another folder")
         raise RunFolderError(f"run folder {paths.root} already holds a run (status {status!r}); "
                              "pass --resume to continue it or --force to start over")
-    diff = config_differences(info.get("config") or {}, cfg.to_dict())
+    if info.get("seed", seed) != seed:
+        raise RunFolderError(f"run folder {paths.root} holds seed {info['seed']}, not seed {seed}; "
+                             "pass its seed to --resume it, or --out another folder")
+    old = info.get("config") or {}
+    diff = config_differences(old, cfg.to_dict())
+    if diff == ["total_steps"]:
+        before = old["total_steps"]
+        if cfg.total_steps < before:
+            raise RunFolderError(f"run folder {paths.root} has total_steps={before}; --resume "
+                                 f"can extend a run, not shorten it to {cfg.total_steps}")
+        if not paths.checkpoint.exists():
+            raise RunFolderError(f"run folder {paths.root} has no checkpoint "
+                                 f"({paths.checkpoint}) to extend from; --out another folder")
+        return "extend", info
     if diff:
         raise RunFolderError(f"run folder {paths.root} was made with a different config "
-                             f"(differs in: {', '.join(diff)}); use --force to start over")
+                             f"(differs in: {', '.join(diff)}); --resume can change only a "
+                             "growing total_steps; --out another folder")
     if status == "complete":
-        return "complete"
-    return "resume" if paths.checkpoint.exists() else "fresh"
+        return "complete", info
+    return ("resume", info) if paths.checkpoint.exists() else ("fresh", None)
+
+
+def _load_checkpoint(path: Path, dev: torch.device, what: str) -> dict:
+    """torch.load, with one line naming the file when it is truncated, empty or not ours."""
+    try:
+        ckpt = torch.load(path, map_location=dev, weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file: re-raised as one line
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RunFolderError(f"{what} {path} cannot be read ({reason[:160]}); it was left as it "
+                             "is: restore it, or start the run over with --force") from None
+    if not isinstance(ckpt, dict) or "agent" not in ckpt:
+        raise RunFolderError(f"{what} {path} is not a jepa-bench checkpoint; it was left as it "
+                             "is: restore it, or start the run over with --force")
+    return ckpt
+
+
+class _FolderLock:
+    """One writer per run folder: an OS lock (flock) on the folder's .train.lock, held while the
+    process lives; a second process waits for it (a pipeline rerun while a killed pipeline's
+    orphaned run still trains). No-op where flock does not exist."""
+
+    def __init__(self, folder: Path):
+        self.fh = None
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not on POSIX
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        self.fh = open(folder / LOCK_FILE, "a+")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.fh.seek(0)
+            holder = self.fh.read().strip() or "another process"
+            print(f"jepa-bench train: waiting for pid {holder}, which is writing {folder}",
+                  file=sys.stderr, flush=True)
+            fcntl.flock(self.fh, fcntl.LOCK_EX)
+        self.fh.seek(0)
+        self.fh.truncate()
+        self.fh.write(str(os.getpid()))
+        self.fh.flush()
+
+    def release(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+class _Tracker:
+    """Optional TensorBoard log of every metrics row (CleanRL's names), in {out}/tensorboard/."""
+
+    def __init__(self, kind: str | None, folder: Path):
+        self.writer = None
+        if kind is None:
+            return
+        if kind not in TRACKERS:
+            raise ValueError(f"track={kind!r} is not one of: {', '.join(TRACKERS)}")
+        self.writer = tensorboard_writer(folder / "tensorboard")
+
+    def log(self, row: dict) -> None:
+        if self.writer is None:
+            return
+        step = row["env_step"]
+        names = {"episodic_return": "charts/episodic_return", "sps": "charts/SPS",
+                 "lr": "charts/learning_rate", "embed_var": "charts/embed_var",
+                 "embed_rank": "charts/embed_rank"}
+        for key, value in row.items():
+            if key in ("update", "env_step", "wall_time", "episodes") or value is None:
+                continue
+            self.writer.add_scalar(names.get(key, f"losses/{key}"), value, step)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def tensorboard_writer(folder: Path):
+    """torch's SummaryWriter, or one line saying what to install."""
+    try:
+        import tensorboard  # noqa: F401
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ValueError("--track tensorboard needs the tensorboard package: pip install "
+                         "tensorboard (or pip install -e \".[track]\")") from None
+    return SummaryWriter(str(folder))
 
 
 def _stopped_early(cfg: TrainConfig, trainer: Trainer) -> bool:
@@ -350,7 +530,7 @@ def train(cfg: TrainConfig, seed: int, out_dir: str | Path, config_name: str = "
           device: str = "auto", threads: int | None = None, resume: bool = False,
           force: bool = False, progress: bool = True, command: str | None = None,
           stop_after_updates: int | None = None, init_from: str | Path | None = None,
-          settings: str | None = None) -> dict:
+          settings: str | None = None, track: str | None = None) -> dict:
     """Train one run into `out_dir`; returns the final run.json content.
 
     `init_from` starts a fresh run from the weights (all networks, not the optimiser) of another
@@ -366,25 +546,45 @@ def train(cfg: TrainConfig, seed: int, out_dir: str | Path, config_name: str = "
             raise ValueError(f"threads={threads} must be a positive integer")
         torch.set_num_threads(threads)
     paths = RunPaths(Path(out_dir))
-    action = _prepare_folder(paths, cfg, resume, force)
+    lock = _FolderLock(paths.root)
+    try:
+        return _train(cfg, seed, paths, dev, config_name, resume, force, progress, command,
+                      stop_after_updates, init_from, settings, track)
+    finally:
+        lock.release()
+
+
+def _train(cfg, seed, paths, dev, config_name, resume, force, progress, command,
+           stop_after_updates, init_from, settings, track) -> dict:
+    action, old_info = _prepare_folder(paths, cfg, seed, resume, force)
     if action == "complete":
-        return read_json(paths.run_json)
+        return old_info
+    tracker = _Tracker(track, paths.root)
 
     trainer = Trainer(cfg, seed, dev)
-    if action == "resume":
-        ckpt = torch.load(paths.checkpoint, map_location=dev, weights_only=False)
-        if ckpt.get("version") != CHECKPOINT_VERSION or ckpt["config"] != cfg.to_dict() \
-                or ckpt["seed"] != seed:
+    if action in ("resume", "extend"):
+        ckpt = _load_checkpoint(paths.checkpoint, dev, "checkpoint")
+        saved = dict(ckpt.get("config") or {})
+        grown = saved.get("total_steps", 0) <= cfg.total_steps
+        saved["total_steps"] = cfg.total_steps
+        if ckpt.get("version") != CHECKPOINT_VERSION or saved != cfg.to_dict() \
+                or ckpt.get("seed") != seed or not grown:
             raise RunFolderError(f"checkpoint {paths.checkpoint} does not match this run "
                                  "(config, seed or format); use --force to start over")
         trainer.load_state_dict(ckpt)
     elif init_from is not None:
-        source = torch.load(Path(init_from), map_location=dev, weights_only=False)
+        source = _load_checkpoint(Path(init_from), dev, "--init-from")
         try:
             trainer.agent.load_state_dict(source["agent"])
         except (KeyError, RuntimeError) as exc:
             raise RunFolderError(f"--init-from {init_from}: weights do not fit this "
                                  f"configuration ({str(exc).splitlines()[0]})") from None
+    segments = list(((old_info or {}).get("lr_schedule") or {}).get("segments") or [])
+    if not segments and trainer.update > 0:  # a run from before lr_schedule was recorded
+        segments = [{"first_update": 0,
+                     "total_updates": (old_info or {}).get("total_updates", cfg.num_updates)}]
+    if not segments or segments[-1]["total_updates"] != cfg.num_updates:
+        segments.append({"first_update": trainer.update, "total_updates": cfg.num_updates})
 
     info = {
         "config_name": config_name, "seed": seed, "settings": settings or DEFAULT_SETTINGS,
@@ -392,17 +592,29 @@ def train(cfg: TrainConfig, seed: int, out_dir: str | Path, config_name: str = "
         "env_steps": trainer.global_step, "updates": trainer.update,
         "total_updates": cfg.num_updates, "device": str(dev),
         "threads": torch.get_num_threads(), "versions": _versions(), "git_rev": _git_revision(),
+        "machine": machine_info(),
         "command": command or " ".join(sys.argv), "error": None,
         "init_from": str(init_from) if init_from is not None else None,
+        "lr_schedule": {"rule": LR_RULE, "anneal_lr": cfg.anneal_lr, "segments": segments},
     }
+    if old_info and old_info.get("command") and action == "extend":
+        info["commands"] = old_info.get("commands", [old_info["command"]]) + [info["command"]]
+    elif old_info and old_info.get("commands"):
+        info["commands"] = old_info["commands"]
     write_json_atomic(paths.run_json, info)
-    bar = Progress(cfg.num_updates * cfg.batch_size, f"{config_name}/seed{seed}", enabled=progress)
+    label = f"{config_name}/seed{seed}"
+    bar = Progress(cfg.num_updates * cfg.batch_size, label, enabled=progress)
     done_here = 0
+    started = time.monotonic()
     try:
         while trainer.update < cfg.num_updates and not _stopped_early(cfg, trainer):
             row = trainer.step()
             done_here += 1
+            tracker.log(row)
             recent = [e["return"] for e in trainer.episode_rows[-20:]]
+            elapsed = time.monotonic() - started
+            eta = elapsed / done_here * (cfg.num_updates - trainer.update)
+            bar.label = f"{label} [elapsed {_clock(elapsed)}, ETA {_clock(eta)}]"
             bar.update(trainer.global_step, row["sps"],
                        sum(recent) / len(recent) if recent else None, row["embed_var"])
             last = trainer.update == cfg.num_updates or _stopped_early(cfg, trainer)
@@ -412,15 +624,18 @@ def train(cfg: TrainConfig, seed: int, out_dir: str | Path, config_name: str = "
                 write_json_atomic(paths.run_json, info)
             if stop_after_updates is not None and done_here >= stop_after_updates and not last:
                 bar.close()
+                tracker.close()
                 return info
     except TrainingDiverged as exc:
         bar.close()
+        tracker.close()
         trainer.write_csvs(paths)  # every row finished before the failure
         info.update(status="failed", error=str(exc), env_steps=trainer.global_step,
                     updates=trainer.update)
         write_json_atomic(paths.run_json, info)
         raise
     bar.close()
+    tracker.close()
     if done_here == 0:  # resumed a finished checkpoint whose CSVs were deleted: write them back
         trainer.write_csvs(paths)
     info.update(status="complete", env_steps=trainer.global_step, updates=trainer.update,

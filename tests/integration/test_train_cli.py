@@ -152,3 +152,159 @@ def test_configs_command_lists_every_name_with_notation(capsys):
     out = capsys.readouterr().out
     for name, named in CONFIGS.items():
         assert name in out and named.notation in out
+
+
+# --- issue 14: checkpoints, folders, resume semantics, help ----------------------------------
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 truncated"])
+def test_unreadable_checkpoint_is_one_line_exit_2_and_kept(tmp_path, capsys, content):
+    out = tmp_path / "run"
+    assert _train(out, steps=64, extra=["--set", "checkpoint_every=1"]) == 0
+    info = json.loads((out / "run.json").read_text())
+    info["status"] = "running"
+    (out / "run.json").write_text(json.dumps(info))
+    (out / "checkpoints" / "last.pt").write_bytes(content)
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert _train(out, steps=64, extra=["--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "last.pt cannot be read" in err and "--force" in err
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_unwritable_out_is_one_line_exit_2(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert _train(blocker / "run") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot use" in err and str(blocker) in err
+
+
+def test_permission_error_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    import jepa_bench.train as train_module
+
+    def refuse(path, data):
+        raise PermissionError(13, "Permission denied", str(path))
+    monkeypatch.setattr(train_module, "write_json_atomic", refuse)
+    assert _train(tmp_path / "run") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Permission denied" in err and "run.json" in err
+
+
+def test_resume_without_a_run_says_so(tmp_path, capsys):
+    assert _train(tmp_path / "new", extra=["--resume"]) == 0
+    assert "no run in" in capsys.readouterr().err
+
+
+def test_resume_with_another_seed_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(out, seed=0) == 0
+    capsys.readouterr()
+    assert _train(out, seed=7, extra=["--resume"]) == 2
+    assert "holds seed 0, not seed 7" in capsys.readouterr().err
+
+
+def test_a_finished_run_can_be_extended_with_an_explicit_lr_schedule(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(out, steps=64) == 0  # 2 updates of 32 steps
+    first = _rows(out / "metrics.csv")
+    assert _train(out, steps=128, extra=["--resume"]) == 0
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "complete" and info["env_steps"] == 128
+    assert info["lr_schedule"]["segments"] == [{"first_update": 0, "total_updates": 2},
+                                               {"first_update": 2, "total_updates": 4}]
+    rows = _rows(out / "metrics.csv")
+    assert rows[:2] == first and len(rows) == 4
+    lr = CONFIGS["j1g1r0"].overrides.get("lr", 2.5e-4)
+    assert [float(r["lr"]) for r in rows[2:]] == pytest.approx([lr * 0.5, lr * 0.25])
+    capsys.readouterr()
+    assert _train(out, steps=64, extra=["--resume"]) == 2  # shorter: refused
+    assert "not shorten" in capsys.readouterr().err
+
+
+def test_train_without_out_writes_under_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--config", "j1g1r0", "--seed", "0", "--total-steps", "32", *TINY]) == 0
+    assert (tmp_path / "runs" / "j1g1r0" / "seed0" / "run.json").is_file()
+
+
+def test_force_never_deletes_files_tracked_by_git(tmp_path, capsys):
+    out = tmp_path / "results" / "runs" / "j1g1r0" / "seed0"
+    assert _train(out) == 0
+    git = ["git", "-C", str(tmp_path), "-c", "user.email=t@t", "-c", "user.name=t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "results/runs/j1g1r0/seed0/run.json"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "reference"], check=True)
+    before = (out / "metrics.csv").read_bytes()
+    capsys.readouterr()
+    assert _train(out, extra=["--force"]) == 2
+    err = capsys.readouterr().err
+    assert "tracked by git" in err and "--force never deletes committed results" in err
+    assert (out / "metrics.csv").read_bytes() == before
+
+
+def test_run_json_records_the_machine(tmp_path):
+    assert _train(tmp_path / "run") == 0
+    machine = json.loads((tmp_path / "run" / "run.json").read_text())["machine"]
+    assert machine["cpu"] and isinstance(machine["isa"], list) and machine["arch"]
+    assert "torch_cpu_capability" in machine
+
+
+def test_progress_shows_elapsed_time_and_eta(tmp_path, capsys):
+    args = [a for a in TINY if a != "--quiet"]
+    assert main(["train", "--config", "j1g1r0", "--seed", "0", "--total-steps", "64",
+                 "--out", str(tmp_path / "run"), *args]) == 0
+    err = capsys.readouterr().err
+    assert "elapsed" in err and "ETA" in err
+
+
+def test_help_version_and_set_keys(capsys):
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.startswith("jepa-bench ")
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 100000)" in text and "seed (>= 0)" in text
+    keys = text.split("keys:", 1)[1]
+    assert "lr," in keys and "jepa," not in keys and "rl_grad" not in keys
+    assert _train("/nonexistent-never", extra=["--set", "bogus=1"]) == 2
+    err = capsys.readouterr().err
+    assert "valid keys:" in err and "jepa," not in err.split("valid keys:")[1]
+
+
+def test_track_tensorboard_needs_its_package(tmp_path, capsys):
+    import importlib.util
+    if importlib.util.find_spec("tensorboard") is not None:
+        assert _train(tmp_path / "run", extra=["--track", "tensorboard"]) == 0
+        assert any((tmp_path / "run" / "tensorboard").iterdir())
+        return
+    assert _train(tmp_path / "run", extra=["--track", "tensorboard"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_rerun_check_says_same_run_then_judges_the_distribution(tmp_path, capsys):
+    from jepa_bench.rerun import judge, prediction_interval
+    root = tmp_path / "j1g1r0"
+    for seed in (0, 1, 2):
+        assert _train(root / f"seed{seed}", seed=seed, steps=96) == 0
+    capsys.readouterr()
+    assert main(["rerun-check", str(root / "seed0"), "--out", str(tmp_path / "re1")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("same run: ")
+    # a committed run that differs from its rerun (as on another CPU): judged by the spread
+    ep = root / "seed0" / "episodes.csv"
+    lines = ep.read_text().splitlines()
+    last = lines[-1].split(",")
+    lines[-1] = ",".join([last[0], str(float(last[1]) + 1.0), last[2]])
+    ep.write_text("\n".join(lines) + "\n")
+    code = main(["rerun-check", str(root / "seed0"), "--out", str(tmp_path / "re2")])
+    out = capsys.readouterr().out.splitlines()[-1]
+    assert out.split(":")[0] in ("same distribution", "different")
+    assert code == (1 if out.startswith("different") else 0) and "prediction interval" in out
+    low, high = prediction_interval([20.0, 22.0, 24.0])
+    assert low < 22.0 < high and high - 22.0 == pytest.approx(4.303 * 2.0 * (4 / 3) ** 0.5,
+                                                               rel=1e-3)
+    assert judge(22.5, [20.0, 22.0, 24.0])[0] == "same distribution"
+    assert judge(60.0, [20.0, 22.0, 24.0])[0] == "different"

@@ -324,3 +324,20 @@ def test_vector_env_on_cuda_matches_cpu():
             assert torch.equal(x.cpu(), y)
         else:
             assert torch.allclose(x.cpu(), y, atol=1e-9)
+
+
+def test_render_mode_rgb_array_returns_the_agents_frame():
+    """gym.make(..., render_mode="rgb_array"): render() gives the newest frame as (H, W, 3)."""
+    import gymnasium as gym
+
+    env = gym.make("jepa_bench/PixelCartPole-v1", render_mode="rgb_array")
+    obs, _ = env.reset(seed=0)
+    obs, *_ = env.step(1)
+    frame = env.render()
+    assert frame.shape == obs.shape[1:] + (3,) and frame.dtype == np.uint8
+    assert all((frame[..., c] == obs[-1]).all() for c in range(3))
+    envs = gym.make_vec("jepa_bench/PixelCartPole-v1", num_envs=2, render_mode="rgb_array")
+    obs, _ = envs.reset(seed=0)
+    frames = envs.render()
+    assert len(frames) == 2 and (frames[1][..., 0] == obs[1, -1]).all()
+    assert PixelCartPoleEnv().render() is None  # no render_mode: nothing to render
