@@ -1,13 +1,16 @@
 """jepa-bench pipeline: train -> aggregate -> plots + claims (the paper's Figure 3, section 3).
 
-    snakemake --cores 2 --workflow-profile workflow/profiles/default       # the paper's 4 x 5
-    snakemake --cores all --configfile workflow/config/full-grid.yaml       # 9 x 5
-    snakemake --cores 2 --configfile workflow/config/tiny.yaml              # CI smoke run
-    snakemake --cores 2 --configfile workflow/config/recovery.yaml          # recovery from collapse
-    snakemake --workflow-profile workflow/profiles/slurm                    # on a SLURM cluster
+    snakemake -c2                                                 # the paper's 4 configurations x 5 seeds
+    snakemake -c2 --configfile workflow/config/full-grid.yaml     # 11 configurations x 5 seeds = 55 runs
+    snakemake -c2 --configfile workflow/config/tiny.yaml          # smoke run: 2 x 2 x 512 steps
+    snakemake -c2 --configfile workflow/config/recovery.yaml      # recovery from collapse
+    snakemake --workflow-profile workflow/profiles/slurm          # on a SLURM cluster
 
-The experiment is in workflow/config/ (checked against workflow/schemas/), machine settings in
-workflow/profiles/, one rule file per stage in workflow/rules/.
+The experiment is in workflow/config/ (checked against workflow/schemas/); one results folder
+holds one experiment ({results_root}/experiment.json: a different config is refused there, so
+give it --config results_root=...). Machine settings are in workflow/profiles/; the default one
+is loaded without being named (profiles/default links to it), so a killed pipeline continues
+when the same command is run again. One rule file per stage in workflow/rules/.
 """
 
 from snakemake.utils import min_version
