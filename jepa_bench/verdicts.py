@@ -158,19 +158,23 @@ def sci(x, digits: int = 1) -> str:
     return f"{mant}e{int(exp)}"
 
 
-def json_safe(obj):
-    """A result as plain JSON: numpy scalars as Python ones, NaN and inf as null."""
+def json_safe(obj, *, nan_as_none: bool = True):
+    """A result as plain JSON types: numpy scalars and arrays as Python ones, tuples as lists,
+    keys as strings, and NaN and inf as null (unless ``nan_as_none`` is False: then they stay
+    floats, which ``json.dumps`` writes as NaN and Infinity)."""
     if isinstance(obj, (np.bool_, bool)):
         return bool(obj)
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, (float, np.floating)):
         obj = float(obj)
-        return obj if math.isfinite(obj) else None
+        return obj if math.isfinite(obj) or not nan_as_none else None
     if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
+        return {str(k): json_safe(v, nan_as_none=nan_as_none) for k, v in obj.items()}
+    if isinstance(obj, np.ndarray):
+        obj = obj.tolist()
     if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
+        return [json_safe(v, nan_as_none=nan_as_none) for v in obj]
     return obj
 
 
