@@ -208,6 +208,12 @@ def cmd_calibration_report(args) -> int:
     return 0
 
 
+def cmd_settings_table(args) -> int:
+    from jepa_bench.settings_report import parse_pairs, write_settings_table
+    print(write_settings_table(parse_pairs(args.claims), Path(args.out)))
+    return 0
+
+
 def cmd_theory(args) -> int:
     from jepa_bench.theory import format_report, run_theory_checks
     result = run_theory_checks(seed=args.seed)
@@ -351,6 +357,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", required=True, help="the workflow's `calibration` config as JSON")
     p.add_argument("--out", required=True, help="markdown report; CSV tables go beside it")
     p.set_defaults(func=cmd_calibration_report)
+
+    p = sub.add_parser("settings-table",
+                       help="the claims' verdicts under each settings set, side by side")
+    p.add_argument("--claims", nargs="+", required=True, metavar="SET=PATH",
+                   help="each settings set's claims.json")
+    p.add_argument("--out", required=True, help="markdown file")
+    p.set_defaults(func=cmd_settings_table)
 
     p = sub.add_parser("bench", help="throughput table: env steps/s, update time, FLOPs, MFU")
     p.add_argument("--configs", nargs="+", default=list(PAPER_CONFIGS), metavar="NAME")
