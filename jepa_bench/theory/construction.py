@@ -126,7 +126,8 @@ def run_construction(
     c_for_k = {"paper": c_paper, "corrected": c_corr}[k_rule]
     if k is None:
         need = c_for_k + max(0.0, -c0)
-        k = cfg.k_factor * 2.0 * need / k1 if (need > 0 and k1 > 0) else 1.0
+        # a need at rounding level (no JEPA cost, W u = 0) is none: then any k > 0 will do
+        k = cfg.k_factor * 2.0 * need / k1 if (need > 1e-12 and k1 > 0) else 1.0
     k = float(k)
 
     e_a = np.zeros(mdp.n_actions)
