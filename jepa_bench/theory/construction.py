@@ -336,6 +336,23 @@ def _status(assumptions: dict) -> tuple[str, list[str]]:
     return ("assumption_failed" if failed else "pending"), failed
 
 
+def _reachable(ev, state: int, name: str, k_name: str, cfg: TheoryConfig) -> dict:
+    """The assumption the paper leaves out: the moved state is visited (d_pi > 0)."""
+    occ = float(ev.occupancy[state])
+    return _assumption(
+        occ > cfg.reach_tol,
+        f"d_pi({name}) = {occ:.3e}; {k_name} > 0 also needs this, which the paper does not state",
+        stated_in_paper=False,
+    )
+
+
+def _head(proposition: int, assumptions: dict) -> dict:
+    """The first keys of a proposition's result: its number, status and assumptions."""
+    status, failed = _status(assumptions)
+    return {"proposition": proposition, "status": status, "failed_assumptions": failed,
+            "assumptions": assumptions}
+
+
 def _finish(result: dict, construction: dict | None) -> dict:
     if construction is not None:
         result["construction"] = construction
@@ -410,23 +427,13 @@ def check_prop1(
     assumptions["chosen_action_positive_advantage"] = _assumption(
         adv > tol, f"A(s_delta={s_delta}, a_delta={a_delta}) = {adv:.3e}", stated_in_paper=False
     )
-    occ = float(ev.occupancy[s_delta])
-    assumptions["s_delta_reachable"] = _assumption(
-        occ > cfg.reach_tol,
-        f"d_pi(s_delta) = {occ:.3e}; k1 > 0 also needs this, which the paper does not state",
-        stated_in_paper=False,
-    )
-    status, failed = _status(assumptions)
-    result = {
-        "proposition": 1,
-        "status": status,
-        "failed_assumptions": failed,
-        "assumptions": assumptions,
+    assumptions["s_delta_reachable"] = _reachable(ev, s_delta, "s_delta", "k1", cfg)
+    result = _head(1, assumptions) | {
         "s_delta": s_delta,
         "a_delta": a_delta,
         "dim_U": int(U.shape[1]),
     }
-    if failed:
+    if result["failed_assumptions"]:
         return _finish(result, None)
     u = project_unit(U, problem.probe)
     return _finish(result, run_construction(problem, s_delta, a_delta, u, u, cfg, k_rule="paper"))
@@ -499,18 +506,8 @@ def check_prop2(
     assumptions["non_greedy_action"] = _assumption(
         adv > tol, f"A(s_a={s_a}, a_delta={a_delta}) = {adv:.3e} (needs > {tol:.1e})"
     )
-    occ = float(ev.occupancy[s_a])
-    assumptions["s_a_reachable"] = _assumption(
-        occ > cfg.reach_tol,
-        f"d_pi(s_a) = {occ:.3e}; k1' > 0 also needs this, which the paper does not state",
-        stated_in_paper=False,
-    )
-    status, failed = _status(assumptions)
-    result = {
-        "proposition": 2,
-        "status": status,
-        "failed_assumptions": failed,
-        "assumptions": assumptions,
+    assumptions["s_a_reachable"] = _reachable(ev, s_a, "s_a", "k1'", cfg)
+    result = _head(2, assumptions) | {
         "s_a": int(s_a),
         "s_b": int(s_b),
         "a_delta": int(a_delta),
@@ -518,7 +515,7 @@ def check_prop2(
         "dim_U": dim_u,
         "norm_u_off_span_P": dist,
     }
-    if failed:
+    if result["failed_assumptions"]:
         return _finish(result, None)
     v = -u + w
     construction = run_construction(problem, s_a, a_delta, u, u + v, cfg, k_rule="paper")
