@@ -32,6 +32,9 @@ CONFIRM_EPISODES = 10
 CONFIRM_FLOOR = 41.5
 """Stage C: the CI of the mean final return must lie entirely above this (sign-of-angle policy)."""
 
+TRAINING_STAGES = ("screen", "confirm")
+"""The calibration stages made of training runs (stage B and stage C)."""
+
 FORBIDDEN = ("j0g1r0", "j1g1r0", "j1g0r0", "j1g0r1")
 """The paper's configurations: their returns are never calibration input."""
 
@@ -42,6 +45,21 @@ def probe_path(root: Path, cell: str, seed: int) -> Path:
 
 def run_dir(root: Path, stage: str, cell: str, seed: int) -> Path:
     return Path(root) / stage / cell / f"seed{seed}"
+
+
+def calibration_targets(spec: dict, root: str) -> list[str]:
+    """Every probe JSON and run.json that the workflow's `calibration` config asks for, as paths
+    under `root` (the rules' outputs)."""
+    out = []
+    probe = spec.get("probe")
+    if probe:
+        for cell, cell_spec in probe["cells"].items():
+            out += [str(probe_path(Path(root), cell, s)) for s in cell_spec.get("seeds", probe["seeds"])]
+    for stage in TRAINING_STAGES:
+        if stage in spec:
+            out += [str(RunPaths(run_dir(Path(root), stage, cell, s)).run_json)
+                    for cell in spec[stage]["cells"] for s in spec[stage]["seeds"]]
+    return out
 
 
 def probe_table(root: Path, cells: dict, seeds: list[int]) -> pd.DataFrame:

@@ -4,29 +4,16 @@
 
 import json
 
+from jepa_bench.calibration import TRAINING_STAGES, calibration_targets
+
 CALIBRATION = config.get("calibration") or {}
-CAL_STAGES = [s for s in ("screen", "confirm") if s in CALIBRATION]
+CAL_STAGES = [s for s in TRAINING_STAGES if s in CALIBRATION]
 CAL_CELLS = sorted({c for s in CALIBRATION.values() for c in s.get("cells", {})}) or ["none"]
 
 
 wildcard_constraints:
     cell="|".join(CAL_CELLS),
     stage="|".join(CAL_STAGES or ["none"]),
-
-
-def calibration_outputs():
-    """Every probe JSON and run.json the calibration config asks for."""
-    out = []
-    probe = CALIBRATION.get("probe")
-    if probe:
-        for cell, spec in probe["cells"].items():
-            out += expand(rules.calibration_probe.output.json, cell=cell,
-                          seed=spec.get("seeds", probe["seeds"]))
-    for stage in CAL_STAGES:
-        spec = CALIBRATION[stage]
-        out += expand(rules.calibration_train.output.run, stage=stage, cell=list(spec["cells"]),
-                      seed=spec["seeds"])
-    return out
 
 
 rule calibration_probe:
@@ -39,6 +26,8 @@ rule calibration_probe:
         settings=lambda w: CALIBRATION["probe"].get("settings", "v1"),
         overrides=lambda w: set_options(CALIBRATION["probe"]["cells"][w.cell]["set"]),
     threads: 1
+    conda:
+        "../envs/jepa-bench.yaml"
     shell:
         "jepa-bench probe --config {params.config} --seed {wildcards.seed}"
         " --settings {params.settings} {params.overrides} --threads {threads}"
@@ -60,6 +49,8 @@ rule calibration_train:
         overrides=lambda w: set_options(CALIBRATION[w.stage].get("base", [])
                                         + CALIBRATION[w.stage]["cells"][w.cell]),
     threads: 1
+    conda:
+        "../envs/jepa-bench.yaml"
     shell:
         "jepa-bench train --config {params.config} --seed {wildcards.seed}"
         " --settings {params.settings} --total-steps {params.total_steps}"
@@ -69,13 +60,16 @@ rule calibration_train:
 
 rule calibration_report:
     input:
-        calibration_outputs(),
+        calibration_targets(CALIBRATION, RESULTS),
     output:
         report=f"{RESULTS}/calibration.md",
     log:
         f"{LOGS}/calibration_report.log",
     params:
+        root=lambda wildcards, output: os.path.dirname(output.report),
         spec=shlex.quote(json.dumps(CALIBRATION, sort_keys=True)),
+    conda:
+        "../envs/jepa-bench.yaml"
     shell:
-        "jepa-bench calibration-report --root {RESULTS} --spec {params.spec}"
+        "jepa-bench calibration-report --root {params.root} --spec {params.spec}"
         " --out {output.report} > {log} 2>&1"
