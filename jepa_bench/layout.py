@@ -26,8 +26,9 @@ from pathlib import Path
 __all__ = ["DEFAULT_RUNS_ROOT", "RunPaths", "check_seeds", "collapse_paths", "recovery_root_of",
            "run_dir", "runs_root_of", "switch_paths"]
 
-DEFAULT_RUNS_ROOT = "results/runs"
-"""Where `jepa-bench train` puts a run when no --out is given."""
+DEFAULT_RUNS_ROOT = "runs"
+"""Where `jepa-bench train` puts a run when no --out is given (git ignores it); the workflow's
+runs live under its config's runs_root instead."""
 RUN_JSON = "run.json"
 METRICS_CSV = "metrics.csv"
 EPISODES_CSV = "episodes.csv"
