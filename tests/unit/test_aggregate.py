@@ -221,12 +221,12 @@ def test_cli_aggregate_checks_runs_against_its_settings(tmp_path, capsys, write_
     from jepa_bench.cli import main
 
     run = write_run(tmp_path / "runs", "j1g1r0", 0, [100], [20.0])
-    _with_config(run, "j1g1r0", total_steps=1000, num_envs=4)
+    _with_config(run, "j1g1r0", total_steps=1000, num_envs=16)
     args = ["aggregate", "--runs-root", str(tmp_path / "runs"), "--configs", "j1g1r0",
             "--seeds", "0", "--total-steps", "1000", "--renderer", "fast"]
     assert main(args + ["--out", str(tmp_path / "bad")]) == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "num_envs=4 (asked: 8)" in err
+    assert len(err.splitlines()) == 1 and "num_envs=16 (asked: 8)" in err
     assert not (tmp_path / "bad").exists()
-    assert main(args + ["--set", "num_envs=4", "--out", str(tmp_path / "good")]) == 0
+    assert main(args + ["--set", "num_envs=16", "--out", str(tmp_path / "good")]) == 0
     assert (tmp_path / "good" / "runs.csv").is_file()

@@ -102,24 +102,24 @@ def test_a_folder_from_before_manifests_is_checked_against_its_summary(tmp_path)
     (summary / "summary.json").write_text(
         '{"configurations": ["j0g1r0", "j1g1r0", "j1g0r0", "j1g0r1"], "seeds": [0, 1, 2, 3, 4], '
         '"total_steps": 100000, "runs_root": "runs"}')
-    cfg = _config(tmp_path)
+    cfg = dict(_config(tmp_path), settings="v1")  # a folder from before manifests is v1's
     assert manifest_error(cfg, "runs") is None
     assert "seeds" in manifest_error(dict(cfg, seeds=[0, 1]), "runs")
     assert "settings 'v1' -> 'v2'" in manifest_error(dict(cfg, settings="v2"), "runs")
 
 
 def test_committed_reference_results_refuse_other_seeds():
-    """The committed results/ folder (no manifest yet): its summary records seeds 0-4."""
+    """The committed results/v1/ folder (no manifest yet): its summary records seeds 0-4."""
     from snakemake.utils import validate
 
-    cfg = dict(GOOD, results_root="results")
+    cfg = dict(GOOD, results_root="results/v1", settings="v1")
     validate(cfg, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     import os
     cwd = os.getcwd()
     os.chdir(REPO)
     try:
-        assert manifest_error(cfg, "results/runs") is None
-        assert "seeds" in manifest_error(dict(cfg, seeds=[0, 1]), "results/runs")
+        assert manifest_error(cfg, "results/v1/runs") is None
+        assert "seeds" in manifest_error(dict(cfg, seeds=[0, 1]), "results/v1/runs")
     finally:
         os.chdir(cwd)
 
