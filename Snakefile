@@ -29,6 +29,8 @@ include: "workflow/rules/claims.smk"
 include: "workflow/rules/recovery.smk"
 include: "workflow/rules/theory.smk"
 include: "workflow/rules/calibration.smk"
+include: "workflow/rules/probe.smk"
+include: "workflow/rules/settings.smk"
 
 
 # quick stages stay on the submitting machine when a cluster executor is used
@@ -40,6 +42,8 @@ localrules:
     recovery_report,
     theory,
     calibration_report,
+    probe_table,
+    settings_table,
 
 
 # config `experiments` picks what is built: figure3 (the default) and/or recovery
@@ -51,3 +55,6 @@ rule all:
         rules.recovery_report.output if "recovery" in config["experiments"] else [],
         rules.theory.output if "theory" in config["experiments"] else [],
         rules.calibration_report.output if "calibration" in config["experiments"] else [],
+        rules.probe_table.output if "probe" in config["experiments"] else [],
+        (rules.settings_table.output
+         if "figure3" in config["experiments"] and config["compare_settings"] else []),

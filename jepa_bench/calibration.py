@@ -17,6 +17,7 @@ import pandas as pd
 
 from jepa_bench.aggregate import describe_sample, write_table
 from jepa_bench.metrics import RunPaths, atomic_write_text, read_json
+from jepa_bench.probe import summarise_probes
 
 # --- the preregistered criteria (docs/calibration.md) ------------------------------------------
 PROBE_R2_THETA = 0.90
@@ -71,16 +72,13 @@ def probe_table(root: Path, cells: dict, seeds: list[int]) -> pd.DataFrame:
         found = [read_json(p) for s in cell_seeds if (p := probe_path(root, cell, s)).is_file()]
         if not found:
             continue
-        mean = lambda key: sum(r["r2"][key] for r in found) / len(found)  # noqa: E731
-        init = [r["init_embed_var"] for r in found]
         row = {"cell": cell, "encoder": found[0]["encoder"], "set": " ".join(
             f"{k}={v}" for k, v in sorted(found[0]["overrides"].items())) or "(v1)",
-               "seeds": " ".join(str(r["seed"]) for r in found),
-               **{f"r2_{k}": round(mean(k), 3) for k in ("x", "x_dot", "theta", "theta_dot")},
-               "init_embed_var_min": min(init), "init_embed_var_max": max(init)}
+               **summarise_probes(found)}
         row["meets_theta"] = row["r2_theta"] >= PROBE_R2_THETA
         row["meets_theta_dot"] = row["r2_theta_dot"] >= PROBE_R2_THETA_DOT
-        row["meets_init_var"] = (PROBE_INIT_VAR[0] <= min(init) and max(init) <= PROBE_INIT_VAR[1])
+        row["meets_init_var"] = (PROBE_INIT_VAR[0] <= row["init_embed_var_min"]
+                                 and row["init_embed_var_max"] <= PROBE_INIT_VAR[1])
         row["meets_all"] = row["meets_theta"] and row["meets_theta_dot"] and row["meets_init_var"]
         rows.append(row)
     return pd.DataFrame(rows)

@@ -208,6 +208,30 @@ def cmd_calibration_report(args) -> int:
     return 0
 
 
+def cmd_probe_table(args) -> int:
+    from jepa_bench.metrics import atomic_write_text
+    from jepa_bench.probe import probe_table
+    by_config: dict[str, list] = {}
+    for path in args.results:
+        by_config.setdefault(Path(path).parent.name, []).append(Path(path))
+    table = probe_table(by_config)
+    out = Path(args.out)
+    csv = out.with_suffix(".csv")
+    atomic_write_text(csv, table.to_csv(index=False, lineterminator="\n"))
+    fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["# Can each encoder read the state? (supervised probe)\n",
+             "A freshly initialised encoder of each configuration plus a linear head, regressed "
+             "on the standardised state from random-policy frames (`jepa-bench probe`); R² on "
+             "held-out frames, mean over the seeds listed; the embedding variance is the fresh "
+             "encoder's, before any step. Reads θ / θ̇: R² at least 0.90 / 0.73.\n",
+             "| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    atomic_write_text(out, "\n".join(lines) + "\n")
+    print(out)
+    print(csv)
+    return 0
+
+
 def cmd_settings_table(args) -> int:
     from jepa_bench.settings_report import parse_pairs, write_settings_table
     print(write_settings_table(parse_pairs(args.claims), Path(args.out)))
@@ -357,6 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec", required=True, help="the workflow's `calibration` config as JSON")
     p.add_argument("--out", required=True, help="markdown report; CSV tables go beside it")
     p.set_defaults(func=cmd_calibration_report)
+
+    p = sub.add_parser("probe-table", help="one table from probe JSON files "
+                                           "({root}/probe/{config}/seed{seed}.json)")
+    p.add_argument("results", nargs="+", metavar="JSON", help="probe results (--json files)")
+    p.add_argument("--out", required=True, help="markdown file; a .csv twin is written beside")
+    p.set_defaults(func=cmd_probe_table)
 
     p = sub.add_parser("settings-table",
                        help="the claims' verdicts under each settings set, side by side")

@@ -79,3 +79,39 @@ def probe(config: str, *, samples: int = 16_000, steps: int = 600, batch: int = 
             "settings": settings, "train_config": cfg.to_dict(), "samples": samples,
             "steps": steps, "seed": seed, "init_embed_var": init_var,
             "r2": dict(zip(STATE_NAMES, (round(float(v), 3) for v in r2)))}
+
+
+# --- the probe as a pipeline output -------------------------------------------------------------
+
+PROBE_TARGETS = {"theta": 0.90, "theta_dot": 0.73}
+"""R² an encoder must reach to count as reading the pole (docs/calibration.md, stage A)."""
+
+
+def summarise_probes(results: list[dict]) -> dict:
+    """One row from the probe results of one encoder over seeds: R² per component (mean over
+    seeds) and the range of the embedding variance at initialisation."""
+    if not results:
+        raise ValueError("summarise_probes needs at least one probe result")
+    row = {"seeds": " ".join(str(r["seed"]) for r in results)}
+    for name in STATE_NAMES:
+        row[f"r2_{name}"] = round(sum(r["r2"][name] for r in results) / len(results), 3)
+    init = [r["init_embed_var"] for r in results]
+    row.update(init_embed_var_min=min(init), init_embed_var_max=max(init))
+    return row
+
+
+def probe_table(paths_by_config: dict[str, list]) -> "pandas.DataFrame":  # noqa: F821
+    """One row per configuration from its probe JSON files (as `jepa-bench probe --json` wrote
+    them), with whether R²(θ) and R²(θ̇) reach PROBE_TARGETS."""
+    import pandas as pd
+
+    from jepa_bench.metrics import read_json
+    rows = []
+    for config, paths in paths_by_config.items():
+        results = [read_json(p) for p in paths]
+        row = {"config": config, "encoder": results[0]["encoder"],
+               "settings": results[0].get("settings"), **summarise_probes(results)}
+        for name, floor in PROBE_TARGETS.items():
+            row[f"reads_{name}"] = row[f"r2_{name}"] >= floor
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -86,10 +86,11 @@ _EXPERIMENT_KEYS = {
                  "recovery_steps", "recovery_collapse_threshold", "recovery_threshold"),
     "theory": (),
     "calibration": ("calibration",),
+    "probe": ("probe_configs", "probe_seeds"),
 }
 # outputs that show a results folder was written by the pipeline before manifests existed
 _LEGACY_OUTPUTS = ("summary/summary.json", "claims.json", "recovery.json", "theory.md",
-                   "calibration.md", "probe", "runs", "recovery")
+                   "calibration.md", "probe", "runs", "recovery", "probe.md", "settings.md")
 
 
 def experiment_manifest(config: dict, runs_root: str) -> dict:

@@ -1,0 +1,88 @@
+"""Settings sets and the calibrated settings: resolve, input scaling, return normalisation."""
+
+import math
+
+import pytest
+import torch
+
+from jepa_bench.config import DEFAULT_SETTINGS, SETTINGS, TrainConfig, resolve
+from jepa_bench.inputs import STD_FLOOR, InputScaling, frame_statistics
+from jepa_bench.train import ReturnScaler
+
+
+def test_the_default_set_is_v2_and_v1_is_the_field_defaults():
+    assert DEFAULT_SETTINGS == "v2" and SETTINGS["v1"] == {}
+    assert resolve("j1g1r0", settings="v1") == TrainConfig()
+    v2 = resolve("j1g1r0")
+    assert (v2.obs_norm, v2.patch_init, v2.norm_reward, v2.update_epochs, v2.num_minibatches) \
+        == ("standard", "default", True, 8, 8)
+
+
+def test_paper_configurations_differ_only_in_their_switches():
+    cfgs = [resolve(n).to_dict() for n in ("j0g1r0", "j1g1r0", "j1g0r0", "j1g0r1")]
+    differing = {k for c in cfgs for k in c if c[k] != cfgs[0][k]}
+    assert differing == {"jepa", "rl_grad", "var_reg"}
+
+
+def test_a_set_leaves_state_and_a2c_their_own_settings():
+    assert resolve("state") == resolve("state", settings="v1")
+    a2c = resolve("a2c_shared")
+    assert (a2c.update_epochs, a2c.num_minibatches, a2c.norm_reward) == (1, 1, True)
+    assert resolve("state_pixel_ppo").update_epochs == 8
+
+
+def test_unknown_set_is_one_line():
+    with pytest.raises(ValueError, match="unknown settings set 'v9'; valid sets: v1, v2"):
+        resolve("j1g1r0", settings="v9")
+
+
+def test_input_scaling_by_hand():
+    mean = torch.full((2, 3), 0.5)
+    std = torch.tensor([[1.0, 0.5, 0.25]] * 2)
+    obs = torch.full((1, 1, 2, 3), 255, dtype=torch.uint8)
+    out = InputScaling((mean, std))(obs)
+    torch.testing.assert_close(out[0, 0, 0], torch.tensor([0.5, 1.0, 2.0]))
+    torch.testing.assert_close(InputScaling()(obs), torch.ones(1, 1, 2, 3))
+
+
+def test_frame_statistics_are_fixed_and_floored():
+    mean, std = frame_statistics(24, 96)
+    again = frame_statistics.__wrapped__(24, 96)
+    torch.testing.assert_close(mean, again[0])
+    assert mean.shape == std.shape == (24, 96)
+    assert float(std.min()) == pytest.approx(STD_FLOOR)   # the background never changes
+    assert float(mean.max()) == pytest.approx(1.0)        # white background
+    assert float(mean.min()) < 0.8                         # the cart and pole darken the middle
+
+
+def test_return_scaler_by_hand():
+    """Two envs, gamma 0.5: the running variance of the discounted return after each step."""
+    scaler = ReturnScaler(2, 0.5, torch.device("cpu"), eps=0.0)
+    r = torch.tensor([1.0, 3.0])
+    out = scaler(r, torch.tensor([False, True]))
+    # disc = [1, 3]: batch mean 2, var 1; prior (mean 0, var 1, count 1e-4)
+    c = 1e-4
+    mean = 2 * 2 / (c + 2)
+    var = (1 * c + 1 * 2 + 4 * c * 2 / (c + 2)) / (c + 2)
+    torch.testing.assert_close(out, r / math.sqrt(var), rtol=1e-6, atol=0)
+    assert float(scaler.mean) == pytest.approx(mean)
+    # the second env's episode ended: its discounted return restarts, the first's is discounted
+    torch.testing.assert_close(scaler.disc, torch.tensor([1.0, 0.0], dtype=torch.float64))
+    scaler(r, torch.tensor([False, False]))
+    torch.testing.assert_close(scaler.disc, torch.tensor([1.5, 3.0], dtype=torch.float64))
+
+
+def test_patch_init_default_is_torchs_and_cnn_ln_tanh_bounds_the_embedding():
+    from jepa_bench.agent import build_encoder
+    torch.manual_seed(0)
+    trunc = build_encoder(resolve("j1g1r0", settings="v1")).patch_embed.weight.detach()
+    torch.manual_seed(0)
+    default = build_encoder(resolve("j1g1r0")).patch_embed.weight.detach()
+    bound = 1 / math.sqrt(default.shape[1])  # kaiming-uniform(a=sqrt 5) of nn.Linear
+    # uniform(-bound, bound): std bound / sqrt(3) = 0.048 for 144 inputs
+    assert float(default.abs().max()) <= bound
+    assert float(default.std()) == pytest.approx(bound / math.sqrt(3), rel=0.05)
+    assert float(trunc.std()) < 0.03
+    cnn = build_encoder(resolve("cnn_pixel_ppo"))
+    out = cnn(torch.randint(0, 256, (4, 3, 24, 96), dtype=torch.uint8))
+    assert out.shape == (4, 64) and float(out.abs().max()) < 1.0

@@ -1,0 +1,37 @@
+# Can each encoder read the state from the frames? The supervised probe (jepa_bench.probe) of a
+# freshly initialised encoder of each configuration in `probe_configs`, under this preset's
+# settings set, and one table of its R² per state component and embedding variance at init.
+
+
+wildcard_constraints:
+    probe_config="|".join(config["probe_configs"]),
+
+
+rule probe:
+    output:
+        json=f"{RESULTS}/probe/{{probe_config}}/seed{{seed}}.json",
+    log:
+        f"{LOGS}/probe/{{probe_config}}/seed{{seed}}.log",
+    params:
+        settings=SETTINGS,
+    threads: 1
+    conda:
+        "../envs/jepa-bench.yaml"
+    shell:
+        "jepa-bench probe --config {wildcards.probe_config} --seed {wildcards.seed}"
+        " --settings {params.settings} --threads {threads} --json {output.json} > {log} 2>&1"
+
+
+rule probe_table:
+    input:
+        expand(rules.probe.output.json, probe_config=config["probe_configs"],
+               seed=config["probe_seeds"]),
+    output:
+        md=f"{RESULTS}/probe.md",
+        csv=f"{RESULTS}/probe.csv",
+    log:
+        f"{LOGS}/probe_table.log",
+    conda:
+        "../envs/jepa-bench.yaml"
+    shell:
+        "jepa-bench probe-table {input} --out {output.md} > {log} 2>&1"
