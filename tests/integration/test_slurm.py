@@ -59,7 +59,8 @@ def cluster_problem() -> str | None:
         nodes = subprocess.run(["sinfo", "-h", "-o", "%t"], capture_output=True, text=True,
                                timeout=20)
         if nodes.returncode != 0:
-            return f"the SLURM cluster does not answer: {nodes.stderr.strip().splitlines()[-1:]}"
+            last = (nodes.stderr.strip().splitlines() or ["no output"])[-1]
+            return f"the SLURM cluster does not answer (sinfo: {last})"
         if not re.search(r"^(idle|mix|alloc|comp)", nodes.stdout, re.M):
             return f"no SLURM node is up (sinfo: {nodes.stdout.split()})"
         acct = subprocess.run(["sacct", "-n", "-X", "-S", "now-1minutes"], capture_output=True,
