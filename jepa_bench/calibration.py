@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from jepa_bench.aggregate import describe_sample, write_table
-from jepa_bench.metrics import RunPaths, atomic_write_text, read_json
+from jepa_bench.metrics import (RunPaths, atomic_write_text, markdown_table, read_json,
+                                write_table)
+from jepa_bench.stats import describe_sample
 from jepa_bench.probe import summarise_probes
 
 # --- the preregistered criteria (docs/calibration.md) ------------------------------------------
@@ -121,16 +122,6 @@ def per_cell(table: pd.DataFrame, column: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _md(df: pd.DataFrame) -> str:
-    if df.empty:
-        return "(nothing run yet)\n"
-    cols = list(df.columns)
-    fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)  # noqa: E731
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
-
-
 def write_calibration_report(root: Path, stages: dict, out: Path) -> list[Path]:
     """Tables of every stage present in `stages` (the workflow's `calibration` config) under
     `root`, as CSV beside a markdown report at `out`."""
@@ -146,7 +137,7 @@ def write_calibration_report(root: Path, stages: dict, out: Path) -> list[Path]:
         parts += ["## Stage A: supervised probe\n",
                   f"Targets (ViT): R²(θ) ≥ {PROBE_R2_THETA}, R²(θ̇) ≥ {PROBE_R2_THETA_DOT}, "
                   f"embedding variance at init in [{PROBE_INIT_VAR[0]:g}, {PROBE_INIT_VAR[1]:g}]; "
-                  "R² are means over the seeds listed.\n", _md(probe)]
+                  "R² are means over the seeds listed.\n", markdown_table(probe)]
     for stage, last, title in (("screen", SCREEN_EPISODES, "Stage B: PPO screen"),
                                ("confirm", CONFIRM_EPISODES, "Stage C: confirmation")):
         if stage not in stages:
@@ -156,13 +147,13 @@ def write_calibration_report(root: Path, stages: dict, out: Path) -> list[Path]:
         write_table(runs, root / f"{stage}.csv")
         written.append(root / f"{stage}.csv")
         parts += [f"## {title} ({spec['config']}, {spec['total_steps']} env steps, "
-                  f"settings {spec['settings']})\n", _md(runs)]
+                  f"settings {spec['settings']})\n", markdown_table(runs)]
         if not runs.empty:
             cells = per_cell(runs, f"mean_last_{last}")
             if stage == "confirm":
                 cells["ci_above_floor"] = cells["ci_low"] > CONFIRM_FLOOR
                 parts.append(f"Target: the 95 % CI of the mean final return entirely above "
                              f"{CONFIRM_FLOOR}.\n")
-            parts.append(_md(cells))
+            parts.append(markdown_table(cells))
     atomic_write_text(out, "\n".join(parts))
     return written + [out]

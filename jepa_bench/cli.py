@@ -209,26 +209,12 @@ def cmd_calibration_report(args) -> int:
 
 
 def cmd_probe_table(args) -> int:
-    from jepa_bench.metrics import atomic_write_text
-    from jepa_bench.probe import probe_table
+    from jepa_bench.probe import write_probe_report
     by_config: dict[str, list] = {}
-    for path in args.results:
+    for path in args.results:  # {root}/probe/{config}/seed{seed}.json
         by_config.setdefault(Path(path).parent.name, []).append(Path(path))
-    table = probe_table(by_config)
-    out = Path(args.out)
-    csv = out.with_suffix(".csv")
-    atomic_write_text(csv, table.to_csv(index=False, lineterminator="\n"))
-    fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)  # noqa: E731
-    lines = ["# Can each encoder read the state? (supervised probe)\n",
-             "A freshly initialised encoder of each configuration plus a linear head, regressed "
-             "on the standardised state from random-policy frames (`jepa-bench probe`); R² on "
-             "held-out frames, mean over the seeds listed; the embedding variance is the fresh "
-             "encoder's, before any step. Reads θ / θ̇: R² at least 0.90 / 0.73.\n",
-             "| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    atomic_write_text(out, "\n".join(lines) + "\n")
-    print(out)
-    print(csv)
+    for path in write_probe_report(by_config, Path(args.out)):
+        print(path)
     return 0
 
 
@@ -260,10 +246,32 @@ def cmd_recovery(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from jepa_bench.bench import bench_table, format_table
+    from jepa_bench import bench
     threads = [None if n == 0 else n for n in args.threads]
-    rows = bench_table(configs=args.configs, threads=threads, updates=args.updates)
-    print(format_table(rows))
+    if not (args.profile or args.levers):
+        rows = bench.bench_table(configs=args.configs, threads=threads, updates=args.updates)
+        print(bench.format_table(rows))
+        return 0
+    header = bench.environment()
+    print(" · ".join(f"{k}: {v}" for k, v in header.items()))
+    out = {"environment": header, "profiles": [], "levers": None}
+    if args.profile:
+        for n in threads:
+            with bench.num_threads(n):
+                for name in args.configs:
+                    prof = bench.v2_profile(name, updates=args.updates)
+                    out["profiles"].append(prof)
+                    print(bench.format_profile(prof) + "\n", flush=True)
+    if args.levers:
+        with bench.num_threads(threads[0]):
+            trainer = bench.make_trainer(args.configs[0])
+            out["levers"] = bench.lever_table(trainer, rounds=args.rounds, steps=args.steps,
+                                              compile_loss=not args.no_compile)
+        print(f"{args.configs[0]}, {threads[0] or 'all'} thread(s)")
+        print(bench.format_levers(out["levers"]))
+    if args.json:
+        from jepa_bench.metrics import write_json_atomic
+        write_json_atomic(Path(args.json), out)
     return 0
 
 
@@ -400,6 +408,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", nargs="+", type=_non_negative_int, default=[1, 0],
                    help="torch thread counts to measure (0 = torch's default, all cores)")
     p.add_argument("--updates", type=_positive_int, default=2, help="timed updates per row")
+    p.add_argument("--profile", action="store_true",
+                   help="instead of the table: per configuration (default settings set, v2) env "
+                        "steps/s, rollout and update time, FLOPs per env step (rollout + update), "
+                        "MFU against a matmul peak measured in between; median (min-max)")
+    p.add_argument("--levers", action="store_true",
+                   help="time ratios of the levers against today's minibatch step, interleaved "
+                        "in one process (first of --configs, first of --threads)")
+    p.add_argument("--rounds", type=_positive_int, default=7, help="interleaved rounds (--levers)")
+    p.add_argument("--steps", type=_positive_int, default=3,
+                   help="minibatch steps per variant and round (--levers)")
+    p.add_argument("--no-compile", action="store_true",
+                   help="leave out the torch.compile lever (it compiles for about a minute)")
+    p.add_argument("--json", metavar="PATH", help="also write --profile/--levers results as JSON")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("compare", help="are two run folders the same run, timing columns aside?")

@@ -22,7 +22,7 @@ from jepa_bench.layout import RunPaths
 
 __all__ = ["EPISODE_COLUMNS", "METRIC_COLUMNS", "TIMING_COLUMNS", "Progress", "RunPaths",
            "atomic_write_text", "read_json", "write_csv_atomic", "write_json_atomic",
-           "write_table"]
+           "write_table", "markdown_table"]
 
 METRIC_COLUMNS = (
     "update", "env_step", "wall_time", "sps", "episodic_return", "episodes", "jepa_loss",
@@ -66,6 +66,17 @@ def write_csv_atomic(path: Path, columns, rows: list[dict]) -> None:
 def write_table(df, path: Path) -> None:
     """A tidy pandas table as CSV, atomically, with the same line ends on every platform."""
     atomic_write_text(path, df.to_csv(index=False, lineterminator="\n"))
+
+
+def markdown_table(df) -> str:
+    """A pandas DataFrame as a markdown table (floats to 3 significant digits), newline-ended;
+    a line saying so for an empty one."""
+    if df.empty:
+        return "(nothing run yet)\n"
+    fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
 
 
 def write_json_atomic(path: Path, data: dict) -> None:

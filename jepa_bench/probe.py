@@ -115,3 +115,21 @@ def probe_table(paths_by_config: dict[str, list]) -> "pandas.DataFrame":  # noqa
             row[f"reads_{name}"] = row[f"r2_{name}"] >= floor
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def write_probe_report(paths_by_config: dict[str, list], out) -> list:
+    """probe_table as markdown at `out` and CSV beside it (same name, .csv); returns both paths."""
+    from pathlib import Path
+
+    from jepa_bench.metrics import atomic_write_text, markdown_table, write_table
+    out = Path(out)
+    table = probe_table(paths_by_config)
+    write_table(table, out.with_suffix(".csv"))
+    atomic_write_text(out, "# Can each encoder read the state? (supervised probe)\n\n"
+                      "A freshly initialised encoder of each configuration plus a linear head, "
+                      "regressed on the standardised state from random-policy frames (`jepa-bench "
+                      "probe`); R² on held-out frames, mean over the seeds listed; the embedding "
+                      "variance is the fresh encoder's, before any step. Reads θ / θ̇: R² at least "
+                      f"{PROBE_TARGETS['theta']} / {PROBE_TARGETS['theta_dot']}.\n\n"
+                      + markdown_table(table))
+    return [out, out.with_suffix(".csv")]
