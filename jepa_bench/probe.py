@@ -100,9 +100,9 @@ def summarise_probes(results: list[dict]) -> dict:
     return row
 
 
-def probe_table(paths_by_config: dict[str, list]) -> "pandas.DataFrame":  # noqa: F821
+def probe_table(paths_by_config: dict[str, list]):
     """One row per configuration from its probe JSON files (as `jepa-bench probe --json` wrote
-    them), with whether R²(θ) and R²(θ̇) reach PROBE_TARGETS."""
+    them), with whether R²(θ) and R²(θ̇) reach PROBE_TARGETS; a pandas DataFrame."""
     import pandas as pd
 
     from jepa_bench.metrics import read_json
