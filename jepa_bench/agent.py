@@ -8,7 +8,9 @@ import copy
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from jepa_bench.config import TrainConfig
 from jepa_bench.inputs import InputScaling, input_scaling
@@ -18,6 +20,73 @@ from jepa_bench.vit import ViTEncoder, check_frame_stack
 
 N_ACTIONS = 2
 STATE_DIM = 4
+
+
+# --- precision of the encoders in the update (TrainConfig.precision) ----------------------------
+
+def cpu_bf16_flags() -> dict:
+    """What this CPU offers for bf16: torch's kernel capability, the /proc/cpuinfo flags
+    avx512_bf16 / amx_bf16, and oneDNN's own check."""
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.split(":")[0].strip() in ("flags", "Features"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    try:
+        onednn = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        onednn = False
+    return {"torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags,
+            "onednn_bf16": onednn}
+
+
+def cpu_bf16_supported() -> bool:
+    """Native bf16 arithmetic (AVX512-BF16 or AMX-BF16) that oneDNN's matmul kernels use."""
+    f = cpu_bf16_flags()
+    return bool((f["avx512_bf16"] or f["amx_bf16"]) and f["onednn_bf16"])
+
+
+def resolve_precision(requested: str, device: torch.device | str = "cpu") -> str:
+    """The precision a run uses: 'fp32', or 'bf16' where the device has native bf16 (falls
+    back to 'fp32' elsewhere)."""
+    if requested == "fp32":
+        return "fp32"
+    if requested != "bf16":
+        raise ValueError(f"precision={requested!r} is not one of: 'fp32', 'bf16'")
+    device = torch.device(device)
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if device.type == "cpu" and cpu_bf16_supported() else "fp32"
+
+
+class _Fp32Attention(TorchFunctionMode):
+    """Inside bf16 autocast, runs the fused attention kernel in float32: on CPU its bf16
+    backward at head width 16 over 49 tokens is ~6x slower than float32 (bench.py)."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is F.scaled_dot_product_attention:
+            q, k, v, *rest = args
+            with torch.autocast(q.device.type, enabled=False):
+                return func(q.float(), k.float(), v.float(), *rest, **kwargs)
+        return func(*args, **kwargs)
+
+
+def encode(agent: "JepaAgent", encoder: nn.Module, obs: torch.Tensor) -> torch.Tensor:
+    """encoder(obs) in the update: as is under 'fp32'; under 'bf16', with the encoder's
+    matmuls in bf16 autocast (weights stay float32, attention runs in float32) and the
+    embedding returned as float32, so losses, gradients' accumulation, Adam and EMA stay
+    float32."""
+    if agent.precision == "fp32":
+        return encoder(obs)
+    with torch.autocast(obs.device.type, dtype=torch.bfloat16), _Fp32Attention():
+        out = encoder(obs)
+    return out.float()
 
 
 class StateEncoder(nn.Module):
@@ -88,6 +157,8 @@ class JepaAgent(nn.Module):
         self.target_encoder = copy.deepcopy(self.encoder).requires_grad_(False)
         self.predictor = Predictor(cfg.dim, cfg.pred_hidden, N_ACTIONS)
         self.heads = ActorCritic(cfg.dim, cfg.head_hidden, N_ACTIONS)
+        # the update's precision, resolved for the CPU here; Trainer resolves it for its device
+        self.precision = resolve_precision(cfg.precision)
 
     def trainable_parameters(self):
         return [p for p in self.parameters() if p.requires_grad]
@@ -124,8 +195,8 @@ def target_embedding(agent: JepaAgent, next_obs: torch.Tensor) -> torch.Tensor:
     cfg = agent.cfg
     if cfg.target == "ema":
         with torch.no_grad():
-            return agent.target_encoder(next_obs)
-    s_y = agent.encoder(next_obs)
+            return encode(agent, agent.target_encoder, next_obs)
+    s_y = encode(agent, agent.encoder, next_obs)
     return s_y if (cfg.target == "shared" and cfg.jepa) else s_y.detach()
 
 
@@ -133,7 +204,7 @@ def minibatch_loss(agent: JepaAgent, mb: Minibatch) -> tuple[torch.Tensor, dict[
     """Eq. 3 on one minibatch: L = L_JEPA + L_actor + L_critic (- entropy bonus) + L_reg,
     with J, ∇ and R deciding which terms reach the encoder."""
     cfg = agent.cfg
-    s_x = agent.encoder(mb.obs)
+    s_x = encode(agent, agent.encoder, mb.obs)
     s_rl = s_x if cfg.rl_grad else s_x.detach()
     _, new_logprob, entropy, new_value = agent.heads.get_action_and_value(s_rl, mb.actions)
     if cfg.algo == "a2c":

@@ -125,6 +125,12 @@ class TrainConfig:
     reg_coef: float = 1.0
     """Weight of L_reg in Eq. 3."""
 
+    precision: str = "fp32"
+    """Arithmetic of the x- and y-encoder in the update: 'fp32', or 'bf16' (autocast of the
+    encoders' matmuls to bfloat16, attention and everything else float32: weights, losses, Adam,
+    EMA; the rollout stays float32). 'bf16' falls back to 'fp32' where the device has no native
+    bf16; run.json records the precision used. Opt-in: not part of a settings set."""
+
     stop_embed_var: float = 0.0
     """End the run early, as complete, once embed_var falls below this (0 = never). Used to
     train an encoder into collapse for the recovery experiment."""
@@ -156,7 +162,7 @@ class TrainConfig:
 _CHOICES = {"obs_type": ("pixels", "state"), "encoder": ("vit", "cnn"), "renderer": ("fast", "gym"),
             "algo": ("ppo", "a2c"), "target": ("ema", "shared", "shared_sg"),
             "obs_norm": ("unit", "standard"), "patch_init": ("trunc_normal", "default"),
-            "cnn_out": ("relu", "ln_tanh")}
+            "cnn_out": ("relu", "ln_tanh"), "precision": ("fp32", "bf16")}
 _POSITIVE_INT = ("num_envs", "height", "width", "total_steps", "num_steps", "num_minibatches",
                  "update_epochs", "patch", "dim", "depth", "heads", "state_hidden", "head_hidden",
                  "pred_hidden", "checkpoint_every")

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from jepa_bench.agent import JepaAgent, Minibatch, minibatch_loss
+from jepa_bench.agent import JepaAgent, Minibatch, minibatch_loss, resolve_precision
 from jepa_bench.config import DEFAULT_SETTINGS, TrainConfig, config_differences
 from jepa_bench.envs import PixelCartPoleVectorEnv
 from jepa_bench.jepa import embed_variance, effective_rank
@@ -173,6 +173,7 @@ class Trainer:
         pixels, info = self.envs.reset(seed=seed)
         self.obs = _pick(cfg, pixels, info["state"].to(device))
         self.agent = JepaAgent(cfg).to(device)
+        self.agent.precision = resolve_precision(cfg.precision, device)
         self.optimizer = torch.optim.Adam(self.agent.trainable_parameters(), lr=cfg.lr,
                                           eps=cfg.adam_eps)
         n = cfg.num_envs
@@ -567,7 +568,8 @@ def _train(cfg, seed, paths, dev, config_name, resume, force, progress, command,
         saved = dict(ckpt.get("config") or {})
         grown = saved.get("total_steps", 0) <= cfg.total_steps
         saved["total_steps"] = cfg.total_steps
-        if ckpt.get("version") != CHECKPOINT_VERSION or saved != cfg.to_dict() \
+        # a field the checkpoint predates counts as its default (config_differences)
+        if ckpt.get("version") != CHECKPOINT_VERSION or config_differences(saved, cfg.to_dict()) \
                 or ckpt.get("seed") != seed or not grown:
             raise RunFolderError(f"checkpoint {paths.checkpoint} does not match this run "
                                  "(config, seed or format); use --force to start over")
@@ -591,6 +593,7 @@ def _train(cfg, seed, paths, dev, config_name, resume, force, progress, command,
         "config": cfg.to_dict(), "status": "running",
         "env_steps": trainer.global_step, "updates": trainer.update,
         "total_updates": cfg.num_updates, "device": str(dev),
+        "precision": trainer.agent.precision,
         "threads": torch.get_num_threads(), "versions": _versions(), "git_rev": _git_revision(),
         "machine": machine_info(),
         "command": command or " ".join(sys.argv), "error": None,

@@ -13,7 +13,7 @@ import torch
 
 from jepa_bench import bench
 from jepa_bench.agent import build_encoder
-from jepa_bench.config import PAPER_CONFIGS, resolve
+from jepa_bench.config import DEFAULT_SETTINGS, PAPER_CONFIGS, resolve
 
 
 @pytest.fixture(autouse=True)
@@ -54,20 +54,58 @@ def test_encoder_samples_per_second(benchmark, mode):
 @pytest.mark.benchmark(group="update")
 @pytest.mark.parametrize("config", PAPER_CONFIGS)
 def test_ppo_update(benchmark, config):
+    """One full PPO update under the default settings set (v2: 8 epochs x 8 minibatches of 125).
+    FLOPs: one minibatch step's count x epochs x minibatches (the count of learn(), see
+    tests/unit/test_bench.py), so the untimed run stays one update long."""
     trainer = bench.make_trainer(config)
+    cfg = trainer.cfg
     buf = trainer.collect()
+    update_flops = (bench.minibatch_step_flops(trainer, bench.sample_minibatch(trainer, buf))
+                    * cfg.update_epochs * cfg.num_minibatches)
     before = [p.detach().clone() for p in trainer.agent.encoder.parameters()]
     stats = benchmark.pedantic(trainer.learn, args=(buf,), rounds=2, warmup_rounds=0)
     assert set(stats) >= {"actor_loss", "critic_loss", "jepa_loss", "embed_var", "embed_rank"}
     moved = any(not torch.equal(a, b) for a, b in zip(before, trainer.agent.encoder.parameters()))
-    assert moved == (trainer.cfg.jepa or trainer.cfg.rl_grad or trainer.cfg.var_reg)
-    flops = bench.count_flops(lambda: trainer.learn(buf))
-    benchmark.extra_info["mflop_per_env_step"] = flops / trainer.cfg.batch_size / 1e6
+    assert moved == (cfg.jepa or cfg.rl_grad or cfg.var_reg)
+    benchmark.extra_info["settings"] = DEFAULT_SETTINGS
+    benchmark.extra_info["minibatches"] = f"{cfg.update_epochs}x{cfg.num_minibatches}x{cfg.minibatch_size}"
+    benchmark.extra_info["mflop_per_env_step_update"] = update_flops / cfg.batch_size / 1e6
     if benchmark.stats:
         median = benchmark.stats.stats.median
         peak = bench.matmul_peak()
+        benchmark.extra_info["update_s"] = median
         benchmark.extra_info["matmul_peak_gflops"] = peak / 1e9
-        benchmark.extra_info["mfu"] = flops / median / peak
+        benchmark.extra_info["mfu"] = update_flops / median / peak
+
+
+@pytest.mark.benchmark(group="rollout")
+def test_calibrated_rollout(benchmark):
+    """One rollout of j1g1r0 under the default settings (8 envs x 125 steps: rendering, the
+    x-encoder forward at batch 8, the return scaler): env steps/s and FLOPs per env step."""
+    trainer = bench.make_trainer("j1g1r0")
+    flops = bench.count_flops(trainer.collect) / trainer.cfg.batch_size
+    buf = benchmark.pedantic(trainer.collect, rounds=3, warmup_rounds=0)
+    assert buf["obs"].shape[:2] == (trainer.cfg.num_steps, trainer.cfg.num_envs)
+    benchmark.extra_info["mflop_per_env_step_rollout"] = flops / 1e6
+    if benchmark.stats:
+        median = benchmark.stats.stats.median
+        benchmark.extra_info["env_steps_per_s"] = trainer.cfg.batch_size / median
+        benchmark.extra_info["mfu"] = flops * trainer.cfg.batch_size / median / bench.matmul_peak()
+
+
+@pytest.mark.benchmark(group="calibrated")
+def test_calibrated_step_profile(benchmark):
+    """The whole step of j1g1r0 under the default settings, as `jepa-bench bench --profile`
+    reports it: env steps/s, rollout and update time, FLOPs per env step, MFU."""
+    prof = benchmark.pedantic(bench.v2_profile, args=("j1g1r0",), kwargs={"updates": 1},
+                              rounds=1, warmup_rounds=0)
+    assert prof["update_epochs"] * prof["num_minibatches"] == 64 and prof["minibatch_size"] == 125
+    for key in ("mflop_per_env_step", "mflop_per_env_step_rollout", "mflop_per_env_step_update"):
+        benchmark.extra_info[key] = prof[key]
+    for key in ("sps", "rollout_s", "update_s", "rollout_share", "mfu_update", "mfu_step",
+                "matmul_peak_gflops"):
+        benchmark.extra_info[key] = prof[key]["median"]
+    assert 0 < prof["mfu_update"]["median"] < 1 and prof["sps"]["median"] > 0
 
 
 @pytest.mark.benchmark(group="train")

@@ -1,0 +1,104 @@
+"""bench.py's counts and lever table, and the opt-in precision field (TrainConfig.precision)."""
+
+import json
+
+import pytest
+import torch
+
+from jepa_bench import agent as agent_mod
+from jepa_bench import bench
+from jepa_bench.agent import JepaAgent, encode, minibatch_loss, resolve_precision
+from jepa_bench.config import TrainConfig, resolve
+from jepa_bench.train import Trainer, train
+
+TINY = dict(num_envs=2, num_steps=16, update_epochs=2, num_minibatches=2, total_steps=32)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    with bench.num_threads(1):
+        yield
+
+
+def test_precision_default_is_fp32_everywhere():
+    assert TrainConfig().precision == "fp32"
+    assert resolve("j1g1r0").precision == "fp32"  # not part of any settings set
+    assert resolve_precision("fp32") == "fp32"
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="fp16")
+
+
+def test_bf16_falls_back_to_fp32_where_unsupported(monkeypatch, tmp_path):
+    monkeypatch.setattr(agent_mod, "cpu_bf16_supported", lambda: False)
+    assert resolve_precision("bf16", "cpu") == "fp32"
+    cfg = resolve("j1g1r0", dict(TINY, precision="bf16"))
+    assert JepaAgent(cfg).precision == "fp32"
+    info = train(cfg, seed=0, out_dir=tmp_path / "run", device="cpu", progress=False)
+    assert info["precision"] == "fp32"
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["precision"] == "fp32"
+
+
+def test_default_run_records_fp32(tmp_path):
+    info = train(resolve("j1g1r0", TINY), seed=0, out_dir=tmp_path / "run", device="cpu",
+                 progress=False)
+    assert info["precision"] == "fp32" and info["config"]["precision"] == "fp32"
+
+
+def test_fp32_encode_is_the_plain_call():
+    agent = JepaAgent(resolve("j1g1r0"))
+    obs = torch.randint(0, 256, (4, 3, 24, 96), dtype=torch.uint8)
+    assert torch.equal(encode(agent, agent.encoder, obs), agent.encoder(obs))
+
+
+@pytest.mark.skipif(resolve_precision("bf16", "cpu") != "bf16", reason="no native bf16 here")
+def test_bf16_update_is_deterministic_close_and_float32_outside():
+    torch.manual_seed(0)
+    cfg = resolve("j1g1r0", TINY)
+    trainer = Trainer(cfg, 0, torch.device("cpu"))
+    mb = bench.sample_minibatch(trainer, trainer.collect())
+    loss32, _ = minibatch_loss(trainer.agent, mb)
+    trainer.agent.precision = "bf16"
+    outs = []
+    for _ in range(2):
+        trainer.agent.zero_grad(set_to_none=True)
+        loss, stats = minibatch_loss(trainer.agent, mb)
+        loss.backward()
+        outs.append((loss.detach(), [p.grad.clone() for p in trainer.agent.encoder.parameters()]))
+    assert loss.dtype == torch.float32 and stats["jepa_loss"].dtype == torch.float32
+    assert all(p.dtype == torch.float32 for p in trainer.agent.parameters())
+    assert torch.equal(outs[0][0], outs[1][0])  # same machine, same inputs: same bits
+    assert all(torch.equal(a, b) for a, b in zip(outs[0][1], outs[1][1]))
+    assert abs(float(outs[0][0]) - float(loss32.detach())) < 0.05 * abs(float(loss32.detach())) + 1e-3
+
+
+def test_attention_runs_in_float32_under_bf16():
+    q = torch.randn(2, 4, 5, 16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        plain = torch.nn.functional.scaled_dot_product_attention(q, q, q)
+        with agent_mod._Fp32Attention():
+            kept = torch.nn.functional.scaled_dot_product_attention(q, q, q)
+    assert plain.dtype == torch.bfloat16 and kept.dtype == torch.float32
+
+
+def test_update_flops_are_minibatch_flops_times_steps():
+    trainer = bench.make_trainer(resolve("j1g1r0", TINY))
+    buf = trainer.collect()
+    cfg = trainer.cfg
+    per_step = bench.minibatch_step_flops(trainer, bench.sample_minibatch(trainer, buf))
+    assert per_step > 0
+    assert bench.count_flops(lambda: trainer.learn(buf)) == \
+        per_step * cfg.update_epochs * cfg.num_minibatches
+
+
+def test_lever_table_and_profile_run_on_a_tiny_config():
+    trainer = bench.make_trainer(resolve("j1g1r0", TINY))
+    table = bench.lever_table(trainer, rounds=2, steps=1, compile_loss=False)
+    names = {r["lever"] for r in table["rows"]}
+    assert {"heads_2", "heads_1", "attention_bmm_softmax", "y_encoder_forward_share"} <= names
+    assert all(r["min"] <= r["median"] <= r["max"] and r["n"] == 2 for r in table["rows"])
+    assert "| lever |" in bench.format_levers(table)
+    # the lever copies never touch the trainer's own agent
+    fresh = bench.make_trainer(resolve("j1g1r0", TINY))
+    fresh.collect()
+    assert all(torch.equal(a, b) for a, b in zip(trainer.agent.parameters(),
+                                                  fresh.agent.parameters()))
