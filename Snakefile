@@ -56,5 +56,4 @@ rule all:
         rules.theory.output if "theory" in config["experiments"] else [],
         rules.calibration_report.output if "calibration" in config["experiments"] else [],
         rules.probe_table.output if "probe" in config["experiments"] else [],
-        (rules.settings_table.output
-         if "figure3" in config["experiments"] and config["compare_settings"] else []),
+        rules.settings_table.output if "settings" in config["experiments"] else [],

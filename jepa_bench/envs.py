@@ -38,10 +38,10 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 
+from jepa_bench import ENV_ID, register_envs  # noqa: F401  (the env's id and registration)
 from jepa_bench.render import (DEFAULT_HEIGHT, DEFAULT_WIDTH, GymRenderer, check_resolution,
                                render_states)
 
-ENV_ID = "jepa_bench/PixelCartPole-v1"
 RENDERERS = ("fast", "gym")
 ARRAY_TYPES = ("numpy", "torch")
 MAX_EPISODE_STEPS = 500  # CartPole-v1's TimeLimit
@@ -367,10 +367,3 @@ class PixelCartPoleEnv(gym.Env):
     def close(self) -> None:
         self._paint.close()
 
-
-def register_envs() -> None:
-    """Register ENV_ID with gymnasium (idempotent); importing jepa_bench calls this."""
-    if ENV_ID in gym.registry:
-        return
-    gym.register(id=ENV_ID, entry_point=PixelCartPoleEnv,
-                 vector_entry_point=PixelCartPoleVectorEnv)

@@ -35,14 +35,12 @@ from jepa_bench.agent import JepaAgent, Minibatch, minibatch_loss, resolve_preci
 from jepa_bench.config import DEFAULT_SETTINGS, TrainConfig, config_differences
 from jepa_bench.envs import PixelCartPoleVectorEnv
 from jepa_bench.jepa import embed_variance, effective_rank
-from jepa_bench.metrics import (EPISODE_COLUMNS, METRIC_COLUMNS, Progress, RunPaths, read_json,
+from jepa_bench.layout import DEFAULT_RUNS_ROOT, RunPaths, run_dir
+from jepa_bench.metrics import (EPISODE_COLUMNS, METRIC_COLUMNS, Progress, read_json,
                                 write_csv_atomic, write_json_atomic)
 from jepa_bench.ppo import compute_gae, explained_variance
 
 CHECKPOINT_VERSION = 1
-DEFAULT_RUNS_ROOT = "runs"
-"""Where `jepa-bench train` writes without --out: ./runs/ (ignored by git), never results/,
-which holds only what the pipeline wrote."""
 LOCK_FILE = ".train.lock"
 LR_RULE = ("update u (0, 1, ...) uses lr * (1 - u / total_updates) when anneal_lr, lr otherwise; "
            "a run extended with --resume --total-steps keeps the updates it had and continues "
@@ -60,8 +58,10 @@ class TrainingDiverged(Exception):
 
 
 def default_run_dir(config_name: str, seed: int, root: str | Path = DEFAULT_RUNS_ROOT) -> Path:
-    """A run's folder is a function of (config, seed) only, never of the time."""
-    return Path(root) / config_name / f"seed{seed}"
+    """A run's folder is a function of (config, seed) only, never of the time; without --out
+    it lies under ./runs/ (ignored by git), never under results/, which holds only what the
+    pipeline wrote."""
+    return run_dir(root, config_name, seed)
 
 
 def resolve_device(device: str) -> torch.device:

@@ -87,6 +87,7 @@ _EXPERIMENT_KEYS = {
     "theory": (),
     "calibration": ("calibration",),
     "probe": ("probe_configs", "probe_seeds"),
+    "settings": ("compare_settings",),
 }
 # outputs that show a results folder was written by the pipeline before manifests existed
 _LEGACY_OUTPUTS = ("summary/summary.json", "claims.json", "recovery.json", "theory.md",

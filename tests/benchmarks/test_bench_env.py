@@ -15,22 +15,11 @@ import pytest
 import torch
 
 from jepa_bench.envs import PixelCartPoleVectorEnv
-from jepa_bench.render import GymRenderer, random_valid_states, render_states
+from jepa_bench.render import random_valid_states, render_states
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def gym_renderer():
-    g = GymRenderer()
-    yield g
-    g.close()
+# every benchmark here on one torch thread (tests/conftest.py's fixture)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def best_seconds(fn, rounds: int) -> float:

@@ -16,10 +16,8 @@ from jepa_bench.agent import build_encoder
 from jepa_bench.config import DEFAULT_SETTINGS, PAPER_CONFIGS, resolve
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    with bench.num_threads(1):
-        yield
+# every test here on one torch thread (tests/conftest.py's fixture)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.benchmark(group="encoder")

@@ -39,13 +39,20 @@ def test_lint_is_clean(snakemake):
     assert "Congratulations" in res.stdout + res.stderr
 
 
+# the default preset also probes 2 encoders x 2 seeds and sets its verdicts beside v1's; the full
+# grid sets them beside v1's full grid; the tiny preset does neither
+EXTRA_JOBS = {None: {"probe": 4, "probe_table": 1, "settings_table": 1},
+              "full-grid": {"settings_table": 1}, "tiny": {}}
+
+
 @pytest.mark.parametrize("preset, trains", [(None, 20), ("full-grid", 55), ("tiny", 4)])
 def test_dry_run_lists_one_train_job_per_configuration_and_seed(tmp_path, preset, trains,
                                                                 dry_run):
     args = ["--configfile", f"workflow/config/{preset}.yaml"] if preset else []
     counts = dry_run(tmp_path, *args)
+    extra = EXTRA_JOBS[preset]
     assert counts == {"train": trains, "aggregate": 1, "plots": 1, "claims": 1, "all": 1,
-                      "total": trains + 4}
+                      **extra, "total": trains + 4 + sum(extra.values())}
 
 
 def test_full_grid_reuses_the_default_pipelines_runs(tmp_path, dry_run):
@@ -168,7 +175,7 @@ def test_tiny_preset_runs_to_figures_and_report(tmp_path, snakemake, job_counts)
         calls = [json.loads(line) for line in log.read_text().splitlines()]
         assert len(calls) == 4
         assert all("--resume" in c and c[c.index("--total-steps") + 1] == "512" for c in calls)
-        assert all(" ".join(c).endswith("--settings v1 --resume --quiet --set num_envs=4 "
+        assert all(" ".join(c).endswith("--settings v2 --resume --quiet --set num_envs=4 "
                                         "--set num_steps=32") for c in calls)
         for stem in ("fig3_return", "embed_var", "jepa_loss", "embed_rank"):
             for ext in ("png", "pdf"):
@@ -299,7 +306,7 @@ def test_a_changed_config_is_refused_where_another_experiment_lives(tmp_path, sn
     results.mkdir()
     (results / "experiment.json").write_text(json.dumps(
         {"format": 1, "experiments": ["figure3"], "configurations": ["j1g1r0", "j1g0r1"],
-         "seeds": [0, 1], "total_steps": 512, "settings": "v1", "renderer": "fast",
+         "seeds": [0, 1], "total_steps": 512, "settings": "v2", "renderer": "fast",
          "train_overrides": ["num_envs=4", "num_steps=32"], "runs_root": f"{results}/runs"}))
     tiny = ["-n", "--configfile", "workflow/config/tiny.yaml"]
     assert snakemake(*tiny, "--config", f"results_root={results}").returncode == 0

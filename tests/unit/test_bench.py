@@ -14,10 +14,8 @@ from jepa_bench.train import Trainer, train
 TINY = dict(num_envs=2, num_steps=16, update_epochs=2, num_minibatches=2, total_steps=32)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    with bench.num_threads(1):
-        yield
+# every test here on one torch thread (tests/conftest.py's fixture)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_precision_default_is_fp32_everywhere():

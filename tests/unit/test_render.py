@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from jepa_bench.render import (CROP_HEIGHT, CROP_TOP, DEFAULT_HEIGHT, DEFAULT_WIDTH, SCALE,
-                               SCREEN_H, SCREEN_W, GymRenderer, area_matrix, check_resolution,
+                               SCREEN_H, SCREEN_W, area_matrix, check_resolution,
                                compare_renderers, frame_from_rgb, luma, random_valid_states,
                                render_states)
 
@@ -18,13 +18,6 @@ THETA_MAX = 12 * 2 * math.pi / 360
 X_CASES = (0.0, 0.7, -2.4, 2.4, -2.45, 2.45)
 THETA_CASES = (0.0, math.atan(5 / 120), -THETA_MAX, THETA_MAX, -0.28, 0.28)
 FIXED_STATES = np.array([[x, 0.0, th, 0.0] for x in X_CASES for th in THETA_CASES])
-
-
-@pytest.fixture(scope="module")
-def gym_renderer():
-    g = GymRenderer()
-    yield g
-    g.close()
 
 
 def fast(states, height=DEFAULT_HEIGHT, width=DEFAULT_WIDTH) -> np.ndarray:

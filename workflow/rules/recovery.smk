@@ -49,6 +49,7 @@ rule collapse:
         total_steps=config["recovery_collapse_steps"],
         renderer=config["renderer"],
         device=config["device"],
+        settings=SETTINGS,
         # the stop comes last, so that it wins over any stop_embed_var in train_overrides
         overrides=set_options(
             config["train_overrides"]
@@ -62,6 +63,7 @@ rule collapse:
         "jepa-bench train --config {params.configuration} --seed {wildcards.seed}"
         " --total-steps {params.total_steps} --out {params.out_dir}"
         " --renderer {params.renderer} --device {params.device} --threads {threads}"
+        " --settings {params.settings}"
         " --resume --quiet {params.overrides} > {log} 2>&1"
 
 
@@ -82,6 +84,7 @@ rule recover:
         total_steps=config["recovery_steps"],
         renderer=config["renderer"],
         device=config["device"],
+        settings=SETTINGS,
         overrides=set_options(config["train_overrides"]),
     threads: 1
     conda:
@@ -91,6 +94,7 @@ rule recover:
         " --total-steps {params.total_steps} --out {params.out_dir}"
         " --init-from {params.checkpoint}"
         " --renderer {params.renderer} --device {params.device} --threads {threads}"
+        " --settings {params.settings}"
         " --resume --quiet {params.overrides} > {log} 2>&1"
 
 
