@@ -1,6 +1,6 @@
 """A fresh clone, as a new user gets it: the tiny pipeline killed by SIGKILL during training and
 run again with the same command (no --unlock, no --rerun-incomplete), then a changed config
-refused where another experiment's outputs are (the tiny run's and the committed results/)."""
+refused where another experiment's outputs are (the tiny run's and the committed results/v1/)."""
 
 import json
 import os
@@ -62,9 +62,11 @@ def test_killed_pipeline_continues_and_a_changed_config_is_refused(tmp_path):
         return subprocess.run([SNAKEMAKE, "-n", *args], cwd=clone, env=env, capture_output=True,
                               text=True, timeout=300)
 
-    # the tiny run's folder, then the committed reference results: refused in one line
+    # the tiny run's folder, then the committed reference results of set v1: refused in one line
+    v1 = ["--configfile", "workflow/config/v1.yaml"]
     for args in (["--configfile", "workflow/config/tiny.yaml", "--config", "seeds=[0]"],
-                 ["--config", "seeds=[0,1]"], ["--config", "total_steps=20000", "renderer=gym"]):
+                 [*v1, "--config", "seeds=[0,1]"],
+                 [*v1, "--config", "total_steps=20000", "renderer=gym"]):
         res = dry(*args)
         assert res.returncode == 2, res.stdout
         line = res.stderr.strip().splitlines()[-1]

@@ -112,7 +112,7 @@ def test_committed_reference_results_refuse_other_seeds():
     """The committed results/v1/ folder (no manifest yet): its summary records seeds 0-4."""
     from snakemake.utils import validate
 
-    cfg = dict(GOOD, results_root="results/v1", settings="v1")
+    cfg = dict(GOOD, results_root="results/v1", settings="v1", experiments=["figure3"])
     validate(cfg, str(REPO / "workflow" / "schemas" / "config.schema.yaml"))
     import os
     cwd = os.getcwd()
