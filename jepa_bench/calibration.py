@@ -146,8 +146,9 @@ def write_calibration_report(root: Path, stages: dict, out: Path) -> list[Path]:
         runs = training_table(root, stage, spec["cells"], spec["seeds"], last)
         write_table(runs, root / f"{stage}.csv")
         written.append(root / f"{stage}.csv")
+        base = " with " + " ".join(spec["base"]) if spec.get("base") else ""
         parts += [f"## {title} ({spec['config']}, {spec['total_steps']} env steps, "
-                  f"settings {spec['settings']})\n", markdown_table(runs)]
+                  f"settings {spec['settings']}{base})\n", markdown_table(runs)]
         if not runs.empty:
             cells = per_cell(runs, f"mean_last_{last}")
             if stage == "confirm":
