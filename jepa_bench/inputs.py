@@ -66,7 +66,12 @@ class InputScaling(nn.Module):
             self.register_buffer("std", stats[1].clone())
 
     def forward(self, obs: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
-        x = obs.to(dtype).mul_(1.0 / 255.0) if obs.dtype == torch.uint8 else obs.to(dtype)
+        if obs.dtype != torch.uint8:
+            x = obs.to(dtype)
+        elif not self.standard:
+            return obs.to(dtype) / 255.0  # the v1 CNN runs' exact arithmetic
+        else:
+            x = obs.to(dtype).mul_(1.0 / 255.0)
         if self.standard:
             x = (x - self.mean.to(dtype)) / self.std.to(dtype)
         return x

@@ -43,6 +43,8 @@ def test_input_scaling_by_hand():
     out = InputScaling((mean, std))(obs)
     torch.testing.assert_close(out[0, 0, 0], torch.tensor([0.5, 1.0, 2.0]))
     torch.testing.assert_close(InputScaling()(obs), torch.ones(1, 1, 2, 3))
+    noise = torch.randint(0, 256, (2, 3, 24, 96), dtype=torch.uint8)
+    assert torch.equal(InputScaling()(noise), noise.float() / 255.0)  # v1's CNN, bit for bit
 
 
 def test_frame_statistics_are_fixed_and_floored():
