@@ -5,7 +5,8 @@ the report under results/calibration/. It reads what the probe and the training 
 never decides a setting itself: the protocol's decision rules are applied by people, in
 docs/calibration.md, from these tables. It must not read any run of a paper configuration.
 
-    jepa-bench calibration-report --root results/calibration --probe-cells ... --out ...
+    jepa-bench calibration-report --root results/calibration --spec JSON --out calibration.md
+    (JSON: the workflow's `calibration` config; workflow/rules/calibration.smk passes it)
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from jepa_bench.config import PAPER_CONFIGS
 from jepa_bench.metrics import (RunPaths, atomic_write_text, markdown_table, read_json,
                                 write_table)
+from jepa_bench.probe_report import PROBE_TARGETS, summarise_probes
 from jepa_bench.stats import describe_sample
-from jepa_bench.probe import summarise_probes
 
 # --- the preregistered criteria (docs/calibration.md) ------------------------------------------
-PROBE_R2_THETA = 0.90
-"""Stage A: mean held-out R²(θ) at least this."""
-PROBE_R2_THETA_DOT = 0.73
-"""Stage A: mean held-out R²(θ̇) at least this (the CNN control's v1 value)."""
+PROBE_R2_THETA = PROBE_TARGETS["theta"]
+"""Stage A: mean held-out R²(θ) at least this (0.90)."""
+PROBE_R2_THETA_DOT = PROBE_TARGETS["theta_dot"]
+"""Stage A: mean held-out R²(θ̇) at least this (0.73, the CNN control's v1 value)."""
 PROBE_INIT_VAR = (1e-3, 1.0)
 """Stage A: batch variance of s_x at initialisation inside this closed range."""
 SCREEN_EPISODES = 50
@@ -37,7 +39,7 @@ CONFIRM_FLOOR = 41.5
 TRAINING_STAGES = ("screen", "confirm")
 """The calibration stages made of training runs (stage B and stage C)."""
 
-FORBIDDEN = ("j0g1r0", "j1g1r0", "j1g0r0", "j1g0r1")
+FORBIDDEN = PAPER_CONFIGS
 """The paper's configurations: their returns are never calibration input."""
 
 

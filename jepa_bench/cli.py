@@ -209,7 +209,7 @@ def cmd_calibration_report(args) -> int:
 
 
 def cmd_probe_table(args) -> int:
-    from jepa_bench.probe import write_probe_report
+    from jepa_bench.probe_report import write_probe_report
     by_config: dict[str, list] = {}
     for path in args.results:  # {root}/probe/{config}/seed{seed}.json
         by_config.setdefault(Path(path).parent.name, []).append(Path(path))

@@ -20,8 +20,7 @@ from jepa_bench.agent import build_encoder
 from jepa_bench.config import resolve
 from jepa_bench.inputs import random_policy_frames
 from jepa_bench.jepa import embed_variance
-
-STATE_NAMES = ("x", "x_dot", "theta", "theta_dot")
+from jepa_bench.probe_report import STATE_NAMES
 INIT_VAR_FRAMES = 1024
 """Held-out frames on which the fresh encoder's embedding variance is measured."""
 
@@ -80,56 +79,3 @@ def probe(config: str, *, samples: int = 16_000, steps: int = 600, batch: int = 
             "steps": steps, "seed": seed, "init_embed_var": init_var,
             "r2": dict(zip(STATE_NAMES, (round(float(v), 3) for v in r2)))}
 
-
-# --- the probe as a pipeline output -------------------------------------------------------------
-
-PROBE_TARGETS = {"theta": 0.90, "theta_dot": 0.73}
-"""R² an encoder must reach to count as reading the pole (docs/calibration.md, stage A)."""
-
-
-def summarise_probes(results: list[dict]) -> dict:
-    """One row from the probe results of one encoder over seeds: R² per component (mean over
-    seeds) and the range of the embedding variance at initialisation."""
-    if not results:
-        raise ValueError("summarise_probes needs at least one probe result")
-    row = {"seeds": " ".join(str(r["seed"]) for r in results)}
-    for name in STATE_NAMES:
-        row[f"r2_{name}"] = round(sum(r["r2"][name] for r in results) / len(results), 3)
-    init = [r["init_embed_var"] for r in results]
-    row.update(init_embed_var_min=min(init), init_embed_var_max=max(init))
-    return row
-
-
-def probe_table(paths_by_config: dict[str, list]):
-    """One row per configuration from its probe JSON files (as `jepa-bench probe --json` wrote
-    them), with whether R²(θ) and R²(θ̇) reach PROBE_TARGETS; a pandas DataFrame."""
-    import pandas as pd
-
-    from jepa_bench.metrics import read_json
-    rows = []
-    for config, paths in paths_by_config.items():
-        results = [read_json(p) for p in paths]
-        row = {"config": config, "encoder": results[0]["encoder"],
-               "settings": results[0].get("settings"), **summarise_probes(results)}
-        for name, floor in PROBE_TARGETS.items():
-            row[f"reads_{name}"] = row[f"r2_{name}"] >= floor
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def write_probe_report(paths_by_config: dict[str, list], out) -> list:
-    """probe_table as markdown at `out` and CSV beside it (same name, .csv); returns both paths."""
-    from pathlib import Path
-
-    from jepa_bench.metrics import atomic_write_text, markdown_table, write_table
-    out = Path(out)
-    table = probe_table(paths_by_config)
-    write_table(table, out.with_suffix(".csv"))
-    atomic_write_text(out, "# Can each encoder read the state? (supervised probe)\n\n"
-                      "A freshly initialised encoder of each configuration plus a linear head, "
-                      "regressed on the standardised state from random-policy frames (`jepa-bench "
-                      "probe`); R² on held-out frames, mean over the seeds listed; the embedding "
-                      "variance is the fresh encoder's, before any step. Reads θ / θ̇: R² at least "
-                      f"{PROBE_TARGETS['theta']} / {PROBE_TARGETS['theta_dot']}.\n\n"
-                      + markdown_table(table))
-    return [out, out.with_suffix(".csv")]

@@ -6,7 +6,7 @@ import pytest
 
 from jepa_bench.calibration import (calibration_targets, probe_table, training_table,
                                     write_calibration_report)
-from jepa_bench.probe import summarise_probes
+from jepa_bench.probe_report import summarise_probes
 from jepa_bench.settings_report import parse_pairs, settings_table
 
 

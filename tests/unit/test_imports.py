@@ -9,7 +9,8 @@ import pytest
 LIGHT = ["jepa_bench", "jepa_bench.layout", "jepa_bench.metrics", "jepa_bench.stats",
          "jepa_bench.verdicts", "jepa_bench.aggregate", "jepa_bench.claims", "jepa_bench.plots",
          "jepa_bench.recovery", "jepa_bench.compare", "jepa_bench.theory",
-         "jepa_bench.workflow_config"]
+         "jepa_bench.workflow_config", "jepa_bench.calibration", "jepa_bench.probe_report",
+         "jepa_bench.settings_report"]
 
 
 def _torch_after(modules: list[str]) -> bool:
