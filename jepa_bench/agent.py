@@ -24,18 +24,30 @@ STATE_DIM = 4
 
 # --- precision of the encoders in the update (TrainConfig.precision) ----------------------------
 
-def cpu_bf16_flags() -> dict:
-    """What this CPU offers for bf16: torch's kernel capability, the /proc/cpuinfo flags
-    avx512_bf16 / amx_bf16, and oneDNN's own check."""
-    flags: set[str] = set()
+def cpuinfo() -> tuple[str | None, list[str]]:
+    """The first CPU's model name and feature flags from /proc/cpuinfo ('flags' on x86,
+    'Features' on ARM); (None, []) where there is no such file."""
+    model, flags = None, []
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
-                if line.split(":")[0].strip() in ("flags", "Features"):
-                    flags = set(line.split(":", 1)[1].split())
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name" and model is None:
+                    model = value.strip()
+                elif key in ("flags", "Features") and not flags:
+                    flags = value.split()
+                if model is not None and flags:
                     break
     except OSError:
         pass
+    return model, flags
+
+
+def cpu_bf16_flags() -> dict:
+    """What this CPU offers for bf16: torch's kernel capability, the /proc/cpuinfo flags
+    avx512_bf16 / amx_bf16, and oneDNN's own check."""
+    flags = set(cpuinfo()[1])
     try:
         onednn = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):

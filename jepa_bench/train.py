@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from jepa_bench.agent import JepaAgent, Minibatch, minibatch_loss, resolve_precision
+from jepa_bench.agent import JepaAgent, Minibatch, cpuinfo, minibatch_loss, resolve_precision
 from jepa_bench.config import DEFAULT_SETTINGS, TrainConfig, config_differences
 from jepa_bench.envs import PixelCartPoleVectorEnv
 from jepa_bench.jepa import embed_variance, effective_rank
@@ -88,16 +88,8 @@ def machine_info() -> dict:
     """What decides whether a rerun is bit-identical besides the code and the seed: the CPU
     model and its vector instruction sets (the kernels torch picks), the torch build and the
     thread count (recorded beside this in run.json)."""
-    model, flags = platform.processor() or "unknown", []
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and model in ("unknown", platform.processor()):
-                model = value.strip()
-            elif key.strip() in ("flags", "Features") and not flags:
-                flags = value.split()
-    except OSError:
-        pass
+    model, flags = cpuinfo()
+    model = model or platform.processor() or "unknown"
     if sys.platform == "darwin":
         try:
             model = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"],
