@@ -3,6 +3,7 @@
     snakemake -c2                                                 # the paper's 4 configurations x 5 seeds
     snakemake -c2 --configfile workflow/config/full-grid.yaml     # 11 configurations x 5 seeds = 55 runs
     snakemake -c2 --configfile workflow/config/tiny.yaml          # smoke run: 2 x 2 x 512 steps
+    snakemake -c2 --configfile workflow/config/a2c-grid.yaml      # Yu & Chen's A2C configurations
     snakemake -c2 --configfile workflow/config/recovery.yaml      # recovery from collapse
     snakemake --workflow-profile workflow/profiles/slurm          # on a SLURM cluster
 
@@ -46,11 +47,11 @@ localrules:
     settings_table,
 
 
-# config `experiments` picks what is built: figure3 (the default) and/or recovery
+# config `experiments` picks what is built: figure3 (the default), curves, recovery, ...
 rule all:
     default_target: True
     input:
-        rules.plots.output if "figure3" in config["experiments"] else [],
+        rules.plots.output if {"figure3", "curves"} & set(config["experiments"]) else [],
         rules.claims.output if "figure3" in config["experiments"] else [],
         rules.recovery_report.output if "recovery" in config["experiments"] else [],
         rules.theory.output if "theory" in config["experiments"] else [],

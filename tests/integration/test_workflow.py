@@ -55,6 +55,12 @@ def test_dry_run_lists_one_train_job_per_configuration_and_seed(tmp_path, preset
                       **extra, "total": trains + 4 + sum(extra.values())}
 
 
+def test_a2c_grid_builds_curves_without_a_claims_report(tmp_path, dry_run):
+    # the paper's claims are about its four PPO configurations: none for the A2C grid
+    counts = dry_run(tmp_path, "--configfile", "workflow/config/a2c-grid.yaml")
+    assert counts == {"train": 20, "aggregate": 1, "plots": 1, "all": 1, "total": 23}
+
+
 def test_full_grid_reuses_the_default_pipelines_runs(tmp_path, dry_run):
     """Run folders of the paper's four configurations that exist are not trained again."""
     default = yaml.safe_load((REPO / "workflow" / "config" / "config.yaml").read_text())

@@ -81,6 +81,8 @@ def test_manifest_records_the_experiment_not_the_machine(tmp_path):
             "runs_root", "experiments"} <= set(manifest)
     assert "device" not in manifest and "results_root" not in manifest
     assert "recovery_steps" not in manifest  # not part of a figure3 experiment
+    curves = experiment_manifest(_config(tmp_path, experiments=["curves"]), "r/runs")
+    assert {"configurations", "seeds", "total_steps", "settings", "runs_root"} <= set(curves)
 
 
 def test_a_changed_config_is_refused_in_a_folder_made_under_another(tmp_path):
