@@ -5,6 +5,7 @@
     snakemake -c2 --configfile workflow/config/tiny.yaml          # smoke run: 2 x 2 x 512 steps
     snakemake -c2 --configfile workflow/config/a2c-grid.yaml      # Yu & Chen's A2C configurations
     snakemake -c2 --configfile workflow/config/recovery.yaml      # recovery from collapse
+    snakemake -c2 --configfile workflow/config/precision.yaml     # bf16 against float32
     snakemake --workflow-profile workflow/profiles/slurm          # on a SLURM cluster
 
 The experiment is in workflow/config/ (checked against workflow/schemas/); one results folder
@@ -32,6 +33,7 @@ include: "workflow/rules/theory.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/probe.smk"
 include: "workflow/rules/settings.smk"
+include: "workflow/rules/precision.smk"
 
 
 # quick stages stay on the submitting machine when a cluster executor is used
@@ -45,6 +47,8 @@ localrules:
     calibration_report,
     probe_table,
     settings_table,
+    precision_aggregate,
+    precision_report,
 
 
 # config `experiments` picks what is built: figure3 (the default), curves, recovery, ...
@@ -58,3 +62,4 @@ rule all:
         rules.calibration_report.output if "calibration" in config["experiments"] else [],
         rules.probe_table.output if "probe" in config["experiments"] else [],
         rules.settings_table.output if "settings" in config["experiments"] else [],
+        rules.precision_report.output if "precision" in config["experiments"] else [],

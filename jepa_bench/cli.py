@@ -224,6 +224,15 @@ def cmd_settings_table(args) -> int:
     return 0
 
 
+def cmd_precision_report(args) -> int:
+    from jepa_bench.precision_check import write_precision_report
+    from jepa_bench.settings_report import parse_pairs
+    summaries = parse_pairs(args.summary, "--summary", "ARM=SUMMARY_FOLDER")
+    for path in write_precision_report(summaries, Path(args.out)):
+        print(path)
+    return 0
+
+
 def cmd_theory(args) -> int:
     from jepa_bench.theory import format_report, run_theory_checks
     result = run_theory_checks(seed=args.seed)
@@ -402,6 +411,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="each settings set's claims.json")
     p.add_argument("--out", required=True, help="markdown file")
     p.set_defaults(func=cmd_settings_table)
+
+    p = sub.add_parser("precision-report",
+                       help="does opt-in bf16 learn like float32? (docs/precision.md)")
+    p.add_argument("--summary", nargs=2, required=True, metavar="ARM=FOLDER",
+                   help="the summary folders of the arms, fp32 first: fp32=DIR bf16=DIR")
+    p.add_argument("--out", required=True, help="folder for precision.md, .json and figures/")
+    p.set_defaults(func=cmd_precision_report)
 
     p = sub.add_parser("bench", help="throughput table: env steps/s, update time, FLOPs, MFU")
     p.add_argument("--configs", nargs="+", default=list(PAPER_CONFIGS), metavar="NAME")

@@ -14,13 +14,15 @@ from pathlib import Path
 from jepa_bench.metrics import atomic_write_text, read_json
 
 
-def parse_pairs(items: list[str]) -> dict[str, Path]:
-    """['v1=path', ...] -> {'v1': Path('path')}; ValueError naming a malformed item."""
+def parse_pairs(items: list[str], flag: str = "--claims",
+                expected: str = "SET=PATH/claims.json") -> dict[str, Path]:
+    """['v1=path', ...] -> {'v1': Path('path')}, in the given order; ValueError naming a
+    malformed item (``flag`` and ``expected`` word the message)."""
     out = {}
     for item in items:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
-            raise ValueError(f"--claims {item!r}: expected SET=PATH/claims.json")
+            raise ValueError(f"{flag} {item!r}: expected {expected}")
         out[name] = Path(path)
     return out
 

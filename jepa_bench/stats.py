@@ -5,6 +5,7 @@
     band(values[seed, step])                  # mean and 95% bootstrap band per step
     geometric_band(values[seed, step])        # the same over log10 values (a log axis)
     proportion(k, n)                          # k/n with its exact (Clopper-Pearson) CI
+    welch_interval(b, a, level=0.95)          # mean(b) - mean(a) with its Welch t interval
 
 Owns: the CI settings (level, resamples, seed), the final-return window, the bootstrap CI of a
 mean (scipy.stats.bootstrap, percentile), the interquartile mean, the per-step bands of the
@@ -37,6 +38,7 @@ __all__ = [
     "median_time_to_event",
     "proportion",
     "sign_test",
+    "welch_interval",
 ]
 
 CI_LEVEL = 0.95
@@ -152,6 +154,24 @@ def proportion(k: int, n: int, level: float = CI_LEVEL) -> tuple[float, float, f
         return math.nan, math.nan, math.nan
     ci = stats.binomtest(k, n).proportion_ci(confidence_level=level, method="exact")
     return k / n, float(ci.low), float(ci.high)
+
+
+def welch_interval(b: Sequence[float], a: Sequence[float], level: float = CI_LEVEL) -> dict:
+    """mean(b) - mean(a) with its Welch (unequal-variance) t interval at ``level``:
+    {"diff", "low", "high", "df"}; NaNs when either sample has fewer than two values. Two
+    samples whose values are all equal give a zero-width interval at the difference."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    diff = float(b.mean() - a.mean()) if a.size and b.size else math.nan
+    if a.size < 2 or b.size < 2:
+        return {"diff": diff, "low": math.nan, "high": math.nan, "df": math.nan}
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    se = math.sqrt(va + vb)
+    if se == 0.0:
+        return {"diff": diff, "low": diff, "high": diff, "df": math.inf}
+    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    half = float(stats.t.ppf(0.5 + level / 2, df)) * se
+    return {"diff": diff, "low": diff - half, "high": diff + half, "df": float(df)}
 
 
 def sign_test(on: Sequence[bool], off: Sequence[bool]) -> dict:

@@ -83,6 +83,7 @@ _RUN_KEYS = ("settings", "renderer", "train_overrides")
 _EXPERIMENT_KEYS = {
     "figure3": ("configurations", "seeds", "total_steps", "runs_root"),
     "curves": ("configurations", "seeds", "total_steps", "runs_root"),
+    "precision": ("configurations", "seeds", "total_steps"),
     "recovery": ("seeds", "recovery_algorithms", "recovery_configs", "recovery_collapse_steps",
                  "recovery_steps", "recovery_collapse_threshold", "recovery_threshold"),
     "theory": (),
@@ -100,7 +101,7 @@ def experiment_manifest(config: dict, runs_root: str) -> dict:
     experiments it lists (runs_root as resolved), not the device or the machine settings."""
     experiments = list(config["experiments"])
     keys = ["experiments"]
-    if {"figure3", "curves", "recovery"} & set(experiments):
+    if {"figure3", "curves", "recovery", "precision"} & set(experiments):
         keys += _RUN_KEYS
     for name in experiments:
         keys += [k for k in _EXPERIMENT_KEYS[name] if k not in keys]

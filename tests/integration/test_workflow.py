@@ -61,6 +61,12 @@ def test_a2c_grid_builds_curves_without_a_claims_report(tmp_path, dry_run):
     assert counts == {"train": 20, "aggregate": 1, "plots": 1, "all": 1, "total": 23}
 
 
+def test_precision_preset_trains_each_seed_once_per_arm(tmp_path, dry_run):
+    counts = dry_run(tmp_path, "--configfile", "workflow/config/precision.yaml")
+    assert counts == {"precision_train": 10, "precision_aggregate": 2, "precision_report": 1,
+                      "all": 1, "total": 14}
+
+
 def test_full_grid_reuses_the_default_pipelines_runs(tmp_path, dry_run):
     """Run folders of the paper's four configurations that exist are not trained again."""
     default = yaml.safe_load((REPO / "workflow" / "config" / "config.yaml").read_text())

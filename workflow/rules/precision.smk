@@ -1,0 +1,86 @@
+# Does opt-in bf16 learn like float32? The check preregistered in docs/precision.md: the
+# configuration of `configurations` (one) over `seeds`, once per arm (precision=fp32, =bf16),
+# each arm aggregated on its own, then one report (jepa_bench.precision_check).
+# Built when `experiments` has precision; preset workflow/config/precision.yaml.
+
+from jepa_bench.layout import RunPaths, runs_root_of
+from jepa_bench.precision_check import ARMS as PRECISION_ARMS
+
+# {RESULTS}/{arm}/runs/{configuration}/seed{seed}/
+PRECISION_RUN = RunPaths.of(f"{RESULTS}/{{arm}}/runs", "{configuration}", "{seed}")
+
+
+wildcard_constraints:
+    arm="|".join(PRECISION_ARMS),
+
+
+rule precision_train:
+    output:
+        run=str(PRECISION_RUN.run_json),
+        metrics=str(PRECISION_RUN.metrics),
+        episodes=str(PRECISION_RUN.episodes),
+    log:
+        f"{LOGS}/precision/{{arm}}/{{configuration}}/seed{{seed}}.log",
+    params:
+        out_dir=lambda wildcards, output: os.path.dirname(output.run),
+        total_steps=config["total_steps"],
+        renderer=config["renderer"],
+        device=config["device"],
+        settings=SETTINGS,
+        overrides=lambda w: set_options(config["train_overrides"] + [f"precision={w.arm}"]),
+    threads: 1
+    conda:
+        "../envs/jepa-bench.yaml"
+    shell:
+        "jepa-bench train --config {wildcards.configuration} --seed {wildcards.seed}"
+        " --total-steps {params.total_steps} --out {params.out_dir}"
+        " --renderer {params.renderer} --device {params.device} --threads {threads}"
+        " --settings {params.settings} --resume --quiet {params.overrides} > {log} 2>&1"
+
+
+rule precision_aggregate:
+    input:
+        runs=expand(rules.precision_train.output.run, configuration=CONFIGURATIONS, seed=SEEDS,
+                    allow_missing=True),
+    output:
+        meta=f"{RESULTS}/{{arm}}/summary/summary.json",
+        runs=f"{RESULTS}/{{arm}}/summary/runs.csv",
+        curves=f"{RESULTS}/{{arm}}/summary/curves.csv",
+    log:
+        f"{LOGS}/precision/{{arm}}/aggregate.log",
+    params:
+        runs_root=lambda wildcards, input: runs_root_of(input.runs[0]),
+        out_dir=lambda wildcards, output: os.path.dirname(output.meta),
+        configurations=" ".join(CONFIGURATIONS),
+        seeds=" ".join(map(str, SEEDS)),
+        total_steps=config["total_steps"],
+        renderer=config["renderer"],
+        settings=SETTINGS,
+        overrides=lambda w: set_options(config["train_overrides"] + [f"precision={w.arm}"]),
+    conda:
+        "../envs/jepa-bench.yaml"
+    shell:
+        "jepa-bench aggregate --runs-root {params.runs_root}"
+        " --configs {params.configurations} --seeds {params.seeds}"
+        " --total-steps {params.total_steps} --renderer {params.renderer}"
+        " --settings {params.settings} {params.overrides}"
+        " --out {params.out_dir} > {log} 2>&1"
+
+
+rule precision_report:
+    input:
+        expand(rules.precision_aggregate.output.meta, arm=PRECISION_ARMS),
+    output:
+        md=f"{RESULTS}/precision.md",
+        json=f"{RESULTS}/precision.json",
+        figures=multiext(f"{FIGURES}/precision", ".png", ".pdf"),
+    log:
+        f"{LOGS}/precision/report.log",
+    params:
+        pairs=lambda wildcards, input: " ".join(
+            f"{arm}={os.path.dirname(meta)}" for arm, meta in zip(PRECISION_ARMS, input)),
+        out_dir=lambda wildcards, output: os.path.dirname(output.md),
+    conda:
+        "../envs/jepa-bench.yaml"
+    shell:
+        "jepa-bench precision-report --summary {params.pairs} --out {params.out_dir} > {log} 2>&1"
