@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -481,6 +482,80 @@ def format_levers(t: dict) -> str:
                      f"{t['compile_seconds']:.1f} s")
     for name, why in t["notes"].items():
         lines.append(f"{name}: {why}")
+    return "\n".join(lines)
+
+
+# --- threads and pairing: whole training processes, as the pipeline runs them --------------------
+
+PAIRING_LAYOUTS = {
+    "pair_1thread": (1, 1),   # two one-thread runs side by side (what `snakemake -c2` does)
+    "single_2threads": (2,),  # one run alone with two threads
+    "single_1thread": (1,),   # one run alone with one thread
+}
+"""Layout name -> the torch thread count of each training process started at once."""
+
+
+def _train_process(config: str, steps: int, threads: int, out: Path, seed: int):
+    import subprocess
+    import sys
+    return subprocess.Popen(
+        [sys.executable, "-m", "jepa_bench.cli", "train", "--config", config, "--seed", str(seed),
+         "--total-steps", str(steps), "--threads", str(threads), "--out", str(out), "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _run_sps(run_dir: Path) -> float:
+    """A finished run's env steps/s over its training loop (metrics.csv: last env_step over
+    its wall_time), so process start-up and imports do not count."""
+    import csv
+    with open(run_dir / "metrics.csv", newline="", encoding="utf-8") as f:
+        last = list(csv.DictReader(f))[-1]
+    return float(last["env_step"]) / float(last["wall_time"])
+
+
+def pairing_table(config: str = "j1g1r0", steps: int = 3000, rounds: int = 3) -> dict:
+    """Threads and pairing on the default settings: each layout of PAIRING_LAYOUTS started as
+    real `jepa-bench train` processes of ``steps`` env steps, in interleaved rounds (order
+    rotated each round). Per layout: env steps/s of each process and of the machine (their
+    sum), median (min-max) over rounds; and the machine's throughput of the pair over that of
+    one two-thread run, per round."""
+    import tempfile
+    names = list(PAIRING_LAYOUTS)
+    per_round: dict[str, list[dict]] = {n: [] for n in names}
+    with tempfile.TemporaryDirectory(prefix="jepa-bench-pairing-") as tmp:
+        for r in range(rounds):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                outs = [Path(tmp) / f"{name}-{r}-{i}" for i in range(len(PAIRING_LAYOUTS[name]))]
+                procs = [_train_process(config, steps, t, o, seed=i)
+                         for i, (t, o) in enumerate(zip(PAIRING_LAYOUTS[name], outs))]
+                for p in procs:
+                    _, err = p.communicate()
+                    if p.returncode:
+                        raise RuntimeError(f"pairing: a training process failed: {err.strip()}")
+                sps = [_run_sps(o) for o in outs]
+                per_round[name].append({"process": statistics.mean(sps), "machine": sum(sps)})
+    rows = [{"layout": n, "threads": list(PAIRING_LAYOUTS[n]),
+             "process_sps": _spread([x["process"] for x in per_round[n]]),
+             "machine_sps": _spread([x["machine"] for x in per_round[n]])} for n in names]
+    ratio = [p["machine"] / s["machine"]
+             for p, s in zip(per_round["pair_1thread"], per_round["single_2threads"])]
+    return {"config": config, "steps": steps, "rounds": rounds, "rows": rows,
+            "pair_over_two_threads": _spread(ratio)}
+
+
+def format_pairing(t: dict) -> str:
+    lines = [f"threads and pairing: {t['config']}, {t['steps']} env steps per process, "
+             f"{t['rounds']} interleaved rounds; median (min – max)",
+             "| layout | threads per process | env steps/s per process | env steps/s, machine |",
+             "|---|---|---|---|"]
+    for r in t["rows"]:
+        p, m = r["process_sps"], r["machine_sps"]
+        lines.append(f"| {r['layout']} | {', '.join(map(str, r['threads']))} | "
+                     f"{p['median']:.0f} ({p['min']:.0f} – {p['max']:.0f}) | "
+                     f"{m['median']:.0f} ({m['min']:.0f} – {m['max']:.0f}) |")
+    q = t["pair_over_two_threads"]
+    lines.append(f"machine throughput, two one-thread runs side by side / one two-thread run: "
+                 f"{q['median']:.2f} ({q['min']:.2f} – {q['max']:.2f})")
     return "\n".join(lines)
 
 

@@ -257,6 +257,15 @@ def cmd_recovery(args) -> int:
 def cmd_bench(args) -> int:
     from jepa_bench import bench
     threads = [None if n == 0 else n for n in args.threads]
+    if args.pairing:
+        header = bench.environment()
+        print(" · ".join(f"{k}: {v}" for k, v in header.items()))
+        table = bench.pairing_table(args.configs[0], steps=args.pairing_steps, rounds=args.rounds)
+        print(bench.format_pairing(table))
+        if args.json:
+            from jepa_bench.metrics import write_json_atomic
+            write_json_atomic(Path(args.json), {"environment": header, "pairing": table})
+        return 0
     if not (args.profile or args.levers):
         rows = bench.bench_table(configs=args.configs, threads=threads, updates=args.updates)
         print(bench.format_table(rows))
@@ -431,7 +440,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--levers", action="store_true",
                    help="time ratios of the levers against today's minibatch step, interleaved "
                         "in one process (first of --configs, first of --threads)")
-    p.add_argument("--rounds", type=_positive_int, default=7, help="interleaved rounds (--levers)")
+    p.add_argument("--pairing", action="store_true",
+                   help="instead of the table: two one-thread training processes side by side "
+                        "against one two-thread process and one one-thread process (first of "
+                        "--configs), interleaved rounds; run it on otherwise idle cores")
+    p.add_argument("--pairing-steps", type=_positive_int, default=3000,
+                   help="env steps per training process (--pairing)")
+    p.add_argument("--rounds", type=_positive_int, default=7,
+                   help="interleaved rounds (--levers, --pairing)")
     p.add_argument("--steps", type=_positive_int, default=3,
                    help="minibatch steps per variant and round (--levers)")
     p.add_argument("--no-compile", action="store_true",

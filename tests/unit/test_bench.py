@@ -100,3 +100,29 @@ def test_lever_table_and_profile_run_on_a_tiny_config():
     fresh.collect()
     assert all(torch.equal(a, b) for a, b in zip(trainer.agent.parameters(),
                                                   fresh.agent.parameters()))
+
+
+def test_pairing_table_compares_the_machines_throughput_per_layout(monkeypatch):
+    # fake training processes: each writes the metrics.csv a run would, at a speed per layout
+    speeds = {1: 100.0, 2: 150.0}  # env steps/s of a one- and a two-thread process
+
+    class Done:
+        returncode = 0
+
+        def communicate(self):
+            return "", ""
+
+    def fake(config, steps, threads, out, seed):
+        out.mkdir(parents=True)
+        (out / "metrics.csv").write_text(
+            f"update,env_step,wall_time\n1,{steps // 2},1.0\n2,{steps},{steps / speeds[threads]}\n")
+        return Done()
+
+    monkeypatch.setattr(bench, "_train_process", fake)
+    table = bench.pairing_table("j1g1r0", steps=3000, rounds=2)
+    rows = {r["layout"]: r for r in table["rows"]}
+    assert rows["pair_1thread"]["machine_sps"]["median"] == pytest.approx(200.0)
+    assert rows["pair_1thread"]["process_sps"]["median"] == pytest.approx(100.0)
+    assert rows["single_2threads"]["machine_sps"]["median"] == pytest.approx(150.0)
+    assert table["pair_over_two_threads"]["median"] == pytest.approx(200 / 150)
+    assert "1.33 (1.33 – 1.33)" in bench.format_pairing(table)
