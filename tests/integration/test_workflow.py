@@ -295,6 +295,10 @@ def test_the_default_profile_is_loaded_without_naming_it(tmp_path, snakemake):
     (["seeds=[-1]"], "jepa-bench workflow: error: config seeds[0]=-1 is not allowed: must be >= 0"),
     (["total_steps=0"], "jepa-bench workflow: error: config total_steps=0 is not allowed: "
                         "must be >= 1"),
+    (["experiments=[precision]", "configurations=[j1g1r1,j1g1r0]"],
+     "jepa-bench workflow: error: config configurations=['j1g1r1', 'j1g1r0'] is not allowed: "
+     "['j1g1r1', 'j1g1r0'] is too long (the precision experiment trains one configuration in "
+     "two arms)"),
 ])
 def test_config_errors_are_one_line_exit_2(tmp_path, config, message, snakemake):
     res = snakemake("-n", "--config", f"results_root={tmp_path}/results", *config)
