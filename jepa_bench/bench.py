@@ -169,12 +169,12 @@ def bench_table(configs=PAPER_CONFIGS, threads=(1, None), updates: int = 2) -> l
 
 
 def format_table(rows: list[dict]) -> str:
+    import pandas as pd
+
+    from jepa_bench.metrics import markdown_table
     cols = ["config", "threads", "train_sps", "update_s", "mflop_per_env_step", "update_gflops",
             "peak_gflops", "mfu"]
-    fmt = lambda v: f"{v:.3g}" if isinstance(v, float) else str(v)  # noqa: E731
-    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(fmt(r[c]) for c in cols) + " |" for r in rows]
-    return "\n".join(lines)
+    return markdown_table(pd.DataFrame(rows, columns=cols)).rstrip("\n")
 
 
 # --- the calibrated defaults: one configuration, measured in one process ---------------------------
