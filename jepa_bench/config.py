@@ -268,6 +268,8 @@ CNN_PIXEL_PPO_OVERRIDES = dict(encoder="cnn", jepa=False, rl_grad=True, var_reg=
 # call), lr 7e-4 (SB3's A2C default), no advantage normalisation, lambda = jepa_coef = 1.
 A2C_OVERRIDES = dict(algo="a2c", num_steps=16, update_epochs=1, num_minibatches=1, lr=7e-4,
                      norm_adv=False, gae_lambda=1.0, checkpoint_every=50)
+_TARGET_TEXT = {"shared": "shared target", "shared_sg": "shared target, stop-grad",
+                "ema": "EMA target"}
 THEORY_CONFIGS = {
     "a2c_shared": ("A2C + λ·JEPA, shared target with gradient (Yu & Chen's Eq. 1)",
                    dict(A2C_OVERRIDES, target="shared", jepa=True, rl_grad=True)),
@@ -301,8 +303,9 @@ def _build_registry() -> dict[str, NamedConfig]:
         "ViT: a control that separates the frames from the ViT", CNN_PIXEL_PPO_OVERRIDES)
     for name, (text, overrides) in THEORY_CONFIGS.items():
         algo = overrides.get("algo", "ppo").upper()
-        reg[name] = NamedConfig(name, f"{algo}: " + notation(overrides["jepa"],
-                                                               overrides["rl_grad"], False),
+        switches = notation(overrides["jepa"], overrides["rl_grad"], False)
+        # the target tells apart configurations whose switches are the same
+        reg[name] = NamedConfig(name, f"{algo}: {switches} ({_TARGET_TEXT[overrides['target']]})",
                                 text, overrides)
     return reg
 

@@ -25,6 +25,14 @@ def test_notation_uses_hats_for_switches_that_are_off():
     assert CONFIGS["j1g0r1"].notation == "J, \u2207\u0302, R"
 
 
+def test_every_configuration_has_its_own_notation():
+    # figure legends and reports name configurations by notation: no two may share one
+    notations = [c.notation for c in CONFIGS.values()]
+    assert len(set(notations)) == len(notations)
+    assert CONFIGS["a2c_shared_sg"].notation == "A2C: J, ∇, R̂ (shared target, stop-grad)"
+    assert CONFIGS["a2c_shared_nograd"].notation == "A2C: J, ∇̂, R̂ (shared target)"
+
+
 def test_state_config_is_ppo_on_the_state():
     cfg = resolve("state")
     assert cfg.obs_type == "state" and not cfg.jepa and cfg.rl_grad
