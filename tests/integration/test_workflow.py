@@ -235,14 +235,14 @@ def test_recovery_runs_start_from_the_collapse_checkpoint(tmp_path, snakemake):
     cmds = {ln.split("--out ")[1].split()[0][len(str(tmp_path)) + 1:]: ln
             for ln in lines if ln.startswith("jepa-bench")}
     collapse = cmds["recovery/collapse/ppo/seed3"]
-    assert "--config j1g0r0 --seed 3 --total-steps 100000" in collapse
+    assert "--config j1g0r0 --seed 3 --total-steps 300000" in collapse  # docs/recovery.md
     assert collapse.split(" > ")[0].endswith("--set stop_embed_var=2e-07")
     ckpt = f"--init-from {tmp_path}/recovery/collapse/ppo/seed3/checkpoints/last.pt"
     assert "--config j1g1r0 --seed 3 --total-steps 50000" in cmds["recovery/ppo/grad_on/seed3"]
     assert "--config j1g0r0 --seed 3" in cmds["recovery/ppo/grad_off/seed3"]
     assert all(ckpt in cmds[f"recovery/ppo/{arm}/seed3"] for arm in ("grad_on", "grad_off"))
     report = next(c for c in cmds.values() if c.startswith("jepa-bench recovery"))
-    assert (f"--root {tmp_path}/recovery --algos ppo --seeds 0 1 2 3 4 --collapse-steps 100000 "
+    assert (f"--root {tmp_path}/recovery --algos ppo --seeds 0 1 2 3 4 --collapse-steps 300000 "
             "--recovery-steps 50000 --collapse-threshold 2e-07 --recovery-threshold 1e-05") in report
 
 
