@@ -4,6 +4,15 @@
 
 from jepa_bench.layout import runs_root_of
 
+# the summary of one set of run folders; precision.smk aggregates each of its arms with it
+AGGREGATE_SHELL = (
+    "jepa-bench aggregate --runs-root {params.runs_root}"
+    " --configs {params.configurations} --seeds {params.seeds}"
+    " --total-steps {params.total_steps} --renderer {params.renderer}"
+    " --settings {params.settings} {params.overrides}"
+    " --out {params.out_dir} > {log} 2>&1"
+)
+
 
 rule aggregate:
     input:
@@ -30,8 +39,4 @@ rule aggregate:
     conda:
         "../envs/jepa-bench.yaml"
     shell:
-        "jepa-bench aggregate --runs-root {params.runs_root}"
-        " --configs {params.configurations} --seeds {params.seeds}"
-        " --total-steps {params.total_steps} --renderer {params.renderer}"
-        " --settings {params.settings} {params.overrides}"
-        " --out {params.out_dir} > {log} 2>&1"
+        AGGREGATE_SHELL

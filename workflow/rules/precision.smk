@@ -32,10 +32,7 @@ rule precision_train:
     conda:
         "../envs/jepa-bench.yaml"
     shell:
-        "jepa-bench train --config {wildcards.configuration} --seed {wildcards.seed}"
-        " --total-steps {params.total_steps} --out {params.out_dir}"
-        " --renderer {params.renderer} --device {params.device} --threads {threads}"
-        " --settings {params.settings} --resume --quiet {params.overrides} > {log} 2>&1"
+        TRAIN_SHELL
 
 
 rule precision_aggregate:
@@ -60,11 +57,7 @@ rule precision_aggregate:
     conda:
         "../envs/jepa-bench.yaml"
     shell:
-        "jepa-bench aggregate --runs-root {params.runs_root}"
-        " --configs {params.configurations} --seeds {params.seeds}"
-        " --total-steps {params.total_steps} --renderer {params.renderer}"
-        " --settings {params.settings} {params.overrides}"
-        " --out {params.out_dir} > {log} 2>&1"
+        AGGREGATE_SHELL
 
 
 rule precision_report:

@@ -8,6 +8,15 @@ from jepa_bench.layout import RunPaths
 # {RUNS}/{configuration}/seed{seed}/, the wildcards standing in for a configuration and a seed
 TRAIN_RUN = RunPaths.of(RUNS, "{configuration}", "{seed}")
 
+# one training run, for every rule whose wildcards name a configuration and a seed and whose
+# params give the rest (precision.smk's arms use it too)
+TRAIN_SHELL = (
+    "jepa-bench train --config {wildcards.configuration} --seed {wildcards.seed}"
+    " --total-steps {params.total_steps} --out {params.out_dir}"
+    " --renderer {params.renderer} --device {params.device} --threads {threads}"
+    " --settings {params.settings} --resume --quiet {params.overrides} > {log} 2>&1"
+)
+
 
 rule train:
     output:
@@ -28,7 +37,4 @@ rule train:
     conda:
         "../envs/jepa-bench.yaml"
     shell:
-        "jepa-bench train --config {wildcards.configuration} --seed {wildcards.seed}"
-        " --total-steps {params.total_steps} --out {params.out_dir}"
-        " --renderer {params.renderer} --device {params.device} --threads {threads}"
-        " --settings {params.settings} --resume --quiet {params.overrides} > {log} 2>&1"
+        TRAIN_SHELL
