@@ -257,16 +257,7 @@ def cmd_recovery(args) -> int:
 def cmd_bench(args) -> int:
     from jepa_bench import bench
     threads = [None if n == 0 else n for n in args.threads]
-    if args.pairing:
-        header = bench.environment()
-        print(" · ".join(f"{k}: {v}" for k, v in header.items()))
-        table = bench.pairing_table(args.configs[0], steps=args.pairing_steps, rounds=args.rounds)
-        print(bench.format_pairing(table))
-        if args.json:
-            from jepa_bench.metrics import write_json_atomic
-            write_json_atomic(Path(args.json), {"environment": header, "pairing": table})
-        return 0
-    if not (args.profile or args.levers):
+    if not (args.profile or args.levers or args.pairing):
         rows = bench.bench_table(configs=args.configs, threads=threads, updates=args.updates)
         print(bench.format_table(rows))
         return 0
@@ -287,6 +278,10 @@ def cmd_bench(args) -> int:
                                               compile_loss=not args.no_compile)
         print(f"{args.configs[0]}, {threads[0] or 'all'} thread(s)")
         print(bench.format_levers(out["levers"]))
+    if args.pairing:
+        out["pairing"] = bench.pairing_table(args.configs[0], steps=args.pairing_steps,
+                                             rounds=args.rounds)
+        print(bench.format_pairing(out["pairing"]))
     if args.json:
         from jepa_bench.metrics import write_json_atomic
         write_json_atomic(Path(args.json), out)
@@ -441,7 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="time ratios of the levers against today's minibatch step, interleaved "
                         "in one process (first of --configs, first of --threads)")
     p.add_argument("--pairing", action="store_true",
-                   help="instead of the table: two one-thread training processes side by side "
+                   help="instead of the table, or after --profile/--levers: two one-thread "
+                        "training processes side by side "
                         "against one two-thread process and one one-thread process (first of "
                         "--configs), interleaved rounds; run it on otherwise idle cores")
     p.add_argument("--pairing-steps", type=_positive_int, default=3000,
@@ -452,7 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="minibatch steps per variant and round (--levers)")
     p.add_argument("--no-compile", action="store_true",
                    help="leave out the torch.compile lever (it compiles for about a minute)")
-    p.add_argument("--json", metavar="PATH", help="also write --profile/--levers results as JSON")
+    p.add_argument("--json", metavar="PATH",
+                   help="also write --profile/--levers/--pairing results as JSON")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("compare", help="are two run folders the same run, timing columns aside?")

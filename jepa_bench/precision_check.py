@@ -109,8 +109,9 @@ def format_report(result: dict) -> str:
     return "\n".join(lines)
 
 
-def draw_curves(summaries: dict[str, Path], out_dir: Path) -> list[Path]:
-    """Return and embedding variance of both arms in one figure (PNG and PDF)."""
+def draw_curves(summaries: dict[str, Path], result: dict, out_dir: Path) -> list[Path]:
+    """Return and embedding variance of both arms in one figure (PNG and PDF); ``result`` is
+    compare()'s, for the title."""
     import seaborn as sns
     from matplotlib.figure import Figure
 
@@ -130,9 +131,8 @@ def draw_curves(summaries: dict[str, Path], out_dir: Path) -> list[Path]:
             steps = wide.columns.to_numpy()
             ax.plot(steps, mean, label=arm)
             ax.fill_between(steps, low, high, alpha=0.25)
-    meta = read_summary(summaries[ARMS[0]], ())["meta"]
-    fig.suptitle(f"{meta['configurations'][0]}: fp32 against bf16 (mean, 95 % bootstrap band "
-                 f"over {len(meta['seeds'])} seeds)", fontsize=10)
+    fig.suptitle(f"{result['configuration']}: fp32 against bf16 (mean, 95 % bootstrap band "
+                 f"over {len(result['seeds'])} seeds)", fontsize=10)
     axes[0].set_ylabel("running return")
     axes[1].set_ylabel("embedding variance")
     axes[1].set_yscale("log")
@@ -146,7 +146,7 @@ def write_precision_report(summaries: dict[str, Path], out_dir: Path) -> list[Pa
     """precision.md, precision.json and figures/precision.{png,pdf} under ``out_dir``."""
     out_dir = Path(out_dir)
     result = compare(summaries)
-    written = draw_curves(summaries, out_dir / "figures")
+    written = draw_curves(summaries, result, out_dir / "figures")
     write_json_atomic(out_dir / "precision.json", result)
     atomic_write_text(out_dir / "precision.md", format_report(result))
     return [out_dir / "precision.md", out_dir / "precision.json", *written]
