@@ -60,11 +60,7 @@ rule collapse:
     conda:
         "../envs/jepa-bench.yaml"
     shell:
-        "jepa-bench train --config {params.configuration} --seed {wildcards.seed}"
-        " --total-steps {params.total_steps} --out {params.out_dir}"
-        " --renderer {params.renderer} --device {params.device} --threads {threads}"
-        " --settings {params.settings}"
-        " --resume --quiet {params.overrides} > {log} 2>&1"
+        train_shell("{params.configuration}")
 
 
 rule recover:
@@ -90,12 +86,7 @@ rule recover:
     conda:
         "../envs/jepa-bench.yaml"
     shell:
-        "jepa-bench train --config {params.configuration} --seed {wildcards.seed}"
-        " --total-steps {params.total_steps} --out {params.out_dir}"
-        " --init-from {params.checkpoint}"
-        " --renderer {params.renderer} --device {params.device} --threads {threads}"
-        " --settings {params.settings}"
-        " --resume --quiet {params.overrides} > {log} 2>&1"
+        train_shell("{params.configuration}", init_from="{params.checkpoint}")
 
 
 rule recovery_report:
