@@ -204,7 +204,8 @@ def collapses_without_learning(s: _Summary, th: _Thresholds) -> list[dict]:
     return [
         make_check("collapse in a majority of seeds", col,
                    f"{k} of {n} seeds have min embedding variance < {sci(th.collapse, 0)} "
-                   f"(min over seeds {s.interval('j1g0r0', 'embed_var_min').text('.2e')}): "
+                   f"(each seed's lowest variance, mean over seeds: "
+                   f"{s.interval('j1g0r0', 'embed_var_min').text('.2e')}): "
                    f"{yes_no(col)}",
                    collapsed_seeds=k, seeds_with_embed_var=n),
         make_check("return does not rise (does not learn)", flat,

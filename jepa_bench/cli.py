@@ -485,6 +485,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RunFolderError) as exc:
         print(f"jepa-bench {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except FileNotFoundError as exc:  # an input that is not there (an output's folder is made)
+        print(f"jepa-bench {args.command}: error: cannot read {exc.filename or exc}: no such "
+              "file; run the stage that writes it or give the right path", file=sys.stderr)
+        return 2
     except OSError as exc:  # an unwritable --out, a full disk: one line naming the file
         where = exc.filename or "a file"
         print(f"jepa-bench {args.command}: error: cannot use {where}: "

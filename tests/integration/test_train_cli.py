@@ -179,6 +179,15 @@ def test_unwritable_out_is_one_line_exit_2(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "cannot use" in err and str(blocker) in err
 
 
+def test_missing_input_is_one_line_exit_2_naming_it(tmp_path, capsys):
+    missing = tmp_path / "no-summary"
+    assert main(["claims", "--summary", str(missing), "--out", str(tmp_path / "c.md")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "cannot read" in err and str(missing) in err
+    assert "nothing was overwritten" not in err
+    assert not (tmp_path / "c.md").exists()
+
+
 def test_permission_error_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
     import jepa_bench.train as train_module
 
