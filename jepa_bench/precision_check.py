@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 
 from jepa_bench.aggregate import read_summary
-from jepa_bench.metrics import atomic_write_text, markdown_table, write_json_atomic
+from jepa_bench.metrics import markdown_table
 from jepa_bench.stats import geometric_band, band, welch_interval
+from jepa_bench.verdicts import write_report
 
 ARMS = ("fp32", "bf16")
 """The reference arm first; differences are the second minus the first."""
@@ -147,6 +148,5 @@ def write_precision_report(summaries: dict[str, Path], out_dir: Path) -> list[Pa
     out_dir = Path(out_dir)
     result = compare(summaries)
     written = draw_curves(summaries, result, out_dir / "figures")
-    write_json_atomic(out_dir / "precision.json", result)
-    atomic_write_text(out_dir / "precision.md", format_report(result))
+    write_report(out_dir / "precision.md", format_report(result), result)
     return [out_dir / "precision.md", out_dir / "precision.json", *written]

@@ -62,6 +62,20 @@ def test_a_gross_change_is_a_difference_named_in_the_report(tmp_path):
     assert "**Verdict: differ** (final_return, auc_return, embed_var_final differ)" in text
 
 
+def test_a_single_seed_arm_is_undecided_and_its_json_strict(tmp_path):
+    a = _summary(tmp_path / "a", [100], [0.5])
+    b = _summary(tmp_path / "b", [110], [0.5])
+    write_precision_report({"fp32": a, "bf16": b}, tmp_path / "out")
+
+    def refuse(name):
+        raise AssertionError(f"precision.json holds {name}, which is not JSON")
+
+    text = (tmp_path / "out" / "precision.json").read_text()
+    result = json.loads(text, parse_constant=refuse)
+    assert result["verdict"] == "undecided"
+    assert result["numbers"][0]["low"] is None
+
+
 def test_wrong_arms_or_configurations_are_refused(tmp_path):
     a = _summary(tmp_path / "a", [1, 2], [0.1, 0.2])
     b = _summary(tmp_path / "b", [1, 2], [0.1, 0.2], config="j1g1r0")
