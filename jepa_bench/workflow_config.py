@@ -55,6 +55,8 @@ def config_error(config: dict, schema: dict) -> str | None:
     key = str(path[0]) + "".join(f"[{p}]" for p in path[1:])
     allowed = err.schema.get("description") if isinstance(err.schema, dict) else None
     message = _minimum_message(err) or err.message
+    if err.validator == "not" and allowed:  # a combination the schema rules out: say why
+        return f"config {key}={err.instance!r} is not allowed: {allowed}"
     if err.validator == "enum":
         message = f"allowed values are {', '.join(map(str, err.validator_value))}"
     hint = f" ({allowed})" if allowed and err.validator != "enum" else ""

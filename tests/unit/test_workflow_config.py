@@ -26,6 +26,8 @@ def test_presets_pass(preset):
     ("configurations", ["j9g0r0"], "config configurations[0]='j9g0r0' is not allowed: allowed "
                                    "values are j0g0r0, j0g0r1"),
     ("device", "tpu", "config device='tpu' is not allowed"),
+    ("experiments", ["calibration", "probe"], "config experiments=['calibration', 'probe'] is "
+                                              "not allowed: calibration and probe both write"),
 ])
 def test_bad_value_is_one_line_naming_key_and_value(key, value, expected):
     message = config_error(GOOD | {key: value}, SCHEMA)
