@@ -312,7 +312,11 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
     """Evaluate the five claims; returns the content of claims.json."""
     s = _load(Path(summary_dir))
     rnd = s.interval("random", "episode_return")
-    rnd_row = s.stats[(s.stats["configuration"] == "random") & (s.stats["metric"] == "episode_return")].iloc[0]
+    rnd_rows = s.stats[(s.stats["configuration"] == "random") & (s.stats["metric"] == "episode_return")]
+    if rnd_rows.empty:
+        raise ValueError(f"{summary_dir}: stats.csv has no 'random' episode_return row, which "
+                         "T_learn is made from; write the summary with `jepa-bench aggregate`")
+    rnd_row = rnd_rows.iloc[0]
     rnd_sd = float(rnd_row["std"])
     th = _Thresholds(t_learn=rnd.mean + rnd_sd, ceiling=float(s.meta["reward_threshold"]),
                      collapse=float(s.meta["collapse_threshold"]))

@@ -53,6 +53,9 @@ def probe_table(paths_by_config: dict[str, list]):
 def write_probe_report(paths_by_config: dict[str, list], out) -> list:
     """probe_table as markdown at `out` and CSV beside it (same name, .csv); returns both paths."""
     out = Path(out)
+    if out.suffix != ".md":
+        raise ValueError(f"--out {str(out)!r} is not allowed: the report must end in '.md' (its "
+                         "table is written beside it as .csv)")
     table = probe_table(paths_by_config)
     write_table(table, out.with_suffix(".csv"))
     atomic_write_text(out, "# Can each encoder read the state? (supervised probe)\n\n"

@@ -23,6 +23,8 @@ def parse_pairs(items: list[str], flag: str = "--claims",
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise ValueError(f"{flag} {item!r}: expected {expected}")
+        if name in out:
+            raise ValueError(f"{flag} {item!r}: {name!r} is given twice; each name once")
         out[name] = Path(path)
     return out
 

@@ -71,3 +71,5 @@ def test_settings_table_marks_missing_sets_not_run(tmp_path):
     assert "| 1 | baseline learns | not run | **reproduced** (final return 120 vs 33) |" in text
     with pytest.raises(ValueError, match="expected SET=PATH"):
         parse_pairs(["v1"])
+    with pytest.raises(ValueError, match="'v1' is given twice"):
+        parse_pairs(["v1=a/claims.json", "v1=b/claims.json"])

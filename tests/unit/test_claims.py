@@ -4,6 +4,7 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from jepa_bench.aggregate import summarise
@@ -150,3 +151,11 @@ def test_report_states_thresholds_and_has_a_json_twin(tmp_path, build):
     assert [c["id"] for c in data["claims"]] == [1, 2, 3, 4, 5]
     with pytest.raises(ValueError, match="must end in '.md'"):
         write_claims(summary, tmp_path / "claims.txt")
+
+
+def test_a_summary_without_the_random_baseline_is_one_line(tmp_path, build):
+    summary = build(tmp_path, PAPER_LIKE, seeds=(0,))
+    stats = pd.read_csv(summary / "stats.csv")
+    stats[stats["configuration"] != "random"].to_csv(summary / "stats.csv", index=False)
+    with pytest.raises(ValueError, match="no 'random' episode_return row"):
+        evaluate_claims(summary)

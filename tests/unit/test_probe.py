@@ -50,3 +50,11 @@ def test_the_probe_learns_what_the_frames_show():
 def test_bad_input_is_one_line(config, kwargs, match):
     with pytest.raises(ValueError, match=match):
         probe(config, **kwargs)
+
+
+def test_probe_report_must_be_markdown(tmp_path):
+    from jepa_bench.probe_report import write_probe_report
+
+    with pytest.raises(ValueError, match="must end in '.md'"):
+        write_probe_report({}, tmp_path / "probe.csv")
+    assert not list(tmp_path.iterdir())
