@@ -268,7 +268,11 @@ def test_schema_rejects_bad_recovery_values(key, value):
 def test_recovery_threshold_must_lie_above_the_collapse_line(tmp_path, snakemake):
     res = snakemake("-n", *RECOVERY, "--config", f"results_root={tmp_path}",
                     "recovery_threshold=1e-8")
-    assert res.returncode != 0 and "must lie above" in res.stdout + res.stderr
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines()[-1] == (
+        "jepa-bench workflow: error: recovery_threshold=1e-08 must lie above "
+        "collapse_threshold=1e-07")
+    assert "Traceback" not in res.stdout + res.stderr
 
 
 def test_settings_set_reaches_train_and_aggregate(tmp_path, snakemake):

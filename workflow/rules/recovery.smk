@@ -11,21 +11,27 @@
 # come from jepa_bench.layout (collapse_paths, switch_paths), which the report reads with too.
 
 from jepa_bench.layout import collapse_paths, recovery_root_of, switch_paths
+from jepa_bench.recovery import ARMS, RecoverySettings
 
 RECOVERY = f"{RESULTS}/recovery"
 RECOVERY_ALGOS = config["recovery_algorithms"]
 RECOVERY_CONFIGS = config["recovery_configs"]
-RECOVERY_ARMS = ["grad_on", "grad_off"]
+RECOVERY_ARMS = list(ARMS)
 
 _unmapped = [a for a in RECOVERY_ALGOS if a not in RECOVERY_CONFIGS]
 if _unmapped:
-    raise ValueError(f"recovery_configs has no entry for recovery_algorithms {_unmapped}")
-if config["recovery_threshold"] <= config["recovery_collapse_threshold"]:
-    raise ValueError(
-        f"recovery_threshold={config['recovery_threshold']} must lie above "
-        f"recovery_collapse_threshold={config['recovery_collapse_threshold']}"
+    stop(f"recovery_algorithms {_unmapped} have no entry in recovery_configs "
+         f"(it maps {sorted(RECOVERY_CONFIGS)}); add one or drop them")
+# the numbers the report will be made with, checked now rather than after the training
+try:
+    RecoverySettings(
+        collapse_steps=config["recovery_collapse_steps"],
+        recovery_steps=config["recovery_steps"],
+        collapse_threshold=config["recovery_collapse_threshold"],
+        recovery_threshold=config["recovery_threshold"],
     )
-
+except ValueError as exc:
+    stop(exc)
 
 wildcard_constraints:
     algo="|".join(RECOVERY_ALGOS),
