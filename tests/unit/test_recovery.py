@@ -91,10 +91,9 @@ def verdicts(res):
 
 
 def test_first_crossing_and_median_time_to_event():
-    steps = [1000, 2000, 3000, 4000]
-    assert first_crossing(steps, [1e-3, 1e-8, 1e-9, 1e-3], 1e-7, below=True) == 1
-    assert first_crossing(steps, [1e-8, np.nan, 2e-5, 1e-3], 1e-5, below=False) == 2
-    assert first_crossing(steps, [1e-8] * 4, 1e-5, below=False) is None
+    assert first_crossing([1e-3, 1e-8, 1e-9, 1e-3], 1e-7, below=True) == 1
+    assert first_crossing([1e-8, np.nan, 2e-5, 1e-3], 1e-5, below=False) == 2
+    assert first_crossing([1e-8] * 4, 1e-5, below=False) is None
     assert median_time_to_event([2000, 3000, 5000, math.inf]) == 3000  # half of 4 = 2 seeds
     assert median_time_to_event([2000, 3000, math.inf, math.inf, math.inf]) == math.inf
     assert median_time_to_event([4000, 1000, 2000]) == 2000
