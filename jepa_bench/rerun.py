@@ -22,21 +22,17 @@ settings, renderer and --threads; output into a new folder), then:
 from __future__ import annotations
 
 import csv
-import math
 import shlex
 import tempfile
 from pathlib import Path
-
-from scipy import stats as sps
 
 from jepa_bench.compare import describe
 from jepa_bench.config import config_differences
 from jepa_bench.layout import RunPaths
 from jepa_bench.metrics import read_json
-from jepa_bench.stats import final_return
+from jepa_bench.stats import CI_LEVEL, final_return, prediction_interval
 
 VERDICTS = ("same run", "same distribution", "different")
-LEVEL = 0.95
 _DROP_FLAGS = ("--resume", "--force", "--quiet")
 _DROP_VALUES = ("--out", "--track")
 
@@ -80,17 +76,6 @@ def run_final_return(folder: Path) -> float:
     return final_return(returns)[0]
 
 
-def prediction_interval(values: list[float], level: float = LEVEL) -> tuple[float, float]:
-    """Two-sided prediction interval of one new draw: mean ± t · sd · sqrt(1 + 1/n)."""
-    n = len(values)
-    if n < 2:
-        raise ValueError(f"a prediction interval needs at least 2 committed seeds, got {n}")
-    mean = sum(values) / n
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    half = sps.t.ppf(0.5 + level / 2, n - 1) * sd * math.sqrt(1 + 1 / n)
-    return mean - half, mean + half
-
-
 def seed_runs(folder: Path, like: dict) -> list[Path]:
     """The finished seed*/ run folders under `folder` made with the config of `like` (seed aside)."""
     found = []
@@ -107,7 +92,7 @@ def judge(rerun_return: float, committed: list[float]) -> tuple[str, str]:
     low, high = prediction_interval(committed)
     inside = low <= rerun_return <= high
     text = (f"the rerun's final return {rerun_return:.2f} lies {'inside' if inside else 'outside'} "
-            f"the {LEVEL:.0%} prediction interval [{low:.2f}, {high:.2f}] of the {len(committed)} "
+            f"the {CI_LEVEL:.0%} prediction interval [{low:.2f}, {high:.2f}] of the {len(committed)} "
             f"committed seeds (final returns {', '.join(f'{v:.1f}' for v in committed)})")
     return ("same distribution" if inside else "different"), text
 

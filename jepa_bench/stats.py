@@ -36,6 +36,7 @@ __all__ = [
     "final_return",
     "geometric_band",
     "median_time_to_event",
+    "prediction_interval",
     "proportion",
     "sign_test",
     "welch_interval",
@@ -172,6 +173,17 @@ def welch_interval(b: Sequence[float], a: Sequence[float], level: float = CI_LEV
     df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     half = float(stats.t.ppf(0.5 + level / 2, df)) * se
     return {"diff": diff, "low": diff - half, "high": diff + half, "df": float(df)}
+
+
+def prediction_interval(values: Sequence[float], level: float = CI_LEVEL) -> tuple[float, float]:
+    """Two-sided interval for one new draw from the normal distribution that ``values``
+    estimate: mean ± t(0.5 + level/2, n−1) · sd · sqrt(1 + 1/n); ValueError when n < 2."""
+    x = np.asarray(values, dtype=float)
+    n = int(x.size)
+    if n < 2:
+        raise ValueError(f"a prediction interval needs at least 2 values, got {n}")
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * float(x.std(ddof=1)) * math.sqrt(1 + 1 / n)
+    return float(x.mean()) - half, float(x.mean()) + half
 
 
 def sign_test(on: Sequence[bool], off: Sequence[bool]) -> dict:

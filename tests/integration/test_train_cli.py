@@ -294,7 +294,8 @@ def test_track_tensorboard_needs_its_package(tmp_path, capsys):
 
 
 def test_rerun_check_says_same_run_then_judges_the_distribution(tmp_path, capsys):
-    from jepa_bench.rerun import judge, prediction_interval
+    from jepa_bench.rerun import judge
+    from jepa_bench.stats import prediction_interval
     root = tmp_path / "j1g1r0"
     for seed in (0, 1, 2):
         assert _train(root / f"seed{seed}", seed=seed, steps=96) == 0
