@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from jepa_bench.config import PAPER_CONFIGS
-from jepa_bench.metrics import (RunPaths, atomic_write_text, markdown_table, read_json,
-                                write_table)
+from jepa_bench.layout import RunPaths, calibration_paths, probe_json
+from jepa_bench.metrics import atomic_write_text, markdown_table, read_json, write_table
 from jepa_bench.probe_report import PROBE_TARGETS, summarise_probes
 from jepa_bench.stats import describe_sample
 
@@ -43,14 +43,6 @@ FORBIDDEN = PAPER_CONFIGS
 """The paper's configurations: their returns are never calibration input."""
 
 
-def probe_path(root: Path, cell: str, seed: int) -> Path:
-    return Path(root) / "probe" / cell / f"seed{seed}.json"
-
-
-def run_dir(root: Path, stage: str, cell: str, seed: int) -> Path:
-    return Path(root) / stage / cell / f"seed{seed}"
-
-
 def calibration_targets(spec: dict, root: str) -> list[str]:
     """Every probe JSON and run.json that the workflow's `calibration` config asks for, as paths
     under `root` (the rules' outputs)."""
@@ -58,10 +50,10 @@ def calibration_targets(spec: dict, root: str) -> list[str]:
     probe = spec.get("probe")
     if probe:
         for cell, cell_spec in probe["cells"].items():
-            out += [str(probe_path(Path(root), cell, s)) for s in cell_spec.get("seeds", probe["seeds"])]
+            out += [str(probe_json(root, cell, s)) for s in cell_spec.get("seeds", probe["seeds"])]
     for stage in TRAINING_STAGES:
         if stage in spec:
-            out += [str(RunPaths(run_dir(Path(root), stage, cell, s)).run_json)
+            out += [str(calibration_paths(root, stage, cell, s).run_json)
                     for cell in spec[stage]["cells"] for s in spec[stage]["seeds"]]
     return out
 
@@ -72,7 +64,7 @@ def probe_table(root: Path, cells: dict, seeds: list[int]) -> pd.DataFrame:
     rows = []
     for cell, spec in cells.items():
         cell_seeds = spec.get("seeds", seeds)
-        found = [read_json(p) for s in cell_seeds if (p := probe_path(root, cell, s)).is_file()]
+        found = [read_json(p) for s in cell_seeds if (p := probe_json(root, cell, s)).is_file()]
         if not found:
             continue
         row = {"cell": cell, "encoder": found[0]["encoder"], "set": " ".join(
@@ -87,8 +79,8 @@ def probe_table(root: Path, cells: dict, seeds: list[int]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _episode_returns(run: Path) -> list[float]:
-    paths = RunPaths(run)
+def _episode_returns(paths: RunPaths) -> list[float]:
+    run = paths.root
     info = read_json(paths.run_json)
     if info.get("config_name") in FORBIDDEN:
         raise ValueError(f"{run} is a run of paper configuration {info['config_name']!r}: "
@@ -104,8 +96,8 @@ def training_table(root: Path, stage: str, cells: dict, seeds: list[int], last: 
     rows = []
     for cell in cells:
         for seed in seeds:
-            run = run_dir(root, stage, cell, seed)
-            if not RunPaths(run).run_json.is_file():
+            run = calibration_paths(root, stage, cell, seed)
+            if not run.run_json.is_file():
                 continue
             returns = _episode_returns(run)
             tail = returns[-last:]

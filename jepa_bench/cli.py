@@ -210,9 +210,10 @@ def cmd_calibration_report(args) -> int:
 
 def cmd_probe_table(args) -> int:
     from jepa_bench.probe_report import write_probe_report
+    from jepa_bench.layout import probe_name_of
     by_config: dict[str, list] = {}
-    for path in args.results:  # {root}/probe/{config}/seed{seed}.json
-        by_config.setdefault(Path(path).parent.name, []).append(Path(path))
+    for path in args.results:
+        by_config.setdefault(probe_name_of(path), []).append(Path(path))
     for path in write_probe_report(by_config, Path(args.out)):
         print(path)
     return 0

@@ -3,11 +3,14 @@
     RunPaths.of("results/runs", "j1g1r0", 0).metrics     # results/runs/j1g1r0/seed0/metrics.csv
     collapse_paths("results/recovery", "ppo", 3).checkpoint
     switch_paths("results/recovery", "ppo", "grad_on", 3).run_json
+    probe_json("results/v2", "j1g1r0", 0)                # results/v2/probe/j1g1r0/seed0.json
 
 A run of configuration ``config`` and seed ``seed`` lives in ``{root}/{config}/seed{seed}``, a
 function of (root, config, seed) and never of the time. The recovery experiment keeps its two
 training stages under one root: ``{root}/collapse/{algo}/seed{seed}`` (stage 1) and
-``{root}/{algo}/{arm}/seed{seed}`` (stage 2, one folder per arm).
+``{root}/{algo}/{arm}/seed{seed}`` (stage 2, one folder per arm). The calibration keeps its
+training stages as ``{root}/{stage}/{cell}/seed{seed}``, and a probe of an encoder writes
+``{root}/probe/{name}/seed{seed}.json``.
 
 Every part of the package and of the workflow that names a run folder or one of its files asks
 this module: the trainer's default output folder, the Snakemake rules' outputs (their wildcards
@@ -23,8 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DEFAULT_RUNS_ROOT", "RunPaths", "check_seeds", "collapse_paths", "recovery_root_of",
-           "run_dir", "runs_root_of", "switch_paths"]
+__all__ = ["DEFAULT_RUNS_ROOT", "RunPaths", "calibration_paths", "check_seeds", "collapse_paths",
+           "probe_json", "probe_name_of", "recovery_root_of", "run_dir", "runs_root_of",
+           "switch_paths"]
 
 DEFAULT_RUNS_ROOT = "runs"
 """Where `jepa-bench train` puts a run when no --out is given (git ignores it); the workflow's
@@ -34,6 +38,7 @@ METRICS_CSV = "metrics.csv"
 EPISODES_CSV = "episodes.csv"
 CHECKPOINT = ("checkpoints", "last.pt")
 COLLAPSE_STAGE = "collapse"
+PROBE_DIR = "probe"
 
 
 def check_seeds(seeds) -> list[int]:
@@ -94,6 +99,22 @@ def collapse_paths(root, algo: str, seed) -> RunPaths:
 def switch_paths(root, algo: str, arm: str, seed) -> RunPaths:
     """Stage 2 of the recovery experiment, one arm: ``{root}/{algo}/{arm}/seed{seed}``."""
     return RunPaths(run_dir(Path(root) / str(algo), arm, seed))
+
+
+def calibration_paths(root, stage: str, cell: str, seed) -> RunPaths:
+    """A training run of the calibration, one stage and cell: ``{root}/{stage}/{cell}/seed{seed}``."""
+    return RunPaths(run_dir(Path(root) / str(stage), cell, seed))
+
+
+def probe_json(root, name: str, seed) -> Path:
+    """The result of one probe (`jepa-bench probe --json`): ``{root}/probe/{name}/seed{seed}.json``,
+    ``name`` being the probed configuration (probe experiment) or calibration cell."""
+    return Path(root) / PROBE_DIR / str(name) / f"seed{seed}.json"
+
+
+def probe_name_of(probe_file) -> str:
+    """The configuration or cell a probe result belongs to: the inverse of ``probe_json``."""
+    return Path(probe_file).parent.name
 
 
 def runs_root_of(run_file) -> Path:

@@ -3,8 +3,8 @@ folders; the file names; the Snakemake wildcards pass through."""
 
 from pathlib import Path
 
-from jepa_bench.layout import (RunPaths, collapse_paths, recovery_root_of, run_dir, runs_root_of,
-                               switch_paths)
+from jepa_bench.layout import (RunPaths, calibration_paths, collapse_paths, probe_json,
+                               probe_name_of, recovery_root_of, run_dir, runs_root_of, switch_paths)
 
 
 def test_a_run_folder_is_root_config_seed():
@@ -28,3 +28,10 @@ def test_snakemake_wildcards_pass_through():
         "res/runs/{configuration}/seed{seed}/run.json"
     assert str(switch_paths("x", "{algo}", "{arm}", "{seed}").metrics) == \
         "x/{algo}/{arm}/seed{seed}/metrics.csv"
+
+
+def test_calibration_runs_and_probe_results_and_their_inverse():
+    assert calibration_paths("r/cal", "screen", "e4m8", 100).root == Path("r/cal/screen/e4m8/seed100")
+    probe = probe_json("r/v2", "j1g1r0", 1)
+    assert probe == Path("r/v2/probe/j1g1r0/seed1.json") and probe_name_of(probe) == "j1g1r0"
+    assert str(probe_json("R", "{cell}", "{seed}")) == "R/probe/{cell}/seed{seed}.json"

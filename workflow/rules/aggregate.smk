@@ -2,6 +2,7 @@
 # The renderer and overrides are the train rule's: a run folder made with other settings (say,
 # under a runs_root shared with another preset) stops the aggregate with a one-line error.
 
+from jepa_bench.aggregate import SUMMARY_FILES
 from jepa_bench.layout import runs_root_of
 
 # the summary of one set of run folders; precision.smk aggregates each of its arms with it
@@ -20,11 +21,7 @@ rule aggregate:
         metrics=expand(rules.train.output.metrics, configuration=CONFIGURATIONS, seed=SEEDS),
         episodes=expand(rules.train.output.episodes, configuration=CONFIGURATIONS, seed=SEEDS),
     output:
-        curves=f"{SUMMARY}/curves.csv",
-        runs=f"{SUMMARY}/runs.csv",
-        stats=f"{SUMMARY}/stats.csv",
-        random_baseline=f"{SUMMARY}/random_baseline.csv",
-        meta=f"{SUMMARY}/summary.json",
+        **{key: f"{SUMMARY}/{name}" for key, name in SUMMARY_FILES.items()},
     log:
         f"{LOGS}/aggregate.log",
     params:

@@ -5,10 +5,14 @@
 import json
 
 from jepa_bench.calibration import TRAINING_STAGES, calibration_targets
+from jepa_bench.layout import calibration_paths, probe_json
 
 CALIBRATION = config.get("calibration") or {}
 CAL_STAGES = [s for s in TRAINING_STAGES if s in CALIBRATION]
 CAL_CELLS = sorted({c for s in CALIBRATION.values() for c in s.get("cells", {})}) or ["none"]
+
+# {RESULTS}/{stage}/{cell}/seed{seed}/, from jepa_bench.layout like every run folder
+CAL_RUN = calibration_paths(RESULTS, "{stage}", "{cell}", "{seed}")
 
 
 wildcard_constraints:
@@ -18,7 +22,7 @@ wildcard_constraints:
 
 rule calibration_probe:
     output:
-        json=f"{RESULTS}/probe/{{cell}}/seed{{seed}}.json",
+        json=str(probe_json(RESULTS, "{cell}", "{seed}")),
     log:
         f"{LOGS}/probe/{{cell}}/seed{{seed}}.log",
     params:
@@ -36,9 +40,9 @@ rule calibration_probe:
 
 rule calibration_train:
     output:
-        run=f"{RESULTS}/{{stage}}/{{cell}}/seed{{seed}}/run.json",
-        metrics=f"{RESULTS}/{{stage}}/{{cell}}/seed{{seed}}/metrics.csv",
-        episodes=f"{RESULTS}/{{stage}}/{{cell}}/seed{{seed}}/episodes.csv",
+        run=str(CAL_RUN.run_json),
+        metrics=str(CAL_RUN.metrics),
+        episodes=str(CAL_RUN.episodes),
     log:
         f"{LOGS}/{{stage}}/{{cell}}/seed{{seed}}.log",
     params:

@@ -40,9 +40,7 @@ rule precision_aggregate:
         runs=expand(rules.precision_train.output.run, configuration=CONFIGURATIONS, seed=SEEDS,
                     allow_missing=True),
     output:
-        meta=f"{RESULTS}/{{arm}}/summary/summary.json",
-        runs=f"{RESULTS}/{{arm}}/summary/runs.csv",
-        curves=f"{RESULTS}/{{arm}}/summary/curves.csv",
+        **{key: f"{RESULTS}/{{arm}}/summary/{name}" for key, name in SUMMARY_FILES.items()},
     log:
         f"{LOGS}/precision/{{arm}}/aggregate.log",
     params:

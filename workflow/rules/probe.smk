@@ -2,6 +2,8 @@
 # freshly initialised encoder of each configuration in `probe_configs`, under this preset's
 # settings set, and one table of its R² per state component and embedding variance at init.
 
+from jepa_bench.layout import probe_json
+
 
 wildcard_constraints:
     probe_config="|".join(config["probe_configs"]),
@@ -9,7 +11,7 @@ wildcard_constraints:
 
 rule probe:
     output:
-        json=f"{RESULTS}/probe/{{probe_config}}/seed{{seed}}.json",
+        json=str(probe_json(RESULTS, "{probe_config}", "{seed}")),
     log:
         f"{LOGS}/probe/{{probe_config}}/seed{{seed}}.log",
     params:

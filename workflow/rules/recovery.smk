@@ -12,6 +12,7 @@
 
 from jepa_bench.layout import collapse_paths, recovery_root_of, switch_paths
 from jepa_bench.recovery import ARMS, RecoverySettings
+from jepa_bench.recovery.experiment import SUMMARY_FILES as RECOVERY_SUMMARY_FILES
 
 RECOVERY = f"{RESULTS}/recovery"
 RECOVERY_ALGOS = config["recovery_algorithms"]
@@ -107,10 +108,7 @@ rule recovery_report:
             rules.recover.output.episodes, algo=RECOVERY_ALGOS, arm=RECOVERY_ARMS, seed=SEEDS
         ),
     output:
-        collapse=f"{RECOVERY}/summary/collapse.csv",
-        runs=f"{RECOVERY}/summary/runs.csv",
-        curves=f"{RECOVERY}/summary/curves.csv",
-        stats=f"{RECOVERY}/summary/stats.csv",
+        **{key: f"{RECOVERY}/summary/{name}" for key, name in RECOVERY_SUMMARY_FILES.items()},
         figure=multiext(f"{FIGURES}/recovery", ".png", ".pdf"),
         md=f"{RESULTS}/recovery.md",
         json=f"{RESULTS}/recovery.json",
