@@ -2,8 +2,8 @@
 
 Owns: METRIC_COLUMNS and EPISODE_COLUMNS (what a run's CSVs hold, in order), TIMING_COLUMNS (the
 machine-dependent ones), the atomic writers every stage uses (write, then rename) and Progress.
-Where a run folder is and what its files are called belongs to jepa_bench.layout (RunPaths is
-re-exported here for the trainer). Must not import torch or any analysis module: the trainer
+Where a run folder is and what its files are called belongs to jepa_bench.layout. Must not
+import torch or any analysis module: the trainer
 and every reader of run folders (aggregate, recovery, compare) share these names.
 """
 
@@ -18,11 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from jepa_bench.layout import RunPaths
-
-__all__ = ["EPISODE_COLUMNS", "METRIC_COLUMNS", "TIMING_COLUMNS", "Progress", "RunPaths",
-           "atomic_write_text", "read_json", "write_csv_atomic", "write_json_atomic",
-           "write_table", "markdown_table"]
+__all__ = ["EPISODE_COLUMNS", "METRIC_COLUMNS", "TIMING_COLUMNS", "Progress", "atomic_write_text",
+           "markdown_table", "read_json", "write_csv_atomic", "write_json_atomic", "write_table"]
 
 METRIC_COLUMNS = (
     "update", "env_step", "wall_time", "sps", "episodic_return", "episodes", "jepa_loss",
