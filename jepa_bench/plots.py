@@ -36,7 +36,7 @@ from jepa_bench.aggregate import COLLAPSE_THRESHOLD, read_summary
 from jepa_bench.config import GRID_CONFIGS, get_config
 from jepa_bench.stats import band, geometric_band
 
-__all__ = ["FIGURES", "FORMATS", "make_figures", "notation_mathtext", "save_figure",
+__all__ = ["FIGURES", "FORMATS", "make_figures", "notation_mathtext", "save_figure", "seed_band",
            "save_figures"]
 
 FORMATS = ("png", "pdf")
@@ -96,15 +96,26 @@ def save_figures(fig: Figure, out_dir: str | os.PathLike, stem: str) -> list[Pat
     return paths
 
 
+def seed_band(curves: pd.DataFrame, column: str, *, log: bool):
+    """One curve of a tidy table (rows of seed, env_step, ``column``) as (steps, values, mean,
+    low, high): values seeds × steps, and the mean with its bootstrap band over seeds. With
+    ``log`` they are taken over log10 values (values <= 0 count as missing): a geometric mean,
+    so that on a log axis one seed that did not collapse cannot hide several that did."""
+    wide = curves.pivot(index="seed", columns="env_step", values=column)
+    steps = wide.columns.to_numpy(dtype=float)
+    values = wide.to_numpy(dtype=float)
+    if log:
+        values = np.where(values > 0, values, np.nan)
+    mean, low, high = geometric_band(values) if log else band(values)
+    return steps, values, mean, low, high
+
+
 def _line_plot(ax, data: pd.DataFrame, column: str, order: list[str], log: bool) -> None:
     """One line per configuration. With ``log`` the mean and band are taken over log10 values
     (a geometric mean), so one seed that did not collapse cannot hide several that did."""
     colours = sns.color_palette("colorblind", len(order))
     for i, name in enumerate(order):
-        wide = data[data["configuration"] == name].pivot(index="seed", columns="env_step", values=column)
-        steps = wide.columns.to_numpy(dtype=float)
-        values = wide.to_numpy(dtype=float)
-        mean, low, high = geometric_band(values) if log else band(values)
+        steps, _, mean, low, high = seed_band(data[data["configuration"] == name], column, log=log)
         ax.fill_between(steps, low, high, color=colours[i], alpha=0.2, linewidth=0)
         every = max(1, len(steps) // 10)
         ax.plot(steps, mean, color=colours[i], dashes=_DASHES[i % len(_DASHES)],

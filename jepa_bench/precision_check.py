@@ -22,7 +22,7 @@ import pandas as pd
 
 from jepa_bench.aggregate import read_summary
 from jepa_bench.metrics import markdown_table
-from jepa_bench.stats import geometric_band, band, welch_interval
+from jepa_bench.stats import welch_interval
 from jepa_bench.verdicts import write_report
 
 ARMS = ("fp32", "bf16")
@@ -116,7 +116,7 @@ def draw_curves(summaries: dict[str, Path], result: dict, out_dir: Path) -> list
     import seaborn as sns
     from matplotlib.figure import Figure
 
-    from jepa_bench.plots import save_figures
+    from jepa_bench.plots import save_figures, seed_band
 
     with sns.axes_style("whitegrid"):
         fig = Figure(figsize=(10, 4), layout="constrained")
@@ -124,12 +124,7 @@ def draw_curves(summaries: dict[str, Path], result: dict, out_dir: Path) -> list
     for arm, path in summaries.items():
         curves = read_summary(path, ("curves",))["curves"]
         for ax, column, log in ((axes[0], "return_running", False), (axes[1], "embed_var", True)):
-            wide = curves.pivot(index="seed", columns="env_step", values=column)
-            values = np.array(wide.to_numpy(dtype=float))  # a copy: written below
-            if log:
-                values[values <= 0] = np.nan
-            mean, low, high = (geometric_band if log else band)(values)
-            steps = wide.columns.to_numpy()
+            steps, _, mean, low, high = seed_band(curves, column, log=log)
             ax.plot(steps, mean, label=arm)
             ax.fill_between(steps, low, high, alpha=0.25)
     fig.suptitle(f"{result['configuration']}: fp32 against bf16 (mean, 95 % bootstrap band "

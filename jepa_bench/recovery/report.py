@@ -12,18 +12,17 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
 from jepa_bench.metrics import write_table
-from jepa_bench.plots import save_figures
+from jepa_bench.plots import save_figures, seed_band
 from jepa_bench.recovery.experiment import (ALGO_LABELS, ARM_LABELS, ARMS, SUMMARY_FILES,
                                             RecoverySettings, RecoverySummary, config_label,
                                             evaluate_recovery, flag, fraction_text, return_text,
                                             steps_text, summarise_recovery)
-from jepa_bench.stats import RETURN_WINDOW, band, geometric_band
+from jepa_bench.stats import RETURN_WINDOW
 from jepa_bench.verdicts import check_lines, report_json_path, sci, write_report
 
 __all__ = ["FIGURE_STEM", "plot_recovery", "write_recovery_report"]
@@ -67,16 +66,11 @@ def plot_recovery(summary: RecoverySummary, out_dir: str | os.PathLike) -> list[
                 data = part[part["arm"] == arm] if n else part
                 if not len(data):
                     continue
-                wide = data.pivot(index="seed", columns="env_step", values=column)
-                x = wide.columns.to_numpy(dtype=float)
-                y = wide.to_numpy(dtype=float)
-                if log:
-                    y = np.where(y > 0, y, np.nan)
+                x, y, mean, low, high = seed_band(data, column, log=log)
                 style = _STYLE[arm]
                 for seed_values in y:  # single seeds: recovery is an event of one seed
                     ax.plot(x, seed_values, color=colours[arm], dashes=style["dashes"],
                             linewidth=0.7, alpha=0.35)
-                mean, low, high = geometric_band(y) if log else band(y)
                 ax.fill_between(x, low, high, color=colours[arm], alpha=0.18, linewidth=0)
                 every = max(1, len(x) // 8)
                 ax.plot(x, mean, color=colours[arm], dashes=style["dashes"],

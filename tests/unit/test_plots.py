@@ -8,7 +8,7 @@ import pytest
 from jepa_bench.aggregate import summarise
 from jepa_bench.layout import RunPaths
 from jepa_bench.metrics import atomic_write_text
-from jepa_bench.plots import FIGURES, FORMATS, make_figures
+from jepa_bench.plots import FIGURES, FORMATS, make_figures, seed_band
 
 
 @pytest.fixture
@@ -90,3 +90,17 @@ def test_the_same_summary_draws_the_same_bytes(tmp_path, summary):
     s = summary(tmp_path, ["j1g1r0", "j1g0r0"], [0, 1])
     one, two = make_figures(s, tmp_path / "one"), make_figures(s, tmp_path / "two")
     assert [p.read_bytes() for p in one] == [p.read_bytes() for p in two]
+
+
+def test_seed_band_is_a_geometric_mean_on_a_log_axis_and_ignores_non_positive_values():
+    import pandas as pd
+
+    curves = pd.DataFrame({"seed": [0, 0, 1, 1, 2, 2], "env_step": [1000, 2000] * 3,
+                           "embed_var": [1e-2, 0.0, 1e-4, 1e-6, 1.0, 1e-6]})
+    steps, values, mean, low, high = seed_band(curves, "embed_var", log=True)
+    assert steps.tolist() == [1000.0, 2000.0] and values.shape == (3, 2)
+    assert np.isnan(values[0, 1])  # 0 has no logarithm: missing, not -inf
+    assert mean == pytest.approx([1e-2, 1e-6])  # geometric means: 10^((-2 - 4 + 0) / 3), 10^-6
+    assert np.all(low <= mean) and np.all(mean <= high) and np.all(np.isfinite(low))
+    _, _, linear, _, _ = seed_band(curves, "embed_var", log=False)
+    assert linear[0] == pytest.approx((1e-2 + 1e-4 + 1.0) / 3)
