@@ -135,7 +135,7 @@ def _check_tracker(kind: str) -> None:
 
 def cmd_rerun_check(args) -> int:
     from jepa_bench.rerun import rerun_check
-    verdict, report = rerun_check(Path(args.run_dir), seeds_of=args.seeds_of,
+    verdict, report = rerun_check(Path(args.run_dir), train=main, seeds_of=args.seeds_of,
                                   out=Path(args.out) if args.out else None)
     print(report)
     return 1 if verdict == "different" else 0

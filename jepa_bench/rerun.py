@@ -25,6 +25,7 @@ import csv
 import shlex
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from jepa_bench.compare import describe
 from jepa_bench.config import config_differences
@@ -97,11 +98,11 @@ def judge(rerun_return: float, committed: list[float]) -> tuple[str, str]:
     return ("same distribution" if inside else "different"), text
 
 
-def rerun_check(run_dir: Path, seeds_of: str | Path | None = None,
-                out: Path | None = None) -> tuple[str, str]:
+def rerun_check(run_dir: Path, train: Callable[[list[str]], int],
+                seeds_of: str | Path | None = None, out: Path | None = None) -> tuple[str, str]:
     """Rerun `run_dir` into `out` (default: a new temporary folder) and judge it: (verdict,
-    report); the verdict is one of VERDICTS and starts the report."""
-    from jepa_bench.cli import main
+    report); the verdict is one of VERDICTS and starts the report. `train` runs the command
+    line of `jepa-bench` it is given (the CLI's main) and returns its exit status."""
     from jepa_bench.train import machine_info
 
     paths = RunPaths(Path(run_dir))
@@ -111,7 +112,7 @@ def rerun_check(run_dir: Path, seeds_of: str | Path | None = None,
     if info.get("status") != "complete":
         raise ValueError(f"{run_dir} is not a complete run (status {info.get('status')!r})")
     out = Path(out) if out else Path(tempfile.mkdtemp(prefix="jepa-bench-rerun-")) / "run"
-    code = main(rerun_args(info, out))
+    code = train(rerun_args(info, out))
     if code != 0:
         raise ValueError(f"the rerun into {out} failed with exit status {code}")
     here, there = machine_info(), info.get("machine") or {}
