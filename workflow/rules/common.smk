@@ -68,3 +68,17 @@ wildcard_constraints:
 def set_options(overrides):
     """train_overrides ["k=v", ...] as repeated, shell-quoted --set options."""
     return " ".join(f"--set {shlex.quote(item)}" for item in overrides)
+
+
+def train_shell(configuration="{wildcards.configuration}", init_from=""):
+    """The shell command of one training run, for every rule that trains (train.smk's train, the arms
+    of precision.smk, collapse and recover of recovery.smk): `configuration` is the pattern of
+    the --config value, `init_from` that of a checkpoint to start from (train --init-from);
+    params give total_steps, out_dir, renderer, device, settings and overrides."""
+    start = f" --init-from {init_from}" if init_from else ""
+    return (
+        f"jepa-bench train --config {configuration} --seed {{wildcards.seed}}"
+        f" --total-steps {{params.total_steps}} --out {{params.out_dir}}{start}"
+        " --renderer {params.renderer} --device {params.device} --threads {threads}"
+        " --settings {params.settings} --resume --quiet {params.overrides} > {log} 2>&1"
+    )

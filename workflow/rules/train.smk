@@ -8,21 +8,6 @@ from jepa_bench.layout import RunPaths
 # {RUNS}/{configuration}/seed{seed}/, the wildcards standing in for a configuration and a seed
 TRAIN_RUN = RunPaths.of(RUNS, "{configuration}", "{seed}")
 
-
-def train_shell(configuration="{wildcards.configuration}", init_from=""):
-    """The shell command of one training run, for every rule that trains (train here, the arms
-    of precision.smk, collapse and recover of recovery.smk): `configuration` is the pattern of
-    the --config value, `init_from` that of a checkpoint to start from (train --init-from);
-    params give total_steps, out_dir, renderer, device, settings and overrides."""
-    start = f" --init-from {init_from}" if init_from else ""
-    return (
-        f"jepa-bench train --config {configuration} --seed {{wildcards.seed}}"
-        f" --total-steps {{params.total_steps}} --out {{params.out_dir}}{start}"
-        " --renderer {params.renderer} --device {params.device} --threads {threads}"
-        " --settings {params.settings} --resume --quiet {params.overrides} > {log} 2>&1"
-    )
-
-
 # one training run of the configuration and seed the wildcards name
 TRAIN_SHELL = train_shell()
 
