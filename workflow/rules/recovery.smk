@@ -34,6 +34,7 @@ try:
 except ValueError as exc:
     stop(exc)
 
+
 wildcard_constraints:
     algo="|".join(RECOVERY_ALGOS),
     arm="|".join(RECOVERY_ARMS),
