@@ -54,8 +54,9 @@ whose sample is the random-policy episodes (see below).
     mean, std (ddof=1), median, min, max
     iqm               interquartile mean, scipy.stats.trim_mean(x, 0.25), as rliable recommends
     ci_low, ci_high   95% percentile-bootstrap CI of the mean (scipy.stats.bootstrap,
-                      10000 resamples, seeded); NaN when n < 2 or all values are equal
-    ci_note           why the CI is NaN, else empty
+                      10000 resamples, seeded); NaN when n < 2; the common value when
+                      all values are equal
+    ci_note           why the CI is NaN or a point, else empty
 
 ``random_baseline.csv`` -- one row per episode of a uniformly random policy on gymnasium's
 CartPole-v1 (measured here, never hard-coded): ``episode, reset_seed, return, length``.

@@ -105,8 +105,6 @@ class _Summary:
             return Interval(math.nan, math.nan, math.nan, 0)
         r = row.iloc[0]
         n, mean, low, high = int(r["n"]), float(r["mean"]), float(r["ci_low"]), float(r["ci_high"])
-        if n >= 2 and not math.isfinite(low) and float(r["min"]) == float(r["max"]):
-            low = high = mean  # all seeds equal: the bootstrap distribution is that one point
         return Interval(mean, low, high, n, float(r["iqm"]))
 
     def run_rows(self, configuration: str) -> pd.DataFrame:

@@ -63,7 +63,8 @@ def describe_sample(
     """Mean, spread, IQM and a percentile-bootstrap CI of the mean of one sample.
 
     NaNs are dropped first. The CI is NaN (with ``ci_note`` saying why) when fewer than two
-    values remain or all values are equal, where a bootstrap has nothing to resample.
+    values remain. When all values are equal every resample has that mean, so the percentile
+    CI is that one point (``ci_low == ci_high == mean``, and ``ci_note`` says so).
     """
     x = np.asarray([v for v in values if v is not None], dtype=float)
     x = x[np.isfinite(x)]
@@ -94,7 +95,8 @@ def describe_sample(
     if n < 2:
         out["ci_note"] = "n<2: no bootstrap CI"
     elif np.all(x == x[0]):
-        out["ci_note"] = "all values equal: no bootstrap CI"
+        out.update(ci_low=out["mean"], ci_high=out["mean"],
+                   ci_note="all values equal: the CI is that value")
     else:
         res = stats.bootstrap(
             (x,),

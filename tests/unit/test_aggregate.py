@@ -62,7 +62,8 @@ def test_describe_sample_statistics_and_degenerate_cases():
     one = describe_sample([7.0])
     assert one["mean"] == 7.0 and math.isnan(one["ci_low"]) and "n<2" in one["ci_note"]
     same = describe_sample([5.0, 5.0, 5.0])
-    assert same["mean"] == 5.0 and math.isnan(same["ci_high"]) and "equal" in same["ci_note"]
+    assert same["ci_low"] == same["ci_high"] == same["mean"] == 5.0  # every resample's mean
+    assert "equal" in same["ci_note"]
     nan = describe_sample([np.nan, 2.0, np.nan])
     assert nan["n"] == 1
     assert describe_sample([])["n"] == 0
@@ -143,7 +144,8 @@ def test_stats_over_seeds(summary):
     assert fr["ci_low"] <= fr["mean"] <= fr["ci_high"]
     assert set(stats["metric"][stats["configuration"] == "j1g1r0"]) == set(RUN_METRICS)
     same = stats[(stats["configuration"] == "j1g0r0") & (stats["metric"] == "final_return")].iloc[0]
-    assert same["n"] == 3 and math.isnan(same["ci_low"]) and "equal" in same["ci_note"]
+    assert same["n"] == 3 and same["ci_low"] == same["ci_high"] == same["mean"]
+    assert "equal" in same["ci_note"]
     rnd = stats[stats["configuration"] == "random"].iloc[0]
     baseline = pd.read_csv(summary["random_baseline"])
     assert rnd["metric"] == "episode_return" and rnd["n"] == len(baseline) == 40
