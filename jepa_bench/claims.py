@@ -37,13 +37,11 @@ import pandas as pd
 
 from jepa_bench.aggregate import read_summary
 from jepa_bench.config import PAPER_CONFIGS, get_config
-from jepa_bench.verdicts import (INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED, Interval, above,
-                                 all_of, below, check_lines, make_check, make_claim, sci,
-                                 report_json_path, separated, verdict_of, write_report,
-                                 yes_no)
+from jepa_bench.verdicts import (NOT_RUN, Interval, above, all_of, below, check_lines, make_check,
+                                 make_claim, report_json_path, sci, separated, verdict_of,
+                                 write_report, yes_no)
 
-__all__ = ["CLAIMS", "CRITERIA", "Claim", "INCONCLUSIVE", "NOT_REPRODUCED", "NOT_RUN", "REPRODUCED",
-           "Interval", "above", "evaluate_claims", "separated", "write_claims"]
+__all__ = ["CLAIMS", "CRITERIA", "Claim", "evaluate_claims", "write_claims"]
 
 GRAD_CONFIGS = ["j0g1r0", "j1g1r0"]  # the paper's ∇ configurations
 

@@ -74,6 +74,21 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def parse_pairs(items: list[str], flag: str = "--claims",
+                expected: str = "SET=PATH/claims.json") -> dict[str, Path]:
+    """['v1=path', ...] -> {'v1': Path('path')}, in the given order; ValueError naming a
+    malformed item (``flag`` and ``expected`` word the message)."""
+    out = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"{flag} {item!r}: expected {expected}")
+        if name in out:
+            raise ValueError(f"{flag} {item!r}: {name!r} is given twice; each name once")
+        out[name] = Path(path)
+    return out
+
+
 def cmd_configs(args) -> int:
     from jepa_bench.config import CONFIGS, PAPER_CONFIGS
     def visible(text: str) -> int:  # combining hats take no column
@@ -220,14 +235,13 @@ def cmd_probe_table(args) -> int:
 
 
 def cmd_settings_table(args) -> int:
-    from jepa_bench.settings_report import parse_pairs, write_settings_table
+    from jepa_bench.settings_report import write_settings_table
     print(write_settings_table(parse_pairs(args.claims), Path(args.out)))
     return 0
 
 
 def cmd_precision_report(args) -> int:
     from jepa_bench.precision_check import write_precision_report
-    from jepa_bench.settings_report import parse_pairs
     summaries = parse_pairs(args.summary, "--summary", "ARM=SUMMARY_FOLDER")
     for path in write_precision_report(summaries, Path(args.out)):
         print(path)

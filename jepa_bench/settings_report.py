@@ -14,21 +14,6 @@ from pathlib import Path
 from jepa_bench.metrics import atomic_write_text, read_json
 
 
-def parse_pairs(items: list[str], flag: str = "--claims",
-                expected: str = "SET=PATH/claims.json") -> dict[str, Path]:
-    """['v1=path', ...] -> {'v1': Path('path')}, in the given order; ValueError naming a
-    malformed item (``flag`` and ``expected`` word the message)."""
-    out = {}
-    for item in items:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise ValueError(f"{flag} {item!r}: expected {expected}")
-        if name in out:
-            raise ValueError(f"{flag} {item!r}: {name!r} is given twice; each name once")
-        out[name] = Path(path)
-    return out
-
-
 def _cell(claim: dict) -> str:
     numbers = [c["detail"] for c in claim.get("checks", []) if c.get("detail")]
     first = numbers[0] if numbers else ""

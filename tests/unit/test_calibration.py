@@ -7,7 +7,8 @@ import pytest
 from jepa_bench.calibration import (calibration_targets, probe_table, training_table,
                                     write_calibration_report)
 from jepa_bench.probe_report import summarise_probes
-from jepa_bench.settings_report import parse_pairs, settings_table
+from jepa_bench.cli import parse_pairs
+from jepa_bench.settings_report import settings_table
 
 
 def _probe(root, cell, seed, theta, theta_dot, init, encoder="vit", overrides=None):

@@ -9,16 +9,15 @@ import pytest
 
 from jepa_bench.aggregate import summarise
 from jepa_bench.layout import RunPaths
-from jepa_bench.claims import (
+from jepa_bench.claims import evaluate_claims, write_claims
+from jepa_bench.verdicts import (
     INCONCLUSIVE,
     NOT_REPRODUCED,
     NOT_RUN,
     REPRODUCED,
     Interval,
     above,
-    evaluate_claims,
     separated,
-    write_claims,
 )
 
 TOTAL = 1000
