@@ -3,8 +3,8 @@
 Owns: METRIC_COLUMNS and EPISODE_COLUMNS (what a run's CSVs hold, in order), TIMING_COLUMNS (the
 machine-dependent ones), the atomic writers every stage uses (write, then rename) and Progress.
 Where a run folder is and what its files are called belongs to jepa_bench.layout. Must not
-import torch or any analysis module: the trainer
-and every reader of run folders (aggregate, recovery, compare) share these names.
+import torch or any analysis module: the trainer and every reader of run folders (aggregate,
+recovery, compare) share these names.
 """
 
 from __future__ import annotations

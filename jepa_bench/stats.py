@@ -184,8 +184,9 @@ def prediction_interval(values: Sequence[float], level: float = CI_LEVEL) -> tup
     n = int(x.size)
     if n < 2:
         raise ValueError(f"a prediction interval needs at least 2 values, got {n}")
+    mean = float(x.mean())
     half = float(stats.t.ppf(0.5 + level / 2, n - 1)) * float(x.std(ddof=1)) * math.sqrt(1 + 1 / n)
-    return float(x.mean()) - half, float(x.mean()) + half
+    return mean - half, mean + half
 
 
 def sign_test(on: Sequence[bool], off: Sequence[bool]) -> dict:
