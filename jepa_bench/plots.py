@@ -36,8 +36,8 @@ from jepa_bench.aggregate import COLLAPSE_THRESHOLD, read_summary
 from jepa_bench.config import GRID_CONFIGS, get_config
 from jepa_bench.stats import band, geometric_band
 
-__all__ = ["FIGURES", "FORMATS", "make_figures", "notation_mathtext", "save_figure", "seed_band",
-           "save_figures"]
+__all__ = ["FIGURES", "FORMATS", "line_colours", "make_figures", "notation_mathtext", "save_figure",
+           "seed_band", "save_figures"]
 
 FORMATS = ("png", "pdf")
 LEGEND_INSIDE_MAX = 6
@@ -110,10 +110,19 @@ def seed_band(curves: pd.DataFrame, column: str, *, log: bool):
     return steps, values, mean, low, high
 
 
+def line_colours(n: int) -> list:
+    """``n`` distinct colours: seaborn's colour-blind palette, which has 10 and would repeat
+    itself from the 11th line on, then its "dark" counterpart for lines 11 to 20."""
+    colours = sns.color_palette("colorblind") + sns.color_palette("dark")
+    if n > len(colours):
+        raise ValueError(f"{n} lines: a figure draws at most {len(colours)}")
+    return colours[:n]
+
+
 def _line_plot(ax, data: pd.DataFrame, column: str, order: list[str], log: bool) -> None:
     """One line per configuration. With ``log`` the mean and band are taken over log10 values
     (a geometric mean), so one seed that did not collapse cannot hide several that did."""
-    colours = sns.color_palette("colorblind", len(order))
+    colours = line_colours(len(order))
     for i, name in enumerate(order):
         steps, _, mean, low, high = seed_band(data[data["configuration"] == name], column, log=log)
         ax.fill_between(steps, low, high, color=colours[i], alpha=0.2, linewidth=0)

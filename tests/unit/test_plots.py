@@ -4,11 +4,12 @@ import os
 
 import numpy as np
 import pytest
+import seaborn as sns
 
 from jepa_bench.aggregate import summarise
 from jepa_bench.layout import RunPaths
 from jepa_bench.metrics import atomic_write_text
-from jepa_bench.plots import FIGURES, FORMATS, make_figures, seed_band
+from jepa_bench.plots import FIGURES, FORMATS, line_colours, make_figures, seed_band
 
 
 @pytest.fixture
@@ -104,3 +105,11 @@ def test_seed_band_is_a_geometric_mean_on_a_log_axis_and_ignores_non_positive_va
     assert np.all(low <= mean) and np.all(mean <= high) and np.all(np.isfinite(low))
     _, _, linear, _, _ = seed_band(curves, "embed_var", log=False)
     assert linear[0] == pytest.approx((1e-2 + 1e-4 + 1.0) / 3)
+
+
+def test_eleven_lines_get_eleven_colours_and_ten_keep_the_colour_blind_palette():
+    # the extended grid draws 11 configurations; a 10-colour palette repeated its first colour
+    assert len({tuple(c) for c in line_colours(11)}) == 11
+    assert line_colours(4) == sns.color_palette("colorblind", 4)
+    with pytest.raises(ValueError, match="21 lines"):
+        line_colours(21)
