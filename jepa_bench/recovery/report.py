@@ -17,7 +17,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from jepa_bench.metrics import write_table
-from jepa_bench.plots import save_figures, seed_band
+from jepa_bench.plots import line_colours, save_figures, seed_band
 from jepa_bench.recovery.experiment import (ALGO_LABELS, ARM_LABELS, ARMS, SUMMARY_FILES,
                                             RecoverySettings, RecoverySummary, config_label,
                                             evaluate_recovery, flag, fraction_text, return_text,
@@ -46,7 +46,7 @@ def plot_recovery(summary: RecoverySummary, out_dir: str | os.PathLike) -> list[
     curves = summary.curves
     if len(curves):
         curves = curves[curves["included"].fillna(False).astype(bool)]
-    colours = dict(zip(ARMS, sns.color_palette("colorblind", len(ARMS))))
+    colours = dict(zip(ARMS, line_colours(len(ARMS))))
     rows = (("embed_var", "batch-wise embedding variance", True),
             ("return_running", f"episodic return (mean of last {RETURN_WINDOW})", False))
     with sns.axes_style("whitegrid"):

@@ -71,8 +71,8 @@ def set_options(overrides):
 
 
 def train_shell(configuration="{wildcards.configuration}", init_from=""):
-    """The shell command of one training run, for every rule that trains (train.smk's train, the arms
-    of precision.smk, collapse and recover of recovery.smk): `configuration` is the pattern of
+    """The shell command of one training run, for every rule that trains (train.smk's train, the
+    arms of precision.smk, collapse and recover of recovery.smk): `configuration` is the pattern of
     the --config value, `init_from` that of a checkpoint to start from (train --init-from);
     params give total_steps, out_dir, renderer, device, settings and overrides."""
     start = f" --init-from {init_from}" if init_from else ""
