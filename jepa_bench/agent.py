@@ -230,9 +230,78 @@ def minibatch_loss(agent: JepaAgent, mb: Minibatch) -> tuple[torch.Tensor, dict[
     pred = agent.predictor(s_x if cfg.jepa else s_x.detach(), mb.actions)
     l_jepa = jepa_loss(pred, s_y)
     l_reg = variance_reg(s_x)
-    loss = (cfg.actor_coef * ppo["actor_loss"] + cfg.critic_coef * ppo["critic_loss"]
-            - cfg.ent_coef * ppo["entropy"] + cfg.jepa_coef * l_jepa)
-    if cfg.var_reg:
-        loss = loss + cfg.reg_coef * l_reg
+    terms = eq3_terms(cfg, ppo["actor_loss"], ppo["critic_loss"], ppo["entropy"], l_jepa, l_reg)
+    loss = terms["actor"] + terms["critic"] + terms["entropy"] + terms["jepa"]
+    if "reg" in terms:
+        loss = loss + terms["reg"]
     stats = {**ppo, "jepa_loss": l_jepa, "reg_loss": l_reg, "loss": loss}
     return loss, stats
+
+
+def eq3_terms(cfg: TrainConfig, actor, critic, entropy, l_jepa, l_reg) -> dict:
+    """The terms of Eq. 3 as they enter the loss, weights applied: actor, critic, entropy (the
+    bonus, negated), jepa, and reg only when R is on. Their sum, in this order, is the loss."""
+    terms = {"actor": cfg.actor_coef * actor, "critic": cfg.critic_coef * critic,
+             "entropy": -(cfg.ent_coef * entropy), "jepa": cfg.jepa_coef * l_jepa}
+    if cfg.var_reg:
+        terms["reg"] = cfg.reg_coef * l_reg
+    return terms
+
+
+GRAD_TERMS = ("jepa", "actor", "critic", "entropy", "reg")
+"""The terms of Eq. 3 whose gradient into the x-encoder the diagnostic measures."""
+
+
+def encoder_gradient_terms(agent: JepaAgent, stats: dict) -> dict[str, float]:
+    """The L2 norm of the gradient each term of Eq. 3 sends into the x-encoder's parameters, on
+    the minibatch whose `stats` (minibatch_loss) are given: ``grad_enc_{term}``. A term that does
+    not reach the encoder (∇ off, J off, R off) reads 0. Read-only: torch.autograd.grad leaves
+    every .grad untouched and keeps the graph for the update's own backward."""
+    cfg = agent.cfg
+    terms = eq3_terms(cfg, stats["actor_loss"], stats["critic_loss"], stats["entropy"],
+                      stats["jepa_loss"], stats["reg_loss"])
+    params = [p for p in agent.encoder.parameters() if p.requires_grad]
+    out = {}
+    for name in GRAD_TERMS:
+        term = terms.get(name)
+        norm = 0.0
+        if term is not None and term.requires_grad:
+            grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
+            grads = [g for g in grads if g is not None]
+            if grads:
+                norm = float(torch.linalg.vector_norm(
+                    torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+        out[f"grad_enc_{name}"] = norm
+    return out
+
+
+def parameter_parts(agent: JepaAgent) -> dict[str, list[nn.Parameter]]:
+    """The trainable parameters by part: encoder (x-encoder), predictor, heads (actor-critic)."""
+    parts = {"encoder": agent.encoder, "predictor": agent.predictor, "heads": agent.heads}
+    return {k: [p for p in m.parameters() if p.requires_grad] for k, m in parts.items()}
+
+
+def part_gradient_norms(agent: JepaAgent) -> dict[str, float]:
+    """The L2 norm of each part's accumulated .grad (after backward, before the clip):
+    ``grad_norm_{encoder,predictor,heads}``. Read-only."""
+    out = {}
+    for name, params in parameter_parts(agent).items():
+        grads = [p.grad for p in params if p.grad is not None]
+        out[f"grad_norm_{name}"] = (float(torch.linalg.vector_norm(torch.stack(
+            [torch.linalg.vector_norm(g) for g in grads]))) if grads else 0.0)
+    return out
+
+
+def clip_groups(agent: JepaAgent) -> list[list[nn.Parameter]]:
+    """The parameter groups whose gradient norm TrainConfig.max_grad_norm clips, one clip each.
+
+    'global': one group, every trainable parameter (CleanRL's clip). 'parts': the predictor is
+    clipped with the encoder when L_JEPA reaches the encoder (J on) and on its own when it does
+    not (J off: it is a diagnostic trained from detached embeddings); the actor-critic heads are
+    clipped on their own."""
+    if agent.cfg.clip_groups == "global":
+        return [agent.trainable_parameters()]
+    parts = parameter_parts(agent)
+    groups = ([parts["encoder"] + parts["predictor"]] if agent.cfg.jepa
+              else [parts["encoder"], parts["predictor"]])
+    return [g for g in groups + [parts["heads"]] if g]

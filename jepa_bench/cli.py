@@ -134,7 +134,8 @@ def cmd_train(args) -> int:
     info = train(cfg, args.seed, out, config_name=args.config, device=args.device,
                  threads=args.threads, resume=args.resume, force=args.force,
                  progress=not args.quiet, command=command, init_from=args.init_from,
-                 settings=args.settings, track=args.track)
+                 settings=args.settings, track=args.track,
+                 grad_diagnostic=args.grad_diagnostic)
     if info["status"] == "complete":
         print(f"{args.config}/seed{args.seed}: complete, {info['env_steps']} env steps -> {out}")
     return 0
@@ -352,6 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "default; see docs/calibration.md)")
     p.add_argument("--init-from", metavar="CKPT",
                    help="start from the weights of another run's checkpoints/last.pt")
+    p.add_argument("--grad-diagnostic", action="store_true",
+                   help="log in metrics.csv, on one minibatch per update, the gradient norm each "
+                        "term of Eq. 3 sends into the x-encoder and each part's norm before the "
+                        "clip (the same run with or without it)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_train)
 

@@ -2,7 +2,8 @@
 
 A run is reproducible when config + seed + machine give the same numbers. This checks it for two
 finished run folders (say, a committed one and a rerun from a clean clone): metrics.csv and
-episodes.csv must agree cell for cell as written, except the timing columns (wall_time, sps);
+episodes.csv must agree cell for cell as written, except the timing columns (wall_time, sps) and
+the gradient diagnostic's columns;
 run.json must agree on what was run (configuration, seed, steps, updates, status).
 
 Owns only that comparison; file names come from jepa_bench.layout, column names from
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from jepa_bench.config import config_differences
 from jepa_bench.layout import RunPaths
-from jepa_bench.metrics import TIMING_COLUMNS, read_json
+from jepa_bench.metrics import DIAGNOSTIC_COLUMNS, TIMING_COLUMNS, read_json
 
 RUN_KEYS = ("config_name", "seed", "env_steps", "updates", "status")
 """run.json fields that say what was run, besides its config; wall time, git revision and
@@ -39,20 +40,28 @@ def _check_folder(folder: Path) -> RunPaths:
     return paths
 
 
-def compare_csv(a: Path, b: Path, ignore=TIMING_COLUMNS, limit: int = 5) -> list[str]:
-    """Differences between two CSV files as written, column by column, `ignore` left out."""
+IGNORED_COLUMNS = TIMING_COLUMNS + DIAGNOSTIC_COLUMNS
+"""Left out of the comparison: the machine's speed, and the gradient diagnostic (read-only, so
+a run with it and one without are the same run)."""
+
+
+def compare_csv(a: Path, b: Path, ignore=IGNORED_COLUMNS, limit: int = 5) -> list[str]:
+    """Differences between two CSV files as written, column by column, `ignore` left out (a
+    column in `ignore` may be in one file only)."""
     head_a, rows_a = _read_rows(a)
     head_b, rows_b = _read_rows(b)
-    if head_a != head_b:
-        return [f"{a.name}: columns differ: {head_a} vs {head_b}"]
+    kept_a = [name for name in head_a if name not in ignore]
+    kept_b = [name for name in head_b if name not in ignore]
+    if kept_a != kept_b:
+        return [f"{a.name}: columns differ: {kept_a} vs {kept_b}"]
     diffs = []
     if len(rows_a) != len(rows_b):
         diffs.append(f"{a.name}: {len(rows_a)} rows vs {len(rows_b)}")
-    keep = [i for i, name in enumerate(head_a) if name not in ignore]
+    pairs = [(head_a.index(name), head_b.index(name)) for name in kept_a]
     for line, (ra, rb) in enumerate(zip(rows_a, rows_b), start=2):
-        for i in keep:
-            if ra[i] != rb[i]:
-                diffs.append(f"{a.name} line {line}, {head_a[i]}: {ra[i]} vs {rb[i]}")
+        for i, j in pairs:
+            if ra[i] != rb[j]:
+                diffs.append(f"{a.name} line {line}, {head_a[i]}: {ra[i]} vs {rb[j]}")
                 break
         if len(diffs) >= limit:
             diffs.append(f"{a.name}: (further differences not listed)")
@@ -84,4 +93,5 @@ def describe(a: Path, b: Path) -> tuple[bool, str]:
     rows = len(_read_rows(paths.metrics)[1])
     episodes = len(_read_rows(paths.episodes)[1])
     return True, (f"{a} and {b} are the same run: {rows} metrics rows and {episodes} episodes "
-                  f"agree cell for cell apart from {', '.join(TIMING_COLUMNS)}")
+                  f"agree cell for cell apart from {', '.join(TIMING_COLUMNS)} and the "
+                  "gradient diagnostic")

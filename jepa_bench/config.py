@@ -90,7 +90,12 @@ class TrainConfig:
     critic_coef: float = 1.0
     """Weight of L_critic (0.5 * squared error) in Eq. 3."""
     max_grad_norm: float = 0.5
-    """Global gradient-norm clip."""
+    """Gradient-norm clip (of every group clip_groups names)."""
+    clip_groups: str = "global"
+    """What one gradient-norm clip covers: 'global' (every trainable parameter at once, CleanRL)
+    or 'parts' (the encoder with the predictor when J is on, the predictor alone when J is off,
+    and the actor-critic heads alone; see agent.clip_groups). The sensitivity study's clip axis
+    (docs/sensitivity.md)."""
     norm_reward: bool = False
     """Divide rewards by the running std of each env's discounted return before GAE
     (gymnasium's NormalizeReward semantics, reset at every episode end); logged returns stay raw."""
@@ -162,7 +167,8 @@ class TrainConfig:
 _CHOICES = {"obs_type": ("pixels", "state"), "encoder": ("vit", "cnn"), "renderer": ("fast", "gym"),
             "algo": ("ppo", "a2c"), "target": ("ema", "shared", "shared_sg"),
             "obs_norm": ("unit", "standard"), "patch_init": ("trunc_normal", "default"),
-            "cnn_out": ("relu", "ln_tanh"), "precision": ("fp32", "bf16")}
+            "cnn_out": ("relu", "ln_tanh"), "precision": ("fp32", "bf16"),
+            "clip_groups": ("global", "parts")}
 _POSITIVE_INT = ("num_envs", "height", "width", "total_steps", "num_steps", "num_minibatches",
                  "update_epochs", "patch", "dim", "depth", "heads", "state_hidden", "head_hidden",
                  "pred_hidden", "checkpoint_every")

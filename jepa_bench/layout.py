@@ -16,7 +16,7 @@ Every part of the package and of the workflow that names a run folder or one of 
 this module: the trainer's default output folder, the Snakemake rules' outputs (their wildcards
 are passed in place of the config, algorithm, arm and seed), the aggregate, the recovery report,
 `jepa-bench compare`. Nothing else spells ``seed{seed}``, ``run.json`` or
-``checkpoints/last.pt``.
+``checkpoints/last.pt`` or ``encoder/step{env_step}.pt``.
 
 This module must stay a leaf: standard library only, no reading or writing of files.
 """
@@ -37,6 +37,7 @@ RUN_JSON = "run.json"
 METRICS_CSV = "metrics.csv"
 EPISODES_CSV = "episodes.csv"
 CHECKPOINT = ("checkpoints", "last.pt")
+ENCODER_DIR = "encoder"
 COLLAPSE_STAGE = "collapse"
 PROBE_DIR = "probe"
 
@@ -58,7 +59,8 @@ def run_dir(root, config: str, seed) -> Path:
 
 @dataclass(frozen=True)
 class RunPaths:
-    """The files of one run folder: run.json, metrics.csv, episodes.csv, checkpoints/last.pt."""
+    """The files of one run folder: run.json, metrics.csv, episodes.csv, checkpoints/last.pt and
+    the x-encoder's snapshots encoder/step{env_step}.pt."""
 
     root: Path
 
@@ -85,6 +87,15 @@ class RunPaths:
     @property
     def checkpoint(self) -> Path:
         return self.root.joinpath(*CHECKPOINT)
+
+    def encoder_snapshot(self, env_step: int) -> Path:
+        """The x-encoder's weights as they were at `env_step`: ``encoder/step{env_step}.pt``."""
+        return self.root / ENCODER_DIR / f"step{int(env_step)}.pt"
+
+    def encoder_snapshots(self) -> list[Path]:
+        """The encoder snapshots the run folder holds, in order of their step."""
+        found = self.root.joinpath(ENCODER_DIR).glob("step*.pt")
+        return sorted(found, key=lambda p: int(p.stem[4:]) if p.stem[4:].isdigit() else -1)
 
     def results(self) -> tuple[Path, Path, Path]:
         """The three files a finished run leaves (the checkpoint is not one of them)."""

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["EPISODE_COLUMNS", "METRIC_COLUMNS", "TIMING_COLUMNS", "Progress", "atomic_write_text",
+__all__ = ["DIAGNOSTIC_COLUMNS", "EPISODE_COLUMNS", "METRIC_COLUMNS", "TIMING_COLUMNS", "Progress", "atomic_write_text",
            "markdown_table", "read_json", "write_csv_atomic", "write_json_atomic", "write_table"]
 
 METRIC_COLUMNS = (
@@ -29,6 +29,14 @@ METRIC_COLUMNS = (
 EPISODE_COLUMNS = ("env_step", "return", "length")
 TIMING_COLUMNS = ("wall_time", "sps")
 """Columns that depend on the machine's speed; everything else is reproducible bit for bit."""
+DIAGNOSTIC_COLUMNS = (
+    "grad_enc_jepa", "grad_enc_actor", "grad_enc_critic", "grad_enc_entropy", "grad_enc_reg",
+    "grad_norm_encoder", "grad_norm_predictor", "grad_norm_heads",
+)
+"""Written after METRIC_COLUMNS by a run trained with the gradient diagnostic (`train
+--grad-diagnostic`), on the first minibatch of each update: the norm of the gradient each term
+of Eq. 3 sends into the x-encoder, and each part's gradient norm before the clip. Reading them
+does not change the run, so `compare` leaves them out."""
 
 
 def atomic_write_text(path: Path, text: str) -> None:

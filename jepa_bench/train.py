@@ -31,13 +31,14 @@ from pathlib import Path
 
 import torch
 
-from jepa_bench.agent import JepaAgent, Minibatch, cpuinfo, minibatch_loss, resolve_precision
+from jepa_bench.agent import (JepaAgent, Minibatch, clip_groups, cpuinfo, encoder_gradient_terms,
+                              minibatch_loss, part_gradient_norms, resolve_precision)
 from jepa_bench.config import DEFAULT_SETTINGS, TrainConfig, config_differences
 from jepa_bench.envs import PixelCartPoleVectorEnv
 from jepa_bench.jepa import embed_variance, effective_rank
 from jepa_bench.layout import DEFAULT_RUNS_ROOT, RunPaths, run_dir
-from jepa_bench.metrics import (EPISODE_COLUMNS, METRIC_COLUMNS, Progress, read_json,
-                                write_csv_atomic, write_json_atomic)
+from jepa_bench.metrics import (DIAGNOSTIC_COLUMNS, EPISODE_COLUMNS, METRIC_COLUMNS, Progress,
+                                read_json, write_csv_atomic, write_json_atomic)
 from jepa_bench.ppo import compute_gae, explained_variance
 
 CHECKPOINT_VERSION = 1
@@ -47,6 +48,10 @@ LR_RULE = ("update u (0, 1, ...) uses lr * (1 - u / total_updates) when anneal_l
            "with total_updates of the new horizon, so each further update gets the lr a run of "
            "the new length would have had at that update")
 TRACKERS = ("tensorboard",)
+ENCODER_SNAPSHOT_STEPS = (25_000, 50_000, 100_000)
+"""Env steps at which every run keeps its x-encoder's weights (preregistered in
+docs/trained-encoders.md), besides step 0 (before the first update) and its last step: the first
+update that reaches each point writes RunPaths.encoder_snapshot(its env step)."""
 
 
 class RunFolderError(Exception):
@@ -156,8 +161,12 @@ def _pick(cfg: TrainConfig, pixels: torch.Tensor, state: torch.Tensor) -> torch.
 class Trainer:
     """Holds everything a run needs, so that a checkpoint can capture it whole."""
 
-    def __init__(self, cfg: TrainConfig, seed: int, device: torch.device):
+    def __init__(self, cfg: TrainConfig, seed: int, device: torch.device,
+                 grad_diagnostic: bool = False):
         self.cfg, self.seed, self.device = cfg, seed, device
+        # log the gradient each term of Eq. 3 sends into the x-encoder (DIAGNOSTIC_COLUMNS);
+        # read-only: the run is the same run with it on or off
+        self.grad_diagnostic = grad_diagnostic
         torch.manual_seed(seed)
         self.envs = PixelCartPoleVectorEnv(num_envs=cfg.num_envs, renderer=cfg.renderer,
                                            height=cfg.height, width=cfg.width, device=device,
@@ -250,6 +259,7 @@ class Trainer:
         b_actions, b_logprobs = flat(buf["actions"]), flat(buf["logprobs"])
         b_adv, b_ret = flat(advantages), flat(returns)
         totals: dict[str, torch.Tensor] = {}
+        diag: dict[str, float] = {}
         count = 0
         for _ in range(cfg.update_epochs):
             perm = torch.randperm(cfg.batch_size, device=self.device)
@@ -262,9 +272,14 @@ class Trainer:
                     bad = next((k for k, v in stats.items() if not bool(torch.isfinite(v))), "loss")
                     raise TrainingDiverged(f"{bad}={float(stats[bad].detach())} at env_step "
                                            f"{self.global_step} (update {self.update + 1})")
+                if self.grad_diagnostic and count == 0:
+                    diag = encoder_gradient_terms(self.agent, stats)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.agent.trainable_parameters(), cfg.max_grad_norm)
+                if self.grad_diagnostic and count == 0:
+                    diag.update(part_gradient_norms(self.agent))
+                for group in clip_groups(self.agent):
+                    torch.nn.utils.clip_grad_norm_(group, cfg.max_grad_norm)
                 self.optimizer.step()
                 self.agent.ema_step()
                 for k, v in stats.items():
@@ -275,6 +290,7 @@ class Trainer:
         embeds = flat(buf["embeds"])
         out["embed_var"] = float(embed_variance(embeds))
         out["embed_rank"] = float(effective_rank(embeds))
+        out.update(diag)
         return out
 
     def step(self) -> dict:
@@ -299,6 +315,7 @@ class Trainer:
             **{k: stats[k] for k in ("jepa_loss", "reg_loss", "actor_loss", "critic_loss",
                                      "entropy", "approx_kl", "clip_frac", "explained_variance",
                                      "embed_var", "embed_rank")},
+            **{k: stats[k] for k in DIAGNOSTIC_COLUMNS if k in stats},
         }
         self.metric_rows.append(row)
         return row
@@ -344,8 +361,21 @@ class Trainer:
         tmp.replace(paths.checkpoint)
         self.write_csvs(paths)
 
+    def save_encoder(self, paths: RunPaths) -> Path:
+        """The x-encoder's weights now, into encoder/step{env_step}.pt (renamed into place)."""
+        path = paths.encoder_snapshot(self.global_step)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save({"env_step": self.global_step, "update": self.update,
+                    "config": self.cfg.to_dict(), "seed": self.seed,
+                    "encoder": {k: v.detach().cpu() for k, v in
+                                self.agent.encoder.state_dict().items()}}, tmp)
+        tmp.replace(path)
+        return path
+
     def write_csvs(self, paths: RunPaths) -> None:
-        write_csv_atomic(paths.metrics, METRIC_COLUMNS, self.metric_rows)
+        columns = METRIC_COLUMNS + (DIAGNOSTIC_COLUMNS if self.grad_diagnostic else ())
+        write_csv_atomic(paths.metrics, columns, self.metric_rows)
         write_csv_atomic(paths.episodes, EPISODE_COLUMNS, self.episode_rows)
 
 
@@ -372,6 +402,7 @@ def _force_delete(paths: RunPaths) -> None:
     for p in paths.results():
         p.unlink(missing_ok=True)
     shutil.rmtree(paths.checkpoint.parent, ignore_errors=True)
+    shutil.rmtree(paths.encoder_snapshot(0).parent, ignore_errors=True)
 
 
 def _prepare_folder(paths: RunPaths, cfg: TrainConfig, seed: int, resume: bool, force: bool):
@@ -523,11 +554,15 @@ def train(cfg: TrainConfig, seed: int, out_dir: str | Path, config_name: str = "
           device: str = "auto", threads: int | None = None, resume: bool = False,
           force: bool = False, progress: bool = True, command: str | None = None,
           stop_after_updates: int | None = None, init_from: str | Path | None = None,
-          settings: str | None = None, track: str | None = None) -> dict:
+          settings: str | None = None, track: str | None = None,
+          grad_diagnostic: bool = False) -> dict:
     """Train one run into `out_dir`; returns the final run.json content.
 
     `init_from` starts a fresh run from the weights (all networks, not the optimiser) of another
     run's checkpoint, e.g. a collapsed encoder for the recovery experiment.
+
+    `grad_diagnostic` logs DIAGNOSTIC_COLUMNS in metrics.csv (a run that had it keeps it when
+    resumed); it does not change what the run computes.
 
     `stop_after_updates` ends the process early after that many updates in this call (used by
     tests to interrupt a run at a known point); the run stays 'running' and can be resumed."""
@@ -542,19 +577,20 @@ def train(cfg: TrainConfig, seed: int, out_dir: str | Path, config_name: str = "
     lock = _FolderLock(paths.root)
     try:
         return _train(cfg, seed, paths, dev, config_name, resume, force, progress, command,
-                      stop_after_updates, init_from, settings, track)
+                      stop_after_updates, init_from, settings, track, grad_diagnostic)
     finally:
         lock.release()
 
 
 def _train(cfg, seed, paths, dev, config_name, resume, force, progress, command,
-           stop_after_updates, init_from, settings, track) -> dict:
+           stop_after_updates, init_from, settings, track, grad_diagnostic) -> dict:
     action, old_info = _prepare_folder(paths, cfg, seed, resume, force)
     if action == "complete":
         return old_info
     tracker = _Tracker(track, paths.root)
 
-    trainer = Trainer(cfg, seed, dev)
+    grad_diagnostic = bool(grad_diagnostic or (old_info or {}).get("grad_diagnostic"))
+    trainer = Trainer(cfg, seed, dev, grad_diagnostic=grad_diagnostic)
     if action in ("resume", "extend"):
         ckpt = _load_checkpoint(paths.checkpoint, dev, "checkpoint")
         saved = dict(ckpt.get("config") or {})
@@ -590,6 +626,7 @@ def _train(cfg, seed, paths, dev, config_name, resume, force, progress, command,
         "machine": machine_info(),
         "command": command or " ".join(sys.argv), "error": None,
         "init_from": str(init_from) if init_from is not None else None,
+        "grad_diagnostic": grad_diagnostic,
         "lr_schedule": {"rule": LR_RULE, "anneal_lr": cfg.anneal_lr, "segments": segments},
     }
     if old_info and old_info.get("command") and action == "extend":
@@ -597,14 +634,20 @@ def _train(cfg, seed, paths, dev, config_name, resume, force, progress, command,
     elif old_info and old_info.get("commands"):
         info["commands"] = old_info["commands"]
     write_json_atomic(paths.run_json, info)
+    if trainer.update == 0:  # the encoder at initialisation (or as --init-from loaded it)
+        trainer.save_encoder(paths)
     label = f"{config_name}/seed{seed}"
     bar = Progress(cfg.num_updates * cfg.batch_size, label, enabled=progress)
     done_here = 0
     started = time.monotonic()
     try:
         while trainer.update < cfg.num_updates and not _stopped_early(cfg, trainer):
+            before = trainer.global_step
             row = trainer.step()
             done_here += 1
+            last = trainer.update == cfg.num_updates or _stopped_early(cfg, trainer)
+            if last or any(before < s <= trainer.global_step for s in ENCODER_SNAPSHOT_STEPS):
+                trainer.save_encoder(paths)
             tracker.log(row)
             recent = [e["return"] for e in trainer.episode_rows[-20:]]
             elapsed = time.monotonic() - started
@@ -612,7 +655,6 @@ def _train(cfg, seed, paths, dev, config_name, resume, force, progress, command,
             bar.label = f"{label} [elapsed {_clock(elapsed)}, ETA {_clock(eta)}]"
             bar.update(trainer.global_step, row["sps"],
                        sum(recent) / len(recent) if recent else None, row["embed_var"])
-            last = trainer.update == cfg.num_updates or _stopped_early(cfg, trainer)
             if last or trainer.update % cfg.checkpoint_every == 0:
                 trainer.save(paths)
                 info.update(env_steps=trainer.global_step, updates=trainer.update)

@@ -76,6 +76,8 @@ def train_shell(configuration="{wildcards.configuration}", init_from=""):
     the --config value, `init_from` that of a checkpoint to start from (train --init-from);
     params give total_steps, out_dir, renderer, device, settings and overrides."""
     start = f" --init-from {init_from}" if init_from else ""
+    # read-only logging (docs/sensitivity.md): the same runs with it or without
+    start += " --grad-diagnostic" if config["grad_diagnostic"] else ""
     return (
         f"jepa-bench train --config {configuration} --seed {{wildcards.seed}}"
         f" --total-steps {{params.total_steps}} --out {{params.out_dir}}{start}"
