@@ -1,17 +1,18 @@
 """`jepa-bench`: a thin command line over the package's functions.
 
-    jepa-bench configs
+    jepa-bench configs                         (the named configurations)
     jepa-bench train --config j1g1r0 --seed 0 [--total-steps 100000] [--out DIR] [--resume]
-    jepa-bench aggregate | plots | claims      (the workflow's later stages)
-    jepa-bench render-check                    (fast renderer vs gymnasium: fidelity and speed)
-    jepa-bench theory                          (numerical check of Yu & Chen's Propositions 1-2)
-    jepa-bench compare RUN_A RUN_B             (same run apart from timing columns? exit 0 / 1)
+    jepa-bench aggregate | plots | claims      (the workflow's Figure 3 stages)
+    jepa-bench recovery | theory               (Yu & Chen: recovery from collapse, the audit)
+    jepa-bench probe | probe-table             (can an encoder read the state from the frames?)
+    jepa-bench calibration-report | settings-table | precision-report   (study reports)
+    jepa-bench compare RUN_A RUN_B             (same run apart from timing? exit 0 / 1)
     jepa-bench rerun-check RUN_DIR             (rerun a run here: same run / same distribution /
                                                 different, against its configuration's seeds)
-    jepa-bench probe --config j0g1r0           (can the encoder read the state from the frames?)
-    jepa-bench calibration-report ...          (the calibration's tables; workflow stage)
+    jepa-bench render-check | bench            (renderer fidelity and speed; throughput)
 
-Bad input exits with status 2 and a one-line message; a diverged run exits with status 1.
+Each subcommand imports what it needs when it runs, so the report stages load no torch. Bad
+input exits with status 2 and a one-line message; a diverged run exits with status 1.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import unicodedata
 import sys
 from pathlib import Path
 
-SWITCH_KEYS = ("jepa", "rl_grad", "var_reg", "obs_type", "algo", "target")
+from jepa_bench.errors import RunFolderError, TrainingDiverged
+
 
 
 class _Defaults(argparse.ArgumentDefaultsHelpFormatter):
@@ -44,14 +46,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):  # one line, exit 2, like argparse but without the usage block
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def settable_keys() -> list[str]:
-    """TrainConfig fields that --set accepts: all but the switches a configuration's name fixes."""
-    from dataclasses import fields
-
-    from jepa_bench.config import TrainConfig
-    return [f.name for f in fields(TrainConfig) if f.name not in SWITCH_KEYS]
 
 
 def _positive_int(text: str) -> int:
@@ -107,14 +101,6 @@ def _run_overrides(args) -> dict:
     """The TrainConfig overrides of a run: --set items, --total-steps and --renderer."""
     from jepa_bench.config import parse_overrides
 
-    valid = settable_keys()
-    for item in args.set or []:
-        key = item.partition("=")[0].strip()
-        if key in SWITCH_KEYS:
-            raise ValueError(f"--set {key} is fixed by the configuration name; choose another "
-                             "--config (see `jepa-bench configs`)")
-        if "=" in item and key not in valid:
-            raise ValueError(f"unknown --set key {key!r}; valid keys: {', '.join(valid)}")
     overrides = parse_overrides(args.set)
     overrides["total_steps"] = args.total_steps
     if args.renderer:
@@ -124,11 +110,9 @@ def _run_overrides(args) -> dict:
 
 def cmd_train(args) -> int:
     from jepa_bench.config import resolve
-    from jepa_bench.train import default_run_dir, train
+    from jepa_bench.rl.run import default_run_dir, train
 
     cfg = resolve(args.config, _run_overrides(args), settings=args.settings)
-    if args.track:
-        _check_tracker(args.track)
     out = Path(args.out) if args.out else default_run_dir(args.config, args.seed)
     command = "jepa-bench " + " ".join(shlex.quote(a) for a in (args.argv or sys.argv[1:]))
     info = train(cfg, args.seed, out, config_name=args.config, device=args.device,
@@ -141,16 +125,8 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _check_tracker(kind: str) -> None:
-    """Before any training: is the tracker's package importable? One line if not."""
-    import importlib.util
-    if kind == "tensorboard" and importlib.util.find_spec("tensorboard") is None:
-        raise ValueError("--track tensorboard needs the tensorboard package: pip install "
-                         "tensorboard (or pip install -e \".[track]\")")
-
-
 def cmd_rerun_check(args) -> int:
-    from jepa_bench.rerun import rerun_check
+    from jepa_bench.tools.rerun import rerun_check
     verdict, report = rerun_check(Path(args.run_dir), train=main, seeds_of=args.seeds_of,
                                   out=Path(args.out) if args.out else None)
     print(report)
@@ -158,7 +134,7 @@ def cmd_rerun_check(args) -> int:
 
 
 def cmd_aggregate(args) -> int:
-    from jepa_bench.aggregate import summarise
+    from jepa_bench.analysis.aggregate import summarise
     paths = summarise(Path(args.runs_root), args.configs, args.seeds, args.total_steps,
                       Path(args.out), overrides=_run_overrides(args), settings=args.settings)
     for path in paths.values():
@@ -167,21 +143,21 @@ def cmd_aggregate(args) -> int:
 
 
 def cmd_plots(args) -> int:
-    from jepa_bench.plots import make_figures
+    from jepa_bench.analysis.plots import make_figures
     for path in make_figures(Path(args.summary), Path(args.out)):
         print(path)
     return 0
 
 
 def cmd_claims(args) -> int:
-    from jepa_bench.claims import write_claims
+    from jepa_bench.analysis.claims import write_claims
     for path in write_claims(Path(args.summary), Path(args.out)):
         print(path)
     return 0
 
 
 def cmd_render_check(args) -> int:
-    from jepa_bench.render import compare_renderers, time_renderers
+    from jepa_bench.rl.render import compare_renderers, time_renderers
     fid = compare_renderers(n_states=args.states, seed=args.seed, height=args.height,
                             width=args.width)
     for key, value in fid.items():
@@ -195,7 +171,7 @@ def cmd_render_check(args) -> int:
 def cmd_probe(args) -> int:
     import torch
 
-    from jepa_bench.probe import probe
+    from jepa_bench.rl.probe import probe
     if args.threads:
         torch.set_num_threads(args.threads)
     from jepa_bench.config import parse_overrides
@@ -214,7 +190,7 @@ def cmd_probe(args) -> int:
 def cmd_calibration_report(args) -> int:
     import json
 
-    from jepa_bench.calibration import write_calibration_report
+    from jepa_bench.studies.calibration import write_calibration_report
     try:
         spec = json.loads(args.spec)
     except json.JSONDecodeError as exc:
@@ -225,7 +201,7 @@ def cmd_calibration_report(args) -> int:
 
 
 def cmd_probe_table(args) -> int:
-    from jepa_bench.probe_report import write_probe_report
+    from jepa_bench.studies.probe_report import write_probe_report
     from jepa_bench.layout import probe_name_of
     by_config: dict[str, list] = {}
     for path in args.results:
@@ -236,13 +212,13 @@ def cmd_probe_table(args) -> int:
 
 
 def cmd_settings_table(args) -> int:
-    from jepa_bench.settings_report import write_settings_table
+    from jepa_bench.studies.settings_report import write_settings_table
     print(write_settings_table(parse_pairs(args.claims), Path(args.out)))
     return 0
 
 
 def cmd_precision_report(args) -> int:
-    from jepa_bench.precision_check import write_precision_report
+    from jepa_bench.studies.precision import write_precision_report
     summaries = parse_pairs(args.summary, "--summary", "ARM=SUMMARY_FOLDER")
     for path in write_precision_report(summaries, Path(args.out)):
         print(path)
@@ -250,9 +226,9 @@ def cmd_precision_report(args) -> int:
 
 
 def cmd_theory(args) -> int:
-    from jepa_bench.theory import format_report, run_theory_checks
+    from jepa_bench.studies.theory import format_theory_report, run_theory_checks
     result = run_theory_checks(seed=args.seed)
-    text = format_report(result)
+    text = format_theory_report(result)
     if args.out:
         from jepa_bench.metrics import atomic_write_text
         atomic_write_text(Path(args.out), text)
@@ -261,7 +237,7 @@ def cmd_theory(args) -> int:
 
 
 def cmd_recovery(args) -> int:
-    from jepa_bench.recovery import RecoverySettings, write_recovery_report
+    from jepa_bench.studies.recovery import RecoverySettings, write_recovery_report
     settings = RecoverySettings(args.collapse_steps, args.recovery_steps,
                                 args.collapse_threshold, args.recovery_threshold)
     for path in write_recovery_report(Path(args.root), args.algos, args.seeds, settings,
@@ -271,7 +247,7 @@ def cmd_recovery(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from jepa_bench import bench
+    from jepa_bench.tools import bench
     threads = [None if n == 0 else n for n in args.threads]
     if not (args.profile or args.levers or args.pairing):
         rows = bench.bench_table(configs=args.configs, threads=threads, updates=args.updates)
@@ -305,16 +281,18 @@ def cmd_bench(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from jepa_bench.compare import describe
+    from jepa_bench.analysis.compare import describe
     same, report = describe(Path(args.run_a), Path(args.run_b))
     print(report)
     return 0 if same else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from jepa_bench.config import CONFIGS, PAPER_CONFIGS
-
     from jepa_bench import __version__
+    from jepa_bench.config import (ALGORITHMS, CHOICES, CONFIGS, DEFAULT_SETTINGS, PAPER_CONFIGS,
+                                   SETTINGS, settable_keys)
+
+    SETS = ", ".join(SETTINGS)
 
     parser = _Parser(prog="jepa-bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"jepa-bench {__version__}")
@@ -332,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--total-steps", type=_positive_int, default=100_000,
                    help="env steps of the run; with --resume a larger value extends a run")
     p.add_argument("--out", help="run folder (default: runs/{config}/seed{seed}, ignored by git)")
-    p.add_argument("--renderer", choices=("fast", "gym"),
+    p.add_argument("--renderer", choices=CHOICES["renderer"],
                    help="frame renderer (default: the configuration's, fast)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="torch device; auto takes CUDA when available")
@@ -349,8 +327,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also log every update to {out}/tensorboard/ (needs tensorboard: "
                         "pip install -e \".[track]\")")
     p.add_argument("--settings", metavar="SET",
-                   help="settings set of what the paper leaves unstated (default: the current "
-                        "default; see docs/calibration.md)")
+                   help=f"settings set of what the paper leaves unstated, one of {SETS} "
+                        f"(default: {DEFAULT_SETTINGS}; see docs/calibration.md)")
     p.add_argument("--init-from", metavar="CKPT",
                    help="start from the weights of another run's checkpoints/last.pt")
     p.add_argument("--grad-diagnostic", action="store_true",
@@ -366,10 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", nargs="+", type=_non_negative_int, required=True)
     p.add_argument("--total-steps", type=_positive_int, required=True)
     p.add_argument("--out", required=True)
-    p.add_argument("--renderer", choices=("fast", "gym"), help="as the runs were trained with")
+    p.add_argument("--renderer", choices=CHOICES["renderer"], help="as the runs were trained with")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="as the runs were trained with: every run's run.json config must match")
-    p.add_argument("--settings", metavar="SET", help="settings set the runs were trained with")
+    p.add_argument("--settings", metavar="SET", help=f"settings set the runs were trained with, one of {SETS}")
     p.set_defaults(func=cmd_aggregate)
 
     p = sub.add_parser("plots", help="the paper's figures from the summary tables")
@@ -384,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("recovery", help="recovery from collapse: tables, figure, report")
     p.add_argument("--root", required=True, help="the recovery experiment's run folders")
-    p.add_argument("--algos", nargs="+", required=True, choices=("ppo", "a2c"))
+    p.add_argument("--algos", nargs="+", required=True, choices=ALGORITHMS)
     p.add_argument("--seeds", nargs="+", type=_non_negative_int, required=True)
     p.add_argument("--collapse-steps", type=_positive_int, required=True)
     p.add_argument("--recovery-steps", type=_positive_int, required=True)
@@ -412,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive_int, help="torch CPU threads (default: torch's)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a TrainConfig field (repeatable)")
-    p.add_argument("--settings", metavar="SET", help="settings set (default: the current default)")
+    p.add_argument("--settings", metavar="SET", help=f"settings set, one of {SETS} (default: {DEFAULT_SETTINGS})")
     p.add_argument("--json", metavar="PATH", help="also write the result as JSON (atomically)")
     p.set_defaults(func=cmd_probe)
 
@@ -499,7 +477,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = argv
-    from jepa_bench.train import RunFolderError, TrainingDiverged
     try:
         return args.func(args)
     except (ValueError, RunFolderError) as exc:

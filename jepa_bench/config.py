@@ -58,7 +58,7 @@ class TrainConfig:
     obs_norm: str = "unit"
     """Input scaling of the frames for every pixel encoder: 'unit' (x / 255) or 'standard'
     (per pixel, (x / 255 - mean) / max(std, 0.1) with mean and std over random-policy frames of a
-    fixed seed, one table for every run; see jepa_bench.inputs)."""
+    fixed seed, one table for every run; see jepa_bench.rl.inputs)."""
 
     # --- PPO -----------------------------------------------------------------------------------
     total_steps: int = 100_000
@@ -164,11 +164,14 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-_CHOICES = {"obs_type": ("pixels", "state"), "encoder": ("vit", "cnn"), "renderer": ("fast", "gym"),
+CHOICES = {"obs_type": ("pixels", "state"), "encoder": ("vit", "cnn"), "renderer": ("fast", "gym"),
             "algo": ("ppo", "a2c"), "target": ("ema", "shared", "shared_sg"),
             "obs_norm": ("unit", "standard"), "patch_init": ("trunc_normal", "default"),
             "cnn_out": ("relu", "ln_tanh"), "precision": ("fp32", "bf16"),
             "clip_groups": ("global", "parts")}
+"""The allowed values of every TrainConfig field that takes a word; the CLI's choices and the
+workflow schema's enums come from here (tests/unit/test_workflow_config.py checks the schema)."""
+ALGORITHMS = CHOICES["algo"]
 _POSITIVE_INT = ("num_envs", "height", "width", "total_steps", "num_steps", "num_minibatches",
                  "update_epochs", "patch", "dim", "depth", "heads", "state_hidden", "head_hidden",
                  "pred_hidden", "checkpoint_every")
@@ -179,7 +182,7 @@ _NON_NEGATIVE = ("stop_embed_var", "lr", "adam_eps", "clip_coef", "ent_coef", "a
 
 def validate(cfg: TrainConfig) -> None:
     """Raise ValueError with a one-line message for the first invalid field."""
-    for name, allowed in _CHOICES.items():
+    for name, allowed in CHOICES.items():
         value = getattr(cfg, name)
         if value not in allowed:
             raise ValueError(f"{name}={value!r} is not one of: {', '.join(map(repr, allowed))}")
@@ -344,14 +347,27 @@ def _parse_value(key: str, text: str, current):
         raise ValueError(f"--set {key}={text!r}: expected a {kind.__name__}") from None
 
 
+SWITCH_KEYS = ("jepa", "rl_grad", "var_reg", "obs_type", "algo", "target")
+"""The fields a configuration's name fixes: `--set` refuses them."""
+
+
+def settable_keys() -> list[str]:
+    """TrainConfig fields that --set accepts: all but the switches a configuration's name fixes."""
+    return [f.name for f in fields(TrainConfig) if f.name not in SWITCH_KEYS]
+
+
 def parse_overrides(items: list[str] | None) -> dict:
-    """Turn ['lr=1e-3', 'depth=3'] into a dict typed after TrainConfig's fields."""
+    """Turn ['lr=1e-3', 'depth=3'] into a dict typed after TrainConfig's fields; the one check of
+    --set items (a switch a configuration's name fixes is refused)."""
     defaults = TrainConfig()
-    valid = [f.name for f in fields(TrainConfig)]
+    valid = settable_keys()
     out = {}
     for item in items or []:
         key, sep, text = item.partition("=")
         key = key.strip()
+        if key in SWITCH_KEYS:
+            raise ValueError(f"--set {key} is fixed by the configuration name; choose another "
+                             "--config (see `jepa-bench configs`)")
         if not sep:
             raise ValueError(f"--set {item!r}: expected key=value")
         if key not in valid:

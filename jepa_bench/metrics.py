@@ -1,6 +1,6 @@
 """Run-folder I/O: the CSV column layouts, atomic writes of CSV/JSON/text, the progress display.
 
-Owns: METRIC_COLUMNS and EPISODE_COLUMNS (what a run's CSVs hold, in order), TIMING_COLUMNS (the
+Owns: METRIC_COLUMNS and EPISODE_COLUMNS (what a run's CSVs hold, in order), STATE_NAMES, TIMING_COLUMNS (the
 machine-dependent ones), the atomic writers every stage uses (write, then rename) and Progress.
 Where a run folder is and what its files are called belongs to jepa_bench.layout. Must not
 import torch or any analysis module: the trainer and every reader of run folders (aggregate,
@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["DIAGNOSTIC_COLUMNS", "EPISODE_COLUMNS", "METRIC_COLUMNS", "TIMING_COLUMNS", "Progress", "atomic_write_text",
+__all__ = ["DIAGNOSTIC_COLUMNS", "EPISODE_COLUMNS", "STATE_NAMES", "METRIC_COLUMNS", "TIMING_COLUMNS", "Progress", "atomic_write_text",
            "markdown_table", "read_json", "write_csv_atomic", "write_json_atomic", "write_table"]
 
 METRIC_COLUMNS = (
@@ -27,6 +27,8 @@ METRIC_COLUMNS = (
     "explained_variance", "embed_var", "embed_rank", "lr",
 )
 EPISODE_COLUMNS = ("env_step", "return", "length")
+STATE_NAMES = ("x", "x_dot", "theta", "theta_dot")
+"""CartPole's state components, in gymnasium's order: the columns of every probe table."""
 TIMING_COLUMNS = ("wall_time", "sps")
 """Columns that depend on the machine's speed; everything else is reproducible bit for bit."""
 DIAGNOSTIC_COLUMNS = (

@@ -71,7 +71,7 @@ def run_folder():
 @pytest.fixture(scope="session")
 def gym_renderer():
     """gymnasium's own CartPole picture, the reference the fast renderer is checked against."""
-    from jepa_bench.render import GymRenderer
+    from jepa_bench.rl.render import GymRenderer
 
     g = GymRenderer()
     yield g
@@ -81,7 +81,7 @@ def gym_renderer():
 @pytest.fixture
 def one_thread():
     """torch on one CPU thread for the duration of a test (benchmarks compare like with like)."""
-    from jepa_bench import bench
+    from jepa_bench.tools import bench
 
     with bench.num_threads(1):
         yield

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from jepa_bench.envs import PixelCartPoleVectorEnv
-from jepa_bench.render import random_valid_states, render_states
+from jepa_bench.rl.envs import PixelCartPoleVectorEnv
+from jepa_bench.rl.render import random_valid_states, render_states
 
 
 # every benchmark here on one torch thread (tests/conftest.py's fixture)

@@ -11,8 +11,8 @@ cannot rot; the assertions check what each measured call returned.
 import pytest
 import torch
 
-from jepa_bench import bench
-from jepa_bench.agent import build_encoder
+from jepa_bench.tools import bench
+from jepa_bench.rl.agent import build_encoder
 from jepa_bench.config import DEFAULT_SETTINGS, PAPER_CONFIGS, resolve
 
 

@@ -64,7 +64,7 @@ def test_same_seed_gives_identical_csvs_apart_from_timing(tmp_path):
 # deterministic stop point, halfway through an update, after the checkpoints of those before it.
 KILLED_TRAIN = """
 import os, signal, sys
-import jepa_bench.train as train
+import jepa_bench.rl.run as train
 from jepa_bench.cli import main
 kill_at, calls, real = int(sys.argv[1]), [0], train.minibatch_loss
 def dying(*args, **kwargs):
@@ -189,7 +189,7 @@ def test_missing_input_is_one_line_exit_2_naming_it(tmp_path, capsys):
 
 
 def test_permission_error_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
-    import jepa_bench.train as train_module
+    import jepa_bench.rl.run as train_module
 
     def refuse(path, data):
         raise PermissionError(13, "Permission denied", str(path))
@@ -294,8 +294,8 @@ def test_track_tensorboard_needs_its_package(tmp_path, capsys):
 
 
 def test_rerun_check_says_same_run_then_judges_the_distribution(tmp_path, capsys):
-    from jepa_bench.rerun import judge
-    from jepa_bench.stats import prediction_interval
+    from jepa_bench.tools.rerun import judge
+    from jepa_bench.analysis.stats import prediction_interval
     root = tmp_path / "j1g1r0"
     for seed in (0, 1, 2):
         assert _train(root / f"seed{seed}", seed=seed, steps=96) == 0

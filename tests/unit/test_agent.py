@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from jepa_bench.agent import ConvEncoder, JepaAgent, Minibatch, build_encoder, minibatch_loss
+from jepa_bench.rl.agent import ConvEncoder, JepaAgent, Minibatch, build_encoder, minibatch_loss
 from jepa_bench.config import resolve
-from jepa_bench.vit import ViTEncoder
+from jepa_bench.rl.vit import ViTEncoder
 
 
 def test_encoder_choice_follows_the_config():

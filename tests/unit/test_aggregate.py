@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jepa_bench.aggregate import (
+from jepa_bench.analysis.aggregate import (
     CURVE_METRICS,
     RUN_METRICS,
     SUMMARY_FILES,
@@ -17,8 +17,8 @@ from jepa_bench.aggregate import (
 )
 from jepa_bench.config import get_config
 from jepa_bench.layout import RunPaths
-from jepa_bench.plots import notation_mathtext
-from jepa_bench.stats import describe_sample
+from jepa_bench.analysis.plots import notation_mathtext
+from jepa_bench.analysis.stats import describe_sample
 
 
 @pytest.fixture

@@ -5,11 +5,12 @@ import json
 import pytest
 import torch
 
-from jepa_bench import agent as agent_mod
-from jepa_bench import bench
-from jepa_bench.agent import JepaAgent, encode, minibatch_loss, resolve_precision
+from jepa_bench.rl import agent as agent_mod
+from jepa_bench.tools import bench
+from jepa_bench.rl.agent import JepaAgent, encode, minibatch_loss, resolve_precision
 from jepa_bench.config import TrainConfig, resolve
-from jepa_bench.train import Trainer, train
+from jepa_bench.rl.run import train
+from jepa_bench.rl.trainer import Trainer
 
 TINY = dict(num_envs=2, num_steps=16, update_epochs=2, num_minibatches=2, total_steps=32)
 
@@ -126,3 +127,35 @@ def test_pairing_table_compares_the_machines_throughput_per_layout(monkeypatch):
     assert rows["single_2threads"]["machine_sps"]["median"] == pytest.approx(150.0)
     assert table["pair_over_two_threads"]["median"] == pytest.approx(200 / 150)
     assert "1.33 (1.33 – 1.33)" in bench.format_pairing(table)
+
+
+def test_the_benchmark_steps_with_the_trainers_own_minibatch_step():
+    """bench.Stepper is the trainer's step, not a copy: one update of one minibatch by
+    Trainer.learn and one Stepper call on the same minibatch leave the same weights."""
+    import copy
+
+    from jepa_bench.rl import trainer as trainer_mod
+    from jepa_bench.rl.agent import Minibatch
+
+    assert bench.minibatch_step is trainer_mod.minibatch_step
+    cfg = resolve("j1g1r0", dict(TINY, update_epochs=1, num_minibatches=1))
+    trainer = Trainer(cfg, 0, torch.device("cpu"))
+    buf = trainer.collect()
+    agent, state = copy.deepcopy(trainer.agent), copy.deepcopy(trainer.optimizer.state_dict())
+    rng = torch.get_rng_state()
+    trainer.learn(buf)
+    torch.set_rng_state(rng)
+    perm = torch.randperm(cfg.batch_size)  # the permutation learn drew
+    mb = Minibatch(**{k: v[perm] for k, v in trainer.batch(buf).items()})
+    bench.Stepper(agent, cfg, optimizer_state=state)(mb)
+    mine, theirs = agent.state_dict(), trainer.agent.state_dict()
+    assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
+
+
+def test_bmm_attention_is_sdpa_with_other_kernels():
+    from jepa_bench.rl.vit import bmm_attention
+
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(3, 4, n, 16) for n in (1, 49, 49))
+    torch.testing.assert_close(bmm_attention(q, k, v),
+                               torch.nn.functional.scaled_dot_product_attention(q, k, v))

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from jepa_bench.calibration import (calibration_targets, probe_table, training_table,
+from jepa_bench.studies.calibration import (calibration_targets, calibration_probe_table, training_table,
                                     write_calibration_report)
-from jepa_bench.probe_report import summarise_probes
+from jepa_bench.studies.probe_report import summarise_probes
 from jepa_bench.cli import parse_pairs
-from jepa_bench.settings_report import settings_table
+from jepa_bench.studies.settings_report import settings_table
 
 
 def _probe(root, cell, seed, theta, theta_dot, init, encoder="vit", overrides=None):
@@ -37,7 +37,7 @@ def test_probe_targets_decide_each_cell(tmp_path):
     _probe(tmp_path, "blind", 100, 0.60, 0.80, 2e-3)
     cells = {"good": {"config": "j0g1r0", "set": [], "seeds": [100, 101]},
              "low_var": {"config": "j0g1r0", "set": []}, "blind": {"config": "j0g1r0", "set": []}}
-    table = probe_table(tmp_path, cells, [100]).set_index("cell")
+    table = calibration_probe_table(tmp_path, cells, [100]).set_index("cell")
     assert table.loc["good", "meets_all"] and table.loc["good", "r2_theta"] == 0.93
     assert table.loc["good", "set"] == "obs_norm=standard" and table.loc["blind", "set"] == "(v1)"
     assert not table.loc["low_var", "meets_all"] and table.loc["low_var", "meets_theta"]

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jepa_bench.aggregate import summarise
+from jepa_bench.analysis.aggregate import summarise
 from jepa_bench.layout import RunPaths
-from jepa_bench.claims import evaluate_claims, write_claims
-from jepa_bench.verdicts import (
+from jepa_bench.analysis.claims import evaluate_claims, write_claims
+from jepa_bench.analysis.verdicts import (
     INCONCLUSIVE,
     NOT_REPRODUCED,
     NOT_RUN,

@@ -1,11 +1,11 @@
-"""jepa_bench.compare: timing columns are ignored, every other cell counts."""
+"""jepa_bench.analysis.compare: timing columns are ignored, every other cell counts."""
 
 import json
 
 import pytest
 
 from jepa_bench.cli import main
-from jepa_bench.compare import compare_csv, compare_runs
+from jepa_bench.analysis.compare import compare_csv, compare_runs
 from jepa_bench.metrics import write_json_atomic
 
 

@@ -9,9 +9,9 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode
 
 import jepa_bench  # noqa: F401  (registers the env)
-from jepa_bench.envs import (ENV_ID, MAX_EPISODE_STEPS, PixelCartPoleEnv, PixelCartPoleVectorEnv,
+from jepa_bench.rl.envs import (ENV_ID, MAX_EPISODE_STEPS, PixelCartPoleEnv, PixelCartPoleVectorEnv,
                              cartpole_step, is_terminal)
-from jepa_bench.render import render_states
+from jepa_bench.rl.render import render_states
 
 
 def frame(state) -> np.ndarray:
@@ -60,7 +60,7 @@ def test_batched_step_is_gymnasium_step():
 
 
 def test_torch_physics_used_off_the_cpu_matches_the_numpy_one():
-    from jepa_bench.envs import _euler
+    from jepa_bench.rl.envs import _euler
     rng = np.random.default_rng(2)
     states = torch.as_tensor(rng.normal(0, 1, (50, 4)))
     actions = torch.as_tensor(rng.integers(0, 2, 50))

@@ -6,13 +6,13 @@ import csv
 import pytest
 import torch
 
-from jepa_bench.agent import (GRAD_TERMS, JepaAgent, Minibatch, clip_groups,
+from jepa_bench.rl.agent import (GRAD_TERMS, JepaAgent, Minibatch, clip_groups,
                               encoder_gradient_terms, minibatch_loss, part_gradient_norms)
-from jepa_bench.compare import compare_runs
+from jepa_bench.analysis.compare import compare_runs
 from jepa_bench.config import resolve
 from jepa_bench.layout import RunPaths
 from jepa_bench.metrics import DIAGNOSTIC_COLUMNS
-from jepa_bench.train import train
+from jepa_bench.rl.run import train
 
 SMALL = {"num_envs": 2, "num_steps": 8, "num_minibatches": 2, "update_epochs": 1, "depth": 1}
 
@@ -93,7 +93,7 @@ def test_clip_groups_global_and_parts():
 
 @pytest.mark.slow
 def test_a_run_with_the_diagnostic_is_the_same_run(tmp_path, one_thread, monkeypatch):
-    monkeypatch.setattr("jepa_bench.train.ENCODER_SNAPSHOT_STEPS", (20,))  # crossed at step 32
+    monkeypatch.setattr("jepa_bench.rl.run.ENCODER_SNAPSHOT_STEPS", (20,))  # crossed at step 32
     cfg = resolve("j1g1r0", {**SMALL, "total_steps": 48, "checkpoint_every": 2})
     on, off = tmp_path / "on", tmp_path / "off"
     train(cfg, 0, on, progress=False, threads=1, grad_diagnostic=True)

@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from jepa_bench.jepa import (Predictor, effective_rank, ema_update_, embed_variance, jepa_loss,
+from jepa_bench.rl.jepa import (Predictor, effective_rank, ema_update_, embed_variance, jepa_loss,
                              variance_reg)
-from jepa_bench.ppo import ActorCritic, ppo_loss
-from jepa_bench.vit import ViTEncoder
+from jepa_bench.rl.ppo import ActorCritic, ppo_loss
+from jepa_bench.rl.vit import ViTEncoder
 
 
 # --- EMA --------------------------------------------------------------------------------------

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import seaborn as sns
 
-from jepa_bench.aggregate import summarise
+from jepa_bench.analysis.aggregate import summarise
 from jepa_bench.layout import RunPaths
 from jepa_bench.metrics import atomic_write_text
-from jepa_bench.plots import FIGURES, FORMATS, line_colours, make_figures, seed_band
+from jepa_bench.analysis.plots import FIGURES, FORMATS, line_colours, make_figures, seed_band
 
 
 @pytest.fixture

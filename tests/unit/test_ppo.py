@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from jepa_bench.ppo import ActorCritic, compute_gae, explained_variance, layer_init, ppo_loss
+from jepa_bench.rl.ppo import ActorCritic, compute_gae, explained_variance, layer_init, ppo_loss
 
 
 # --- GAE --------------------------------------------------------------------------------------

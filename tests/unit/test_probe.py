@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from jepa_bench.config import resolve
-from jepa_bench.probe import STATE_NAMES, collect_frames, probe, r_squared
+from jepa_bench.rl.probe import STATE_NAMES, collect_frames, probe, r_squared
 
 
 def test_r_squared_hand_values():
@@ -53,7 +53,7 @@ def test_bad_input_is_one_line(config, kwargs, match):
 
 
 def test_probe_report_must_be_markdown(tmp_path):
-    from jepa_bench.probe_report import write_probe_report
+    from jepa_bench.studies.probe_report import write_probe_report
 
     with pytest.raises(ValueError, match="must end in '.md'"):
         write_probe_report({}, tmp_path / "probe.csv")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from jepa_bench.layout import collapse_paths, switch_paths
-from jepa_bench.recovery import (
+from jepa_bench.studies.recovery import (
     RecoverySettings,
     evaluate_recovery,
     first_crossing,
@@ -17,7 +17,7 @@ from jepa_bench.recovery import (
     summarise_recovery,
     write_recovery_report,
 )
-from jepa_bench.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+from jepa_bench.analysis.verdicts import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 
 BATCH = 1000  # env steps per logged update
 CAP = 8_000  # stage-1 step cap

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from jepa_bench.render import (CROP_HEIGHT, CROP_TOP, DEFAULT_HEIGHT, DEFAULT_WIDTH, SCALE,
+from jepa_bench.rl.render import (CROP_HEIGHT, CROP_TOP, DEFAULT_HEIGHT, DEFAULT_WIDTH, SCALE,
                                SCREEN_H, SCREEN_W, area_matrix, check_resolution,
                                compare_renderers, frame_from_rgb, luma, random_valid_states,
                                render_states)
@@ -135,7 +135,7 @@ def test_render_states_shapes_dtype_device_and_batch_independence():
 
 def test_torch_code_path_used_off_the_cpu_matches_the_numpy_one():
     # render_states runs numpy on the CPU and torch elsewhere; the torch path runs on CPU here
-    from jepa_bench.render import _draw, _plan
+    from jepa_bench.rl.render import _draw, _plan
     states = random_valid_states(100, seed=8)
     for height, width in ((24, 96), (13, 77)):
         ref = render_states(torch.as_tensor(states), height, width)

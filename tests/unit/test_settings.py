@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from jepa_bench.config import DEFAULT_SETTINGS, SETTINGS, TrainConfig, resolve
-from jepa_bench.inputs import STD_FLOOR, InputScaling, frame_statistics
-from jepa_bench.train import ReturnScaler
+from jepa_bench.rl.inputs import STD_FLOOR, InputScaling, frame_statistics
+from jepa_bench.rl.trainer import ReturnScaler
 
 
 def test_the_default_set_is_v2_and_v1_is_the_field_defaults():
@@ -75,7 +75,7 @@ def test_return_scaler_by_hand():
 
 
 def test_patch_init_default_is_torchs_and_cnn_ln_tanh_bounds_the_embedding():
-    from jepa_bench.agent import build_encoder
+    from jepa_bench.rl.agent import build_encoder
     torch.manual_seed(0)
     trunc = build_encoder(resolve("j1g1r0", settings="v1")).patch_embed.weight.detach()
     torch.manual_seed(0)

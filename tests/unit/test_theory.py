@@ -1,4 +1,4 @@
-"""Tests of the numerical audit of Yu & Chen's Propositions 1 and 2 (jepa_bench.theory).
+"""Tests of the numerical audit of Yu & Chen's Propositions 1 and 2 (jepa_bench.studies.theory).
 
 Run: .venv/bin/python -m pytest tests/unit/test_theory.py -q
 """
@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from scipy.linalg import null_space
 
-from jepa_bench import theory
-from jepa_bench.theory import (TheoryConfig, check_prop1, check_prop2, make_problem,
+from jepa_bench.studies import theory
+from jepa_bench.studies.theory import (TheoryConfig, check_prop1, check_prop2, make_problem,
                                run_construction)
-from jepa_bench.theory.findings import full_support_start
+from jepa_bench.studies.theory.findings import full_support_start
 
 CFG = TheoryConfig()
 
@@ -306,7 +306,7 @@ def test_deterministic_for_a_seed(default_result):
 
 
 def test_report_is_markdown(default_result):
-    report = theory.format_report(default_result)
+    report = theory.format_theory_report(default_result)
     assert report.startswith("# ")
     for heading in ("## Proposition 1", "## Proposition 2", "## What the audit finds",
                     "### Gaps in the proofs", "### Missing assumptions and clarifications"):
@@ -317,5 +317,5 @@ def test_report_is_markdown(default_result):
     failed = theory.run_theory_checks(
         seed=0, config=dataclasses.replace(CFG, latent_dim=4), findings=False
     )
-    assert "Status: assumption_failed" in theory.format_report(failed)
+    assert "Status: assumption_failed" in theory.format_theory_report(failed)
     assert failed["ok"] is False  # the CLI exits non-zero

@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from jepa_bench.vit import ViTEncoder, pos_table_3d
+from jepa_bench.rl.vit import ViTEncoder, pos_table_3d
 
 
 def small_encoder(**kw) -> ViTEncoder:

@@ -181,3 +181,33 @@ def test_stale_snakemake_locks_are_removed_only_when_no_other_snakemake_lives(tm
     # its holder is dead (killed): they are stale
     assert clear_stale_locks(tmp_path / ".snakemake") is True
     assert not (locks / "0.input.lock").exists()
+
+
+def test_the_schema_enums_are_the_package_names():
+    """A configuration, settings set or algorithm added to jepa_bench.config must be added to the
+    schema too (or `snakemake` refuses what `jepa-bench train` takes)."""
+    from pathlib import Path
+
+    import yaml
+
+    from jepa_bench.config import ALGORITHMS, CHOICES, CONFIGS, SETTINGS
+
+    schema = yaml.safe_load((Path(__file__).parents[2] / "workflow" / "schemas"
+                             / "config.schema.yaml").read_text(encoding="utf-8"))
+    found: dict[str, list] = {}
+
+    def walk(node, key=None):
+        if isinstance(node, dict):
+            if "enum" in node:
+                found.setdefault(key, []).append(list(node["enum"]))
+            for k, v in node.items():
+                walk(v, k if k not in ("items", "properties", "additionalProperties") else key)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, key)
+
+    walk(schema)
+    assert found["configuration"] == [list(CONFIGS)]
+    assert all(e == list(SETTINGS) for e in found["settings"]) and len(found["settings"]) == 3
+    assert found["recovery_algorithms"] == [list(ALGORITHMS)]
+    assert found["renderer"] == [list(CHOICES["renderer"])]

@@ -1,8 +1,8 @@
-# Tidy summary tables over all runs (jepa_bench.aggregate.summarise; columns in its docstring).
+# Tidy summary tables over all runs (jepa_bench.analysis.aggregate.summarise; columns in its docstring).
 # The renderer and overrides are the train rule's: a run folder made with other settings (say,
 # under a runs_root shared with another preset) stops the aggregate with a one-line error.
 
-from jepa_bench.aggregate import SUMMARY_FILES
+from jepa_bench.analysis.aggregate import SUMMARY_FILES
 from jepa_bench.layout import runs_root_of
 
 # the summary of one set of run folders; precision.smk aggregates each of its arms with it

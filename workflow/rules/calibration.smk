@@ -4,7 +4,8 @@
 
 import json
 
-from jepa_bench.calibration import TRAINING_STAGES, calibration_targets
+from jepa_bench.studies.calibration import TRAINING_STAGES, calibration_targets
+from jepa_bench.config import CONFIGS
 from jepa_bench.layout import calibration_paths, probe_json
 
 CALIBRATION = config.get("calibration") or {}
@@ -13,6 +14,14 @@ CAL_CELLS = sorted({c for s in CALIBRATION.values() for c in s.get("cells", {})}
 
 # {RESULTS}/{stage}/{cell}/seed{seed}/, from jepa_bench.layout like every run folder
 CAL_RUN = calibration_paths(RESULTS, "{stage}", "{cell}", "{seed}")
+
+
+# a cell is never a configuration name, so calibration_probe and probe.smk's rule probe, which
+# share the layout's probe_json pattern, can never write the same file
+_named_like_configurations = sorted(set(CAL_CELLS) & set(CONFIGS))
+if _named_like_configurations:
+    stop(f"calibration cells {_named_like_configurations} are named like configurations; give "
+         "them other names (a cell names a set of settings, not a configuration)")
 
 
 wildcard_constraints:
@@ -50,16 +59,15 @@ rule calibration_train:
         config=lambda w: CALIBRATION[w.stage]["config"],
         settings=lambda w: CALIBRATION[w.stage]["settings"],
         total_steps=lambda w: CALIBRATION[w.stage]["total_steps"],
+        renderer=config["renderer"],
+        device=config["device"],
         overrides=lambda w: set_options(CALIBRATION[w.stage].get("base", [])
                                         + CALIBRATION[w.stage]["cells"][w.cell]),
     threads: 1
     conda:
         "../envs/jepa-bench.yaml"
     shell:
-        "jepa-bench train --config {params.config} --seed {wildcards.seed}"
-        " --settings {params.settings} --total-steps {params.total_steps}"
-        " --out {params.out_dir} --threads {threads} --resume --quiet {params.overrides}"
-        " > {log} 2>&1"
+        train_shell(configuration="{params.config}")
 
 
 rule calibration_report:

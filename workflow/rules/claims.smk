@@ -1,4 +1,4 @@
-# The paper's section-3 claims checked against the runs (jepa_bench.claims.write_claims).
+# The paper's section-3 claims checked against the runs (jepa_bench.analysis.claims.write_claims).
 
 
 rule claims:

@@ -40,7 +40,7 @@ CONFIGURATIONS = config["configurations"]
 SEEDS = config["seeds"]
 SETTINGS = config["settings"]
 RESULTS = config["results_root"].rstrip("/")
-# one run folder per run: {RUNS}/{configuration}/seed{seed}/ (written by jepa_bench/train.py);
+# one run folder per run: {RUNS}/{configuration}/seed{seed}/ (written by jepa_bench/rl/run.py);
 # a preset may point runs_root at another preset's runs to reuse them (same steps and overrides)
 RUNS = (config["runs_root"] or f"{RESULTS}/runs").rstrip(os.sep)
 SUMMARY = f"{RESULTS}/summary"
@@ -72,9 +72,9 @@ def set_options(overrides):
 
 def train_shell(configuration="{wildcards.configuration}", init_from=""):
     """The shell command of one training run, for every rule that trains (train.smk's train, the
-    arms of precision.smk, collapse and recover of recovery.smk): `configuration` is the pattern of
-    the --config value, `init_from` that of a checkpoint to start from (train --init-from);
-    params give total_steps, out_dir, renderer, device, settings and overrides."""
+    arms of precision.smk, collapse and recover of recovery.smk, calibration_train): `configuration`
+    is the pattern of the --config value, `init_from` that of a checkpoint to start from (train
+    --init-from); params give total_steps, out_dir, renderer, device, settings and overrides."""
     start = f" --init-from {init_from}" if init_from else ""
     # read-only logging (docs/sensitivity.md): the same runs with it or without
     start += " --grad-diagnostic" if config["grad_diagnostic"] else ""

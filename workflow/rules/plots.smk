@@ -1,4 +1,4 @@
-# Figures from the summary tables (jepa_bench.plots.make_figures), PNG and PDF.
+# Figures from the summary tables (jepa_bench.analysis.plots.make_figures), PNG and PDF.
 
 
 rule plots:

@@ -1,17 +1,17 @@
 # Does opt-in bf16 learn like float32? The check preregistered in docs/precision.md: the
-# configuration of `configurations` (one) over `seeds`, once per arm (precision=fp32, =bf16),
-# each arm aggregated on its own, then one report (jepa_bench.precision_check).
+# configuration of `configurations` (one) over `seeds`, once per arm (wildcard `precision`: fp32, bf16),
+# each arm aggregated on its own, then one report (jepa_bench.studies.precision).
 # Built when `experiments` has precision; preset workflow/config/precision.yaml.
 
 from jepa_bench.layout import RunPaths, runs_root_of
-from jepa_bench.precision_check import ARMS as PRECISION_ARMS
+from jepa_bench.studies.precision import PRECISIONS
 
-# {RESULTS}/{arm}/runs/{configuration}/seed{seed}/
-PRECISION_RUN = RunPaths.of(f"{RESULTS}/{{arm}}/runs", "{configuration}", "{seed}")
+# {RESULTS}/{precision}/runs/{configuration}/seed{seed}/
+PRECISION_RUN = RunPaths.of(f"{RESULTS}/{{precision}}/runs", "{configuration}", "{seed}")
 
 
 wildcard_constraints:
-    arm="|".join(PRECISION_ARMS),
+    precision="|".join(PRECISIONS),
 
 
 rule precision_train:
@@ -20,14 +20,14 @@ rule precision_train:
         metrics=str(PRECISION_RUN.metrics),
         episodes=str(PRECISION_RUN.episodes),
     log:
-        f"{LOGS}/precision/{{arm}}/{{configuration}}/seed{{seed}}.log",
+        f"{LOGS}/precision/{{precision}}/{{configuration}}/seed{{seed}}.log",
     params:
         out_dir=lambda wildcards, output: os.path.dirname(output.run),
         total_steps=config["total_steps"],
         renderer=config["renderer"],
         device=config["device"],
         settings=SETTINGS,
-        overrides=lambda w: set_options(config["train_overrides"] + [f"precision={w.arm}"]),
+        overrides=lambda w: set_options(config["train_overrides"] + [f"precision={w.precision}"]),
     threads: 1
     conda:
         "../envs/jepa-bench.yaml"
@@ -40,9 +40,9 @@ rule precision_aggregate:
         runs=expand(rules.precision_train.output.run, configuration=CONFIGURATIONS, seed=SEEDS,
                     allow_missing=True),
     output:
-        **{key: f"{RESULTS}/{{arm}}/summary/{name}" for key, name in SUMMARY_FILES.items()},
+        **{key: f"{RESULTS}/{{precision}}/summary/{name}" for key, name in SUMMARY_FILES.items()},
     log:
-        f"{LOGS}/precision/{{arm}}/aggregate.log",
+        f"{LOGS}/precision/{{precision}}/aggregate.log",
     params:
         runs_root=lambda wildcards, input: runs_root_of(input.runs[0]),
         out_dir=lambda wildcards, output: os.path.dirname(output.meta),
@@ -51,7 +51,7 @@ rule precision_aggregate:
         total_steps=config["total_steps"],
         renderer=config["renderer"],
         settings=SETTINGS,
-        overrides=lambda w: set_options(config["train_overrides"] + [f"precision={w.arm}"]),
+        overrides=lambda w: set_options(config["train_overrides"] + [f"precision={w.precision}"]),
     conda:
         "../envs/jepa-bench.yaml"
     shell:
@@ -60,7 +60,7 @@ rule precision_aggregate:
 
 rule precision_report:
     input:
-        expand(rules.precision_aggregate.output.meta, arm=PRECISION_ARMS),
+        expand(rules.precision_aggregate.output.meta, precision=PRECISIONS),
     output:
         md=f"{RESULTS}/precision.md",
         json=f"{RESULTS}/precision.json",
@@ -69,7 +69,7 @@ rule precision_report:
         f"{LOGS}/precision/report.log",
     params:
         pairs=lambda wildcards, input: " ".join(
-            f"{arm}={os.path.dirname(meta)}" for arm, meta in zip(PRECISION_ARMS, input)),
+            f"{arm}={os.path.dirname(meta)}" for arm, meta in zip(PRECISIONS, input)),
         out_dir=lambda wildcards, output: os.path.dirname(output.md),
     conda:
         "../envs/jepa-bench.yaml"

@@ -1,10 +1,12 @@
-# Can each encoder read the state from the frames? The supervised probe (jepa_bench.probe) of a
+# Can each encoder read the state from the frames? The supervised probe (jepa_bench.rl.probe) of a
 # freshly initialised encoder of each configuration in `probe_configs`, under this preset's
 # settings set, and one table of its R² per state component and embedding variance at init.
 
 from jepa_bench.layout import probe_json
 
 
+# probe_configs are configuration names (the schema's enum), never calibration cells (see
+# calibration.smk), so the two rules that write probe_json's pattern cannot meet
 wildcard_constraints:
     probe_config="|".join(config["probe_configs"]),
 

@@ -1,5 +1,5 @@
 # Recovery from collapse (preset workflow/config/recovery.yaml; definitions in
-# jepa_bench/recovery.py). Per algorithm and seed:
+# jepa_bench/studies/recovery/). Per algorithm and seed:
 #   collapse         the grad_off configuration, trained until embed_var < the collapse threshold
 #                    (train --set stop_embed_var) or the step cap; a capped run has NOT collapsed
 #   recover          from that run's checkpoints/last.pt (train --init-from), grad_on vs grad_off
@@ -11,13 +11,13 @@
 # come from jepa_bench.layout (collapse_paths, switch_paths), which the report reads with too.
 
 from jepa_bench.layout import collapse_paths, recovery_root_of, switch_paths
-from jepa_bench.recovery import ARMS, RecoverySettings
-from jepa_bench.recovery.experiment import SUMMARY_FILES as RECOVERY_SUMMARY_FILES
+from jepa_bench.studies.recovery import RECOVERY_ARMS, RecoverySettings
+from jepa_bench.studies.recovery.experiment import RECOVERY_SUMMARY_FILES
 
 RECOVERY = f"{RESULTS}/recovery"
 RECOVERY_ALGOS = config["recovery_algorithms"]
 RECOVERY_CONFIGS = config["recovery_configs"]
-RECOVERY_ARMS = list(ARMS)
+RECOVERY_ARMS = list(RECOVERY_ARMS)  # (a list for expand)
 
 _unmapped = [a for a in RECOVERY_ALGOS if a not in RECOVERY_CONFIGS]
 if _unmapped:

@@ -1,5 +1,5 @@
 # The claims' verdicts of this preset beside those of other settings sets (config key
-# `compare_settings`: set name -> that set's claims.json), one table (jepa_bench.settings_report);
+# `compare_settings`: set name -> that set's claims.json), one table (jepa_bench.studies.settings_report);
 # built when `experiments` has settings.
 
 

@@ -1,4 +1,4 @@
-# Numerical audit of Yu & Chen's Propositions 1 and 2 (jepa_bench/theory/): a small random MDP,
+# Numerical audit of Yu & Chen's Propositions 1 and 2 (jepa_bench/studies/theory/): a small random MDP,
 # exact policy evaluation, the paper's construction checked term by term.
 
 

@@ -1,0 +1,45 @@
+"""The five verdicts under each settings set, side by side (the first point of a sensitivity study).
+
+Owns only the side-by-side table: it reads the claims.json that jepa_bench.analysis.claims wrote for each
+set and never re-derives a verdict. Sets whose report is missing are listed as "not run".
+
+    jepa-bench settings-table --claims v1=results/v1/claims.json v2=results/v2/claims.json \\
+        --out results/v2/settings.md
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jepa_bench.metrics import atomic_write_text, read_json
+
+
+def _cell(claim: dict) -> str:
+    numbers = [c["detail"] for c in claim.get("checks", []) if c.get("detail")]
+    first = numbers[0] if numbers else ""
+    return f"**{claim['verdict']}**" + (f" ({first})" if first else "")
+
+
+def settings_table(reports: dict[str, Path]) -> str:
+    """Markdown: one row per claim, one column per settings set (verdict and its first number)."""
+    loaded = {name: read_json(path) if path.is_file() else None for name, path in reports.items()}
+    claims = next((r["claims"] for r in loaded.values() if r), [])
+    lines = ["# The paper's claims under each settings set\n",
+             "Each cell is the verdict of that set's claims report with the first number behind "
+             "it; the reports themselves hold every criterion. Written by `jepa-bench "
+             "settings-table` from " + ", ".join(f"`{p}`" for p in reports.values()) + ".\n",
+             "| # | claim | " + " | ".join(reports) + " |",
+             "|---|---|" + "---|" * len(reports)]
+    for claim in claims:
+        cells = []
+        for report in loaded.values():
+            match = next((c for c in report["claims"] if c["id"] == claim["id"]), None) \
+                if report else None
+            cells.append(_cell(match) if match else "not run")
+        lines.append(f"| {claim['id']} | {claim['statement']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_settings_table(reports: dict[str, Path], out: Path) -> Path:
+    atomic_write_text(Path(out), settings_table(reports))
+    return Path(out)

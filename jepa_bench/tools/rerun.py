@@ -1,0 +1,134 @@
+"""Rerun a committed run on this machine and say how it compares: `jepa-bench rerun-check`.
+
+    jepa-bench rerun-check results/runs/j1g1r0/seed0            # its seeds: results/runs/j1g1r0/
+    jepa-bench rerun-check RUN_DIR --seeds-of DIR --out /tmp/rerun
+
+The run is trained again from the command in its run.json (same configuration, seed, steps,
+settings, renderer and --threads; output into a new folder), then:
+
+- "same run": metrics.csv and episodes.csv agree cell for cell apart from the timing columns
+  (`jepa-bench compare`). Expect this only on the same CPU kind (model and vector instruction
+  sets, run.json `machine`), the same torch build and the same thread count: floating-point
+  sums are ordered by the kernels torch picks for the CPU and by the threads, so another CPU
+  gives another run from the first update on.
+- "same distribution": not the same run, but its final return (mean of the last 10 episodes
+  within total_steps, as in the summary tables) lies inside the two-sided 95 % prediction
+  interval of the configuration's committed seeds: mean ± t(0.975, n−1) · sd · sqrt(1 + 1/n)
+  over the n ≥ 2 committed runs of that configuration (the run itself included), the interval
+  for one new draw from the normal distribution those runs estimate.
+- "different": outside that interval. Exit status 1 (0 for the other two).
+"""
+
+from __future__ import annotations
+
+import csv
+import shlex
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from jepa_bench.analysis.compare import describe
+from jepa_bench.config import config_differences
+from jepa_bench.layout import RunPaths
+from jepa_bench.metrics import read_json
+from jepa_bench.analysis.stats import CI_LEVEL, final_return, prediction_interval
+
+VERDICTS = ("same run", "same distribution", "different")
+_DROP_FLAGS = ("--resume", "--force", "--quiet")
+_DROP_VALUES = ("--out", "--track")
+
+
+def rerun_args(info: dict, out: Path) -> list[str]:
+    """The `jepa-bench train` arguments of the run that `info` (its run.json) records, writing to
+    `out`: its own --out, --resume, --force and --track left out, --threads as recorded."""
+    if info.get("init_from"):
+        raise ValueError("rerun-check cannot rerun a run that started from another run's weights "
+                         "(--init-from); rerun that run first")
+    if len(info.get("commands") or []) > 1:
+        raise ValueError("rerun-check cannot rerun an extended run (run.json `commands` lists "
+                         "several); rerun its commands one after the other by hand")
+    words = shlex.split(info.get("command") or "")
+    if words[:2] != ["jepa-bench", "train"]:
+        raise ValueError(f"run.json command {info.get('command')!r} is not a `jepa-bench train` "
+                         "command")
+    args, skip = [], False
+    for word in words[2:]:
+        if skip:
+            skip = False
+            continue
+        name = word.split("=", 1)[0]
+        if name in _DROP_VALUES:
+            skip = "=" not in word
+            continue
+        if word in _DROP_FLAGS:
+            continue
+        args.append(word)
+    if not any(a.split("=", 1)[0] == "--threads" for a in args):
+        args += ["--threads", str(info["threads"])]
+    return ["train", *args, "--out", str(out), "--quiet"]
+
+
+def run_final_return(folder: Path) -> float:
+    """Final return of a run folder: mean of its last 10 episodes within total_steps."""
+    paths = RunPaths(folder)
+    total = read_json(paths.run_json)["config"]["total_steps"]
+    with open(paths.episodes, encoding="utf-8", newline="") as fh:
+        returns = [float(r["return"]) for r in csv.DictReader(fh) if int(r["env_step"]) <= total]
+    return final_return(returns)[0]
+
+
+def seed_runs(folder: Path, like: dict) -> list[Path]:
+    """The finished seed*/ run folders under `folder` made with the config of `like` (seed aside)."""
+    found = []
+    for run in sorted(folder.glob("seed*/run.json")):
+        info = read_json(run)
+        if info.get("status") == "complete" and not config_differences(
+                info.get("config") or {}, like.get("config") or {}):
+            found.append(run.parent)
+    return found
+
+
+def judge(rerun_return: float, committed: list[float]) -> tuple[str, str]:
+    """'same distribution' or 'different', and the sentence that says why."""
+    low, high = prediction_interval(committed)
+    inside = low <= rerun_return <= high
+    text = (f"the rerun's final return {rerun_return:.2f} lies {'inside' if inside else 'outside'} "
+            f"the {CI_LEVEL:.0%} prediction interval [{low:.2f}, {high:.2f}] of the {len(committed)} "
+            f"committed seeds (final returns {', '.join(f'{v:.1f}' for v in committed)})")
+    return ("same distribution" if inside else "different"), text
+
+
+def rerun_check(run_dir: Path, train: Callable[[list[str]], int],
+                seeds_of: str | Path | None = None, out: Path | None = None) -> tuple[str, str]:
+    """Rerun `run_dir` into `out` (default: a new temporary folder) and judge it: (verdict,
+    report); the verdict is one of VERDICTS and starts the report. `train` runs the command
+    line of `jepa-bench` it is given (the CLI's main) and returns its exit status."""
+    from jepa_bench.rl.machine import machine_info
+
+    paths = RunPaths(Path(run_dir))
+    if not paths.run_json.is_file():
+        raise ValueError(f"{run_dir} holds no run.json; rerun-check takes a finished run folder")
+    info = read_json(paths.run_json)
+    if info.get("status") != "complete":
+        raise ValueError(f"{run_dir} is not a complete run (status {info.get('status')!r})")
+    out = Path(out) if out else Path(tempfile.mkdtemp(prefix="jepa-bench-rerun-")) / "run"
+    code = train(rerun_args(info, out))
+    if code != 0:
+        raise ValueError(f"the rerun into {out} failed with exit status {code}")
+    here, there = machine_info(), info.get("machine") or {}
+    machines = (f"committed on {there.get('cpu', 'an unrecorded CPU')}, rerun on {here['cpu']} "
+                f"(torch {info.get('versions', {}).get('torch', '?')} vs "
+                f"{read_json(RunPaths(out).run_json)['versions']['torch']}, "
+                f"{info.get('threads')} thread(s))")
+    same, report = describe(paths.root, out)
+    if same:
+        return "same run", f"same run: {report}; {machines}"
+    folder = Path(seeds_of) if seeds_of else paths.root.parent
+    runs = seed_runs(folder, info)
+    if paths.root.resolve() not in [r.resolve() for r in runs]:
+        runs.append(paths.root)
+    committed = [run_final_return(r) for r in runs]
+    verdict, why = judge(run_final_return(out), committed)
+    first = report.splitlines()[1].strip() if len(report.splitlines()) > 1 else report
+    return verdict, (f"{verdict}: not the same run (first difference: {first}); {why}; "
+                     f"{machines}; rerun in {out}")
