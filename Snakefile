@@ -6,6 +6,7 @@
     snakemake -c2 --configfile workflow/config/a2c-grid.yaml      # Yu & Chen's A2C configurations
     snakemake -c2 --configfile workflow/config/recovery.yaml      # recovery from collapse
     snakemake -c2 --configfile workflow/config/precision.yaml     # bf16 against float32
+    snakemake -c2 --configfile workflow/config/sensitivity.yaml   # the preregistered sweep
     snakemake --workflow-profile workflow/profiles/slurm          # on a SLURM cluster
 
 The experiment is in workflow/config/ (checked against workflow/schemas/); one results folder
@@ -23,6 +24,10 @@ min_version("8.0")
 configfile: "workflow/config/config.yaml"
 
 
+# what `snakemake --report` says about the workflow (captions of each result: workflow/report/)
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
@@ -34,6 +39,7 @@ include: "workflow/rules/calibration.smk"
 include: "workflow/rules/probe.smk"
 include: "workflow/rules/settings.smk"
 include: "workflow/rules/precision.smk"
+include: "workflow/rules/sensitivity.smk"
 
 
 # quick stages stay on the submitting machine when a cluster executor is used
@@ -49,6 +55,10 @@ localrules:
     settings_table,
     precision_aggregate,
     precision_report,
+    sensitivity_aggregate,
+    sensitivity_claims,
+    sensitivity_plots,
+    sensitivity_report,
 
 
 # config `experiments` picks what is built: figure3 (the default), curves, recovery, ...
@@ -63,3 +73,4 @@ rule all:
         rules.probe_table.output if "probe" in config["experiments"] else [],
         rules.settings_table.output if "settings" in config["experiments"] else [],
         rules.precision_report.output if "precision" in config["experiments"] else [],
+        rules.sensitivity_report.output if "sensitivity" in config["experiments"] else [],

@@ -1,0 +1,356 @@
+"""The sensitivity study of docs/sensitivity.md: which verdicts hold when one unstated setting moves.
+
+    points = sweep_points(config["sensitivity"], configurations)   # the preregistered points
+    roots = point_run_roots(points[1], "results/sensitivity", configurations)
+    check_point_runs(points[1], roots, seeds, total_steps, settings)
+    result = robustness_result("results/sensitivity", points, done, configurations, seeds)
+    write_robustness_report("results/sensitivity/robustness.md", result)
+
+A point changes one setting (TrainConfig fields as ``key=value``, the same for every
+configuration it re-runs) away from the centre, settings set ``v2``; a configuration the point
+does not re-run is taken from the centre's runs (the protocol says which and why). Each point is
+an ordinary Figure 3 experiment in ``{root}/{point}/``: runs, summary tables, claims.md. This
+module owns the points' specification, which run folder each (point, configuration) reads, the
+check that a point's runs are what the protocol asked, and the study's own outputs: the
+robustness table (claim by claim, point by point), the scale-free collapse indicator, the
+central contrast J,∇,R̂ minus Ĵ,∇,R̂ and the gradient shares of Eq. 3's terms. It must not
+train, and must not change a claim's criterion: the claims are jepa_bench.analysis.claims',
+evaluated unchanged on each point's summary. No torch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from jepa_bench.analysis.aggregate import check_run_config, read_summary
+from jepa_bench.analysis.stats import describe_sample, welch_interval
+from jepa_bench.analysis.verdicts import sci, write_report
+from jepa_bench.config import PAPER_CONFIGS, config_differences, parse_overrides
+from jepa_bench.layout import RunPaths
+from jepa_bench.metrics import DIAGNOSTIC_COLUMNS, markdown_table, read_json
+
+__all__ = ["CENTRE", "CONTRAST", "GRAD_TERMS", "RELATIVE_COLLAPSE", "SweepPoint",
+           "check_point_runs", "contrast_table", "gradient_table", "point_run_roots",
+           "points_through", "robustness", "robustness_result", "scale_free_table", "sweep_points",
+           "write_robustness_report"]
+
+CENTRE = "centre"
+"""The name of the centre point: settings set v2 unchanged, every configuration run."""
+RELATIVE_COLLAPSE = 1e-4
+"""The scale-free collapse line: min embed_var / embed_var at update 1 (docs/sensitivity.md)."""
+CONTRAST = ("j1g1r0", "j0g1r0")
+"""The central contrast of claim 2: J,∇,R̂ minus Ĵ,∇,R̂."""
+GRAD_TERMS = tuple(c for c in DIAGNOSTIC_COLUMNS if c.startswith("grad_enc_"))
+SWITCHES = ("jepa", "rl_grad", "var_reg")
+INERT_WITHOUT_JEPA = ("jepa_coef",)
+"""Fields that do not enter the objective of a configuration whose J is off (its predictor is
+a diagnostic trained from detached embeddings), so a reused Ĵ run may differ in them."""
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One point of the sweep: its name (a folder), its axis, the TrainConfig overrides
+    (``key=value``) it applies and the configurations it re-runs (the others: the centre's)."""
+
+    name: str
+    axis: str
+    overrides: tuple[str, ...]
+    rerun: tuple[str, ...]
+
+    @property
+    def values(self) -> dict:
+        """The overrides as typed TrainConfig values."""
+        return parse_overrides(list(self.overrides))
+
+
+def sweep_points(spec: Mapping, configurations: Sequence[str]) -> list[SweepPoint]:
+    """The preregistered points, in their order, from the workflow's ``sensitivity`` config:
+    ``{"points": [{"name", "axis", "set": [...], "rerun": [...] (default: all)}, ...]}``.
+    The first point must be the centre, with nothing set and every configuration run.
+    ValueError, in one line, for anything else."""
+    points, seen = [], set()
+    for i, item in enumerate(spec.get("points") or []):
+        name = str(item.get("name", ""))
+        if not name or "/" in name or name in seen:
+            raise ValueError(f"sensitivity point {i}: name={name!r} must be a new folder name")
+        seen.add(name)
+        rerun = tuple(item.get("rerun") or configurations)
+        stray = [c for c in rerun if c not in configurations]
+        if stray:
+            raise ValueError(f"sensitivity point {name!r}: rerun {stray} is not among the "
+                             f"configurations {list(configurations)}")
+        point = SweepPoint(name, str(item.get("axis", name)), tuple(item.get("set") or ()),
+                           rerun)
+        try:
+            point.values  # noqa: B018  (the keys and values are checked here)
+        except ValueError as exc:
+            raise ValueError(f"sensitivity point {name!r}: {exc}") from None
+        points.append(point)
+    if not points or points[0].name != CENTRE or points[0].overrides \
+            or set(points[0].rerun) != set(configurations):
+        raise ValueError(f"the first sensitivity point must be {CENTRE!r}, with nothing set and "
+                         "every configuration run")
+    return points
+
+
+def points_through(points: Sequence[SweepPoint], through: str | None) -> list[SweepPoint]:
+    """The points up to and including `through`, in the preregistered order (all if None)."""
+    names = [p.name for p in points]
+    if through is None:
+        return list(points)
+    if through not in names:
+        raise ValueError(f"sensitivity through={through!r} is not one of: {', '.join(names)}")
+    return list(points[:names.index(through) + 1])
+
+
+def point_run_roots(point: SweepPoint, root: str | os.PathLike,
+                    configurations: Sequence[str]) -> dict[str, Path]:
+    """The runs root each configuration of `point` is read from: ``{root}/{point}/runs`` for the
+    configurations it re-runs, ``{root}/centre/runs`` for the others."""
+    root = Path(root)
+    return {c: root / (point.name if c in point.rerun else CENTRE) / "runs"
+            for c in configurations}
+
+
+def check_point_runs(point: SweepPoint, run_roots: Mapping[str, Path], seeds: Sequence[int],
+                     total_steps: int, settings: str) -> list[str]:
+    """ValueError naming the run unless every run is the configuration the protocol asked at
+    this point (its overrides where re-run, none where reused from the centre); then check that
+    the paper's configurations differ only in J, ∇ and R (and, for a reused Ĵ run, in fields
+    that do not enter its objective). Returns notes on the reuse, for the report."""
+    notes, configs = [], {}
+    for name, runs_root in run_roots.items():
+        overrides = point.values if name in point.rerun else {}
+        for seed in seeds:
+            paths = RunPaths.of(runs_root, name, seed)
+            if not paths.run_json.is_file():
+                raise ValueError(f"sensitivity point {point.name!r}: {paths.run_json} does not "
+                                 "exist; train the point first")
+            info = read_json(paths.run_json)
+            check_run_config(paths, info, name, {**overrides, "total_steps": total_steps},
+                             settings)
+            configs[name] = info["config"]
+        if name not in point.rerun and point.overrides:
+            notes.append(f"{name}: reused from the centre ({run_roots[name]})")
+    paper = [c for c in PAPER_CONFIGS if c in configs]
+    for a in paper:
+        for b in paper:
+            diff = set(config_differences(configs[a], configs[b])) - set(SWITCHES)
+            inert = {k for k in diff if k in INERT_WITHOUT_JEPA and not (
+                configs[a]["jepa"] and configs[b]["jepa"])}
+            if diff - inert:
+                raise ValueError(f"sensitivity point {point.name!r}: {a} and {b} differ in "
+                                 f"{sorted(diff - inert)}, not only in J, ∇ and R")
+    return notes
+
+
+# --- what the study measures beyond the claims ----------------------------------------------
+
+def _metrics(paths: RunPaths) -> pd.DataFrame:
+    return pd.read_csv(paths.metrics)
+
+
+def scale_free_table(run_roots: Mapping[str, Path], seeds: Sequence[int]) -> pd.DataFrame:
+    """Per run: the relative variance rho = min embed_var / embed_var of update 1, whether it
+    crossed RELATIVE_COLLAPSE, the absolute minimum and the last effective rank."""
+    rows = []
+    for name, runs_root in run_roots.items():
+        for seed in seeds:
+            m = _metrics(RunPaths.of(runs_root, name, seed))
+            first = float(m["embed_var"].iloc[0])
+            rho = float(m["embed_var"].min()) / first if first > 0 else math.nan
+            rows.append({"configuration": name, "seed": seed, "embed_var_first": first,
+                         "embed_var_min": float(m["embed_var"].min()), "rho_min": rho,
+                         "collapsed_relative": bool(rho < RELATIVE_COLLAPSE),
+                         "embed_rank_final": float(m["embed_rank"].iloc[-1])})
+    return pd.DataFrame(rows)
+
+
+def gradient_table(run_roots: Mapping[str, Path], seeds: Sequence[int]) -> pd.DataFrame:
+    """Per run: the median over its updates of each Eq. 3 term's gradient norm into the
+    x-encoder, and of the ratios JEPA/critic and JEPA/actor (NaN where a run has no diagnostic
+    or a term does not reach the encoder)."""
+    rows = []
+    for name, runs_root in run_roots.items():
+        for seed in seeds:
+            m = _metrics(RunPaths.of(runs_root, name, seed))
+            row = {"configuration": name, "seed": seed}
+            for term in GRAD_TERMS:
+                row[term] = float(m[term].median()) if term in m else math.nan
+            for other in ("critic", "actor"):
+                if {"grad_enc_jepa", f"grad_enc_{other}"} <= set(m):
+                    ratio = m["grad_enc_jepa"] / m[f"grad_enc_{other}"].where(
+                        m[f"grad_enc_{other}"] > 0)
+                    row[f"jepa_over_{other}"] = float(ratio.median())
+                else:
+                    row[f"jepa_over_{other}"] = math.nan
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def contrast_table(summary_dir: str | os.PathLike) -> dict:
+    """J,∇,R̂ minus Ĵ,∇,R̂ on a point's runs table: AUC and final return, mean difference with
+    its 95 % Welch interval."""
+    runs = read_summary(summary_dir, ["runs"])["runs"]
+    on, off = (runs[runs["configuration"] == c] for c in CONTRAST)
+    return {metric: welch_interval(on[metric].to_numpy(), off[metric].to_numpy())
+            for metric in ("auc_return", "final_return")}
+
+
+# --- the report -------------------------------------------------------------------------------
+
+def first_number(claim: dict) -> str:
+    """A claim's first number, as its report states it: the first check's first mean (or
+    count), named; '' when the claim has no numbers."""
+    for check in claim.get("checks") or []:
+        for key, value in (check.get("numbers") or {}).items():
+            if isinstance(value, dict) and "mean" in value:
+                return f"{key} {value['mean']:.3g}"
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return f"{key} {value:.3g}"
+    return ""
+
+
+def robustness(claims_by_point: Mapping[str, dict | None], counted: Sequence[str]) -> dict:
+    """One row per claim, one cell per point (verdict and first number; None where the point
+    was not run); per claim the count of counted points at which it is reproduced and the
+    points at which its verdict differs from the centre's."""
+    done = {p: c for p, c in claims_by_point.items() if c is not None}
+    ids = sorted({cl["id"] for c in done.values() for cl in c["claims"]})
+    rows = []
+    for cid in ids:
+        cells = {}
+        for point, claims in claims_by_point.items():
+            claim = next((cl for cl in (claims or {}).get("claims", []) if cl["id"] == cid), None)
+            cells[point] = None if claim is None else {"verdict": claim["verdict"],
+                                                       "number": first_number(claim)}
+        run = [p for p in counted if cells.get(p)]
+        holds = [p for p in run if cells[p]["verdict"] == "reproduced"]
+        centre = (cells.get(CENTRE) or {}).get("verdict")
+        flips = [p for p in run if p != CENTRE and centre and cells[p]["verdict"] != centre]
+        statement = next(cl["statement"] for c in done.values() for cl in c["claims"]
+                         if cl["id"] == cid)
+        rows.append({"id": cid, "statement": statement, "cells": cells, "holds": len(holds),
+                     "of": len(run), "flipped_by": flips})
+    return {"points": list(claims_by_point), "counted": list(counted), "claims": rows}
+
+
+def _interval(d: dict, digits: int = 1) -> str:
+    if d.get("diff") is None or math.isnan(d["diff"]):
+        return "n/a"
+    return f"{d['diff']:.{digits}f} ({d['low']:.{digits}f} to {d['high']:.{digits}f})"
+
+
+def _table(header: list[str], body: list[list]) -> str:
+    return markdown_table(pd.DataFrame(body, columns=header)).rstrip("\n")
+
+
+def format_robustness(result: dict) -> str:
+    """The robustness report as markdown."""
+    points = result["points"]
+    lines = ["# Sensitivity of the verdicts (docs/sensitivity.md)", "",
+             "Each column is one point of the preregistered sweep; `v2` is the committed record "
+             "(not counted), `centre` its re-run. A cell is the claim's verdict under the "
+             "unchanged criteria and its first number. A claim that holds at one point of m "
+             "is weak evidence, whichever point that is: no point is the right one.", ""]
+    not_run = [p for p in result["planned"] if p not in result["done"]]
+    if not_run:
+        lines += [f"Points not run yet (in the preregistered order): {', '.join(not_run)}.", ""]
+    header = ["claim"] + points
+    body = []
+    for row in result["robustness"]["claims"]:
+        cells = [f"{row['id']}"]
+        for p in points:
+            c = row["cells"].get(p)
+            cells.append("not run" if c is None else f"{c['verdict']}; {c['number']}".strip("; "))
+        body.append(cells)
+    lines += [_table(header, body), ""]
+    lines += ["## Per claim", ""]
+    for row in result["robustness"]["claims"]:
+        flips = ", ".join(f"{p} ({result['axes'].get(p, p)})" for p in row["flipped_by"]) \
+            or "none"
+        lines.append(f"- Claim {row['id']}: reproduced at {row['holds']} of {row['of']} points "
+                     f"run; verdict differs from the centre's at: {flips}.")
+    lines += ["", "## The central contrast: J,∇,R̂ minus Ĵ,∇,R̂ (mean difference, 95 % Welch CI)",
+              ""]
+    body = [[p, _interval(c["auc_return"]), _interval(c["final_return"])]
+            for p, c in result["contrast"].items()]
+    lines += [_table(["point", "AUC", "final return"], body), ""]
+    lines += ["## Scale-free collapse indicator", "",
+              f"rho = min embed_var / embed_var of update 1; collapsed (relative) when rho < "
+              f"{RELATIVE_COLLAPSE:g}; geometric mean of rho over seeds; effective rank at the "
+              "last update (mean). Claim 3 keeps the paper's absolute line, 1e-7.", ""]
+    body = []
+    for p, rows in result["scale_free"].items():
+        for name, r in rows.items():
+            body.append([p, name, sci(r["rho_geomean"]), f"{r['collapsed']} of {r['n']}",
+                         f"{r['rank_final']:.1f}"])
+    lines += [_table(["point", "configuration", "rho (geo. mean)", "rho < 1e-4",
+                              "eff. rank"], body), ""]
+    lines += ["## Gradient into the x-encoder: JEPA over critic and over actor (median over "
+              "updates, mean over seeds)", ""]
+    body = []
+    for p, rows in result["gradients"].items():
+        for name, r in rows.items():
+            body.append([p, name, sci(r["jepa_over_critic"]), sci(r["jepa_over_actor"])])
+    lines += [_table(["point", "configuration", "JEPA/critic", "JEPA/actor"], body), ""]
+    if result["notes"]:
+        lines += ["## Notes", ""] + [f"- {n}" for n in result["notes"]] + [""]
+    return "\n".join(lines)
+
+
+def _per_config(table: pd.DataFrame, fn) -> dict:
+    return {name: fn(group) for name, group in table.groupby("configuration", sort=False)}
+
+
+def _geomean(values) -> float:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v) & (v > 0)]
+    return float(np.exp(np.log(v).mean())) if v.size else math.nan
+
+
+def robustness_result(root: str | os.PathLike, points: Sequence[SweepPoint],
+                      done: Sequence[str], configurations: Sequence[str], seeds: Sequence[int],
+                      record: Mapping[str, str] | None = None) -> dict:
+    """What the robustness report says, for the points in `done` (each a finished point folder
+    ``{root}/{point}`` with summary/ and claims.json); the other points are listed as not run.
+    `record` names committed claims.json files shown beside the points, not counted."""
+    root = Path(root)
+    claims = {label: read_json(Path(path)) for label, path in (record or {}).items()}
+    contrast, scale_free, gradients, notes = {}, {}, {}, []
+    for point in points:
+        if point.name not in done:
+            claims[point.name] = None
+            continue
+        folder = root / point.name
+        claims[point.name] = read_json(folder / "claims.json")
+        contrast[point.name] = contrast_table(folder / "summary")
+        roots = point_run_roots(point, root, configurations)
+        sf = scale_free_table(roots, seeds)
+        scale_free[point.name] = _per_config(sf, lambda g: {
+            "rho_geomean": _geomean(g["rho_min"]), "collapsed": int(g["collapsed_relative"].sum()),
+            "n": len(g), "rank_final": describe_sample(g["embed_rank_final"])["mean"]})
+        gr = gradient_table(roots, seeds)
+        gradients[point.name] = _per_config(gr, lambda g: {
+            k: describe_sample(g[k])["mean"] for k in (*GRAD_TERMS, "jepa_over_critic",
+                                                       "jepa_over_actor")})
+        notes += [f"{point.name}: {c} reused from the centre" for c in configurations
+                  if c not in point.rerun]
+    return {"planned": [p.name for p in points], "done": list(done),
+            "points": list(claims), "axes": {p.name: p.axis for p in points},
+            "overrides": {p.name: list(p.overrides) for p in points},
+            "robustness": robustness(claims, [p.name for p in points]),
+            "contrast": contrast, "scale_free": scale_free, "gradients": gradients,
+            "notes": notes}
+
+
+def write_robustness_report(out_md: str | os.PathLike, result: dict) -> tuple[Path, Path]:
+    """The report at `out_md` (the sweep's ``robustness.md``) and its JSON twin, atomically."""
+    return write_report(Path(out_md), format_robustness(result), result)

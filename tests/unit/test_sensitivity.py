@@ -1,0 +1,192 @@
+"""The sensitivity study (jepa_bench.studies.sensitivity): the points' specification, which runs a
+point reads, the check of a point's runs, the scale-free indicator and gradient ratios against
+hand values, the robustness table, and the report and figures written from made-up runs."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from jepa_bench.analysis.aggregate import summarise
+from jepa_bench.analysis.claims import write_claims
+from jepa_bench.config import PAPER_CONFIGS, parse_overrides, resolve
+from jepa_bench.layout import RunPaths
+from jepa_bench.studies.sensitivity import (CENTRE, check_point_runs, first_number,
+                                            gradient_table, point_run_roots, points_through,
+                                            robustness, robustness_result, scale_free_table,
+                                            sweep_points, write_robustness_report)
+from jepa_bench.studies.sensitivity_figures import contrast_figure, gradient_figure, jepa_weight
+
+CONFIGS = list(PAPER_CONFIGS)
+SPEC = {"points": [
+    {"name": "centre", "axis": "centre"},
+    {"name": "jepa_coef_0.1", "axis": "A", "set": ["jepa_coef=0.1"],
+     "rerun": ["j1g1r0", "j1g0r0", "j1g0r1"]},
+    {"name": "clip_parts", "axis": "B", "set": ["clip_groups=parts"]},
+]}
+STEPS = 2000
+
+
+def _run(run_folder, root, name, seed, overrides=(), embed_var=(0.01, 0.001), rank=(9.0, 4.0),
+         grads=None, returns=(20.0,)):
+    cfg = resolve(name, {**parse_overrides(list(overrides)), "total_steps": STEPS},
+                  settings="v2").to_dict()
+    paths = run_folder(RunPaths.of(root, name, seed), config_name=name, seed=seed,
+                       metric_steps=[1000, 2000], episode_steps=[500 * (i + 1) for i in
+                                                                 range(len(returns))],
+                       episode_returns=list(returns), config=cfg, embed_var=list(embed_var),
+                       embed_rank=list(rank))
+    if grads is not None:
+        m = pd.read_csv(paths.metrics)
+        for k, v in grads.items():
+            m[k] = v
+        m.to_csv(paths.metrics, index=False)
+    return paths
+
+
+def test_points_are_checked_in_one_line():
+    points = sweep_points(SPEC, CONFIGS)
+    assert [p.name for p in points] == ["centre", "jepa_coef_0.1", "clip_parts"]
+    assert points[1].values == {"jepa_coef": 0.1} and points[2].rerun == tuple(CONFIGS)
+    assert [p.name for p in points_through(points, "jepa_coef_0.1")] == ["centre",
+                                                                          "jepa_coef_0.1"]
+    with pytest.raises(ValueError, match="through='nope' is not one of: centre"):
+        points_through(points, "nope")
+    bad = {"points": [{"name": "centre"}, {"name": "x", "set": ["jepa=false"]}]}
+    with pytest.raises(ValueError, match="point 'x': --set jepa is fixed by the configuration"):
+        sweep_points(bad, CONFIGS)
+    with pytest.raises(ValueError, match="first sensitivity point must be 'centre'"):
+        sweep_points({"points": [{"name": "clip", "set": ["clip_groups=parts"]}]}, CONFIGS)
+    with pytest.raises(ValueError, match=r"rerun \['state'\] is not among"):
+        sweep_points({"points": [{"name": "centre"}, {"name": "y", "rerun": ["state"]}]},
+                     CONFIGS)
+
+
+def test_a_point_reads_the_centre_for_what_it_does_not_rerun(tmp_path):
+    point = sweep_points(SPEC, CONFIGS)[1]
+    roots = point_run_roots(point, tmp_path, CONFIGS)
+    assert roots["j0g1r0"] == tmp_path / CENTRE / "runs"
+    assert roots["j1g1r0"] == tmp_path / "jepa_coef_0.1" / "runs"
+
+
+def test_check_point_runs(tmp_path, run_folder):
+    points = sweep_points(SPEC, CONFIGS)
+    for name in CONFIGS:
+        _run(run_folder, tmp_path / "centre" / "runs", name, 0)
+        if name != "j0g1r0":
+            _run(run_folder, tmp_path / "jepa_coef_0.1" / "runs", name, 0, ["jepa_coef=0.1"])
+    roots = point_run_roots(points[1], tmp_path, CONFIGS)
+    notes = check_point_runs(points[1], roots, [0], STEPS, "v2")
+    assert notes == [f"j0g1r0: reused from the centre ({tmp_path / 'centre' / 'runs'})"]
+    # a run made without the point's setting is named
+    _run(run_folder, tmp_path / "jepa_coef_0.1" / "runs", "j1g0r0", 0)
+    with pytest.raises(ValueError, match=r"j1g0r0/seed0/run.json was trained with other "
+                                         r"settings: jepa_coef=1.0 \(asked: 0.1\)"):
+        check_point_runs(points[1], roots, [0], STEPS, "v2")
+    with pytest.raises(ValueError, match="seed1/run.json does not exist; train the point"):
+        check_point_runs(points[0], point_run_roots(points[0], tmp_path, CONFIGS), [1], STEPS,
+                         "v2")
+
+
+def test_scale_free_indicator_and_gradient_ratios_by_hand(tmp_path, run_folder):
+    root = tmp_path / "runs"
+    _run(run_folder, root, "j1g1r0", 0, embed_var=(0.02, 1e-7), rank=(10.0, 3.0),
+         grads={"grad_enc_jepa": [100.0, 30.0], "grad_enc_critic": [10.0, 1.0],
+                "grad_enc_actor": [1.0, 0.5]})
+    sf = scale_free_table({"j1g1r0": root}, [0]).iloc[0]
+    assert sf["rho_min"] == pytest.approx(1e-7 / 0.02) and bool(sf["collapsed_relative"])
+    assert sf["embed_rank_final"] == 3.0
+    gr = gradient_table({"j1g1r0": root}, [0]).iloc[0]
+    assert gr["jepa_over_critic"] == pytest.approx((10.0 + 30.0) / 2)  # median of 10, 30
+    assert gr["jepa_over_actor"] == pytest.approx((100.0 + 60.0) / 2)
+    assert math.isnan(gr["grad_enc_reg"])  # a run without the diagnostic column
+
+
+def _claims(verdicts):
+    return {"claims": [{"id": i + 1, "statement": f"claim {i + 1}", "verdict": v,
+                        "checks": [{"numbers": {"final_return": {"mean": 10.0 * (i + 1)}}}]}
+                       for i, v in enumerate(verdicts)]}
+
+
+def test_robustness_counts_and_flips():
+    claims = {"v2": _claims(["reproduced", "not reproduced"]),
+              "centre": _claims(["reproduced", "not reproduced"]),
+              "a": _claims(["not reproduced", "not reproduced"]),
+              "b": None}
+    res = robustness(claims, ["centre", "a", "b"])
+    one, two = res["claims"]
+    assert (one["holds"], one["of"], one["flipped_by"]) == (1, 2, ["a"])
+    assert (two["holds"], two["of"], two["flipped_by"]) == (0, 2, [])
+    assert one["cells"]["b"] is None and one["cells"]["v2"]["number"] == "final_return 10"
+    assert first_number({"checks": [{"numbers": {"collapsed": 3}}]}) == "collapsed 3"
+    assert first_number({"checks": []}) == ""
+
+
+def test_the_report_and_figures_from_made_up_points(tmp_path, run_folder):
+    points = sweep_points(SPEC, CONFIGS)[:2]
+    grads = {"grad_enc_jepa": [50.0, 20.0], "grad_enc_critic": [5.0, 2.0],
+             "grad_enc_actor": [0.5, 0.2], "grad_enc_entropy": [0.0, 0.0],
+             "grad_enc_reg": [0.0, 0.0]}
+    for seed in (0, 1):
+        for name in CONFIGS:
+            good = 60.0 if name == "j1g1r0" else 20.0
+            _run(run_folder, tmp_path / "centre" / "runs", name, seed, grads=grads,
+                 returns=[good + seed] * 12)
+            if name != "j0g1r0":
+                _run(run_folder, tmp_path / "jepa_coef_0.1" / "runs", name, seed,
+                     ["jepa_coef=0.1"], grads=grads, returns=[15.0 + seed] * 12)
+    for point in points:
+        roots = point_run_roots(point, tmp_path, CONFIGS)
+        check_point_runs(point, roots, [0, 1], STEPS, "v2")
+        summarise(roots, CONFIGS, [0, 1], STEPS, tmp_path / point.name / "summary",
+                  baseline_episodes=20)
+        write_claims(tmp_path / point.name / "summary", tmp_path / point.name / "claims.md")
+    result = robustness_result(tmp_path, sweep_points(SPEC, CONFIGS), ["centre", "jepa_coef_0.1"],
+                               CONFIGS, [0, 1])
+    md, js = write_robustness_report(tmp_path / "robustness.md", result)
+    text = md.read_text()
+    assert "Points not run yet (in the preregistered order): clip_parts." in text
+    assert "| claim | centre | jepa_coef_0.1 | clip_parts |" in text
+    assert "j0g1r0 reused from the centre" in text and js.is_file()
+    # J,∇,R̂ minus Ĵ,∇,R̂: 60.5 - 20.5 at the centre, 15.5 - 20.5 at λ = 0.1
+    assert result["contrast"]["centre"]["final_return"]["diff"] == pytest.approx(40.0)
+    assert result["contrast"]["jepa_coef_0.1"]["final_return"]["diff"] == pytest.approx(-5.0)
+    assert result["gradients"]["centre"]["j1g1r0"]["jepa_over_critic"] == pytest.approx(10.0)
+    figs = tmp_path / "figures"
+    paths = contrast_figure(result, points, figs) + gradient_figure(
+        tmp_path, points, ["centre", "jepa_coef_0.1"], CONFIGS, [0, 1], figs)
+    names = sorted(p.name for p in paths)
+    assert names == ["contrast.pdf", "contrast.png", "contrast_lambda.pdf",
+                     "contrast_lambda.png", "gradient_share.pdf", "gradient_share.png"]
+    assert all(p.stat().st_size > 0 for p in paths)
+    assert [jepa_weight(p) for p in sweep_points(SPEC, CONFIGS)] == [1.0, 0.1, None]
+
+
+def test_the_cli_shells_over_the_same_functions(tmp_path, run_folder, capsys):
+    """`jepa-bench sensitivity-aggregate` checks a point's runs and writes its summary;
+    `sensitivity-report` writes robustness.md and the figures; bad input is one line, exit 2."""
+    import json
+
+    from jepa_bench.cli import main
+
+    for name in CONFIGS:
+        _run(run_folder, tmp_path / "centre" / "runs", name, 0, returns=[30.0] * 12)
+        _run(run_folder, tmp_path / "centre" / "runs", name, 1, returns=[31.0] * 12)
+    spec = json.dumps(SPEC)
+    common = ["--spec", spec, "--root", str(tmp_path), "--configs", *CONFIGS, "--seeds", "0", "1"]
+    summary = tmp_path / "centre" / "summary"
+    assert main(["sensitivity-aggregate", *common, "--point", "centre", "--total-steps",
+                 str(STEPS), "--settings", "v2", "--out", str(summary)]) == 0
+    assert main(["claims", "--summary", str(summary), "--out",
+                 str(tmp_path / "centre" / "claims.md")]) == 0
+    out = tmp_path / "robustness.md"
+    assert main(["sensitivity-report", *common, "--through", "centre", "--figures",
+                 str(tmp_path / "figures"), "--out", str(out)]) == 0
+    assert "not run yet (in the preregistered order): jepa_coef_0.1, clip_parts" in out.read_text()
+    assert (tmp_path / "figures" / "gradient_share.png").is_file()
+    capsys.readouterr()
+    assert main(["sensitivity-aggregate", *common, "--point", "nope", "--total-steps", "1",
+                 "--settings", "v2", "--out", str(summary)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["jepa-bench sensitivity-aggregate: error: --point 'nope' is not one of: "
+                   "centre, jepa_coef_0.1, clip_parts"]

@@ -1,0 +1,150 @@
+# The sensitivity study of docs/sensitivity.md (jepa_bench.studies.sensitivity): one Figure 3
+# experiment per point of config `sensitivity`, each in {RESULTS}/{point}/ (runs, summary,
+# figures, claims.md), a configuration a point does not re-run read from the centre's runs, then
+# robustness.md over the points built so far. Built when `experiments` has sensitivity; preset
+# workflow/config/sensitivity.yaml. `sensitivity_through` stops at a point of the preregistered
+# order (the report lists the later ones as not run).
+
+import json
+import re
+
+from jepa_bench.layout import RunPaths
+from jepa_bench.studies.sensitivity import point_run_roots, points_through, sweep_points
+
+try:
+    SENS_POINTS = sweep_points(config["sensitivity"], CONFIGURATIONS)
+    SENS_BUILT = points_through(SENS_POINTS, config["sensitivity_through"] or None)
+except ValueError as exc:
+    stop(str(exc))
+SENS_BY_NAME = {p.name: p for p in SENS_POINTS}
+SENS_RECORD = (config["sensitivity"].get("record") or {})
+# the points' specification, for the report and the aggregate (which check the runs against it)
+SENS_SPEC = shlex.quote(json.dumps(config["sensitivity"], sort_keys=True))
+# {RESULTS}/{point}/runs/{configuration}/seed{seed}/
+SENS_RUN = RunPaths.of(f"{RESULTS}/{{point}}/runs", "{configuration}", "{seed}")
+
+
+wildcard_constraints:
+    point="|".join(re.escape(p.name) for p in SENS_POINTS),
+
+
+def sensitivity_runs(point_name, kind="run_json"):
+    """Every run file a point's summary reads: its own runs, and the centre's for the
+    configurations it does not re-run."""
+    roots = point_run_roots(SENS_BY_NAME[point_name], RESULTS, CONFIGURATIONS)
+    return [str(getattr(RunPaths.of(roots[c], c, s), kind)) for c in CONFIGURATIONS for s in SEEDS]
+
+
+rule sensitivity_train:
+    output:
+        run=str(SENS_RUN.run_json),
+        metrics=str(SENS_RUN.metrics),
+        episodes=str(SENS_RUN.episodes),
+    log:
+        f"{LOGS}/sensitivity/{{point}}/{{configuration}}/seed{{seed}}.log",
+    params:
+        out_dir=lambda wildcards, output: os.path.dirname(output.run),
+        total_steps=config["total_steps"],
+        renderer=config["renderer"],
+        device=config["device"],
+        settings=SETTINGS,
+        overrides=lambda w: set_options(config["train_overrides"]
+                                        + list(SENS_BY_NAME[w.point].overrides)),
+    threads: 1
+    conda:
+        "../envs/jepa-bench.yaml"
+    shell:
+        train_shell()
+
+
+rule sensitivity_aggregate:
+    input:
+        runs=lambda w: sensitivity_runs(w.point),
+        metrics=lambda w: sensitivity_runs(w.point, "metrics"),
+        episodes=lambda w: sensitivity_runs(w.point, "episodes"),
+    output:
+        **{key: f"{RESULTS}/{{point}}/summary/{name}" for key, name in SUMMARY_FILES.items()},
+    log:
+        f"{LOGS}/sensitivity/{{point}}/aggregate.log",
+    params:
+        out_dir=lambda wildcards, output: os.path.dirname(output.meta),
+        configurations=" ".join(CONFIGURATIONS),
+        seeds=" ".join(map(str, SEEDS)),
+        total_steps=config["total_steps"],
+        settings=SETTINGS,
+        spec=SENS_SPEC,
+        root=RESULTS,
+    conda:
+        "../envs/jepa-bench.yaml"
+    shell:
+        "jepa-bench sensitivity-aggregate --spec {params.spec} --root {params.root}"
+        " --point {wildcards.point} --configs {params.configurations} --seeds {params.seeds}"
+        " --total-steps {params.total_steps} --settings {params.settings}"
+        " --out {params.out_dir} > {log} 2>&1"
+
+
+rule sensitivity_claims:
+    input:
+        runs=rules.sensitivity_aggregate.output.runs,
+        stats=rules.sensitivity_aggregate.output.stats,
+        meta=rules.sensitivity_aggregate.output.meta,
+    output:
+        md=f"{RESULTS}/{{point}}/claims.md",
+        json=f"{RESULTS}/{{point}}/claims.json",
+    log:
+        f"{LOGS}/sensitivity/{{point}}/claims.log",
+    params:
+        summary=lambda wildcards, input: os.path.dirname(input.meta),
+    conda:
+        "../envs/jepa-bench.yaml"
+    shell:
+        "jepa-bench claims --summary {params.summary} --out {output.md} > {log} 2>&1"
+
+
+rule sensitivity_plots:
+    input:
+        curves=rules.sensitivity_aggregate.output.curves,
+        stats=rules.sensitivity_aggregate.output.stats,
+        meta=rules.sensitivity_aggregate.output.meta,
+    output:
+        returns=multiext(f"{RESULTS}/{{point}}/figures/fig3_return", ".png", ".pdf"),
+        embed_var=multiext(f"{RESULTS}/{{point}}/figures/embed_var", ".png", ".pdf"),
+        jepa_loss=multiext(f"{RESULTS}/{{point}}/figures/jepa_loss", ".png", ".pdf"),
+        embed_rank=multiext(f"{RESULTS}/{{point}}/figures/embed_rank", ".png", ".pdf"),
+    log:
+        f"{LOGS}/sensitivity/{{point}}/plots.log",
+    params:
+        summary=lambda wildcards, input: os.path.dirname(input.meta),
+        out_dir=lambda wildcards, output: os.path.dirname(output.returns[0]),
+    conda:
+        "../envs/jepa-bench.yaml"
+    shell:
+        "jepa-bench plots --summary {params.summary} --out {params.out_dir} > {log} 2>&1"
+
+
+rule sensitivity_report:
+    input:
+        claims=expand(rules.sensitivity_claims.output.json, point=[p.name for p in SENS_BUILT]),
+        figures=expand(rules.sensitivity_plots.output.returns, point=[p.name for p in SENS_BUILT]),
+        record=list(SENS_RECORD.values()),
+    output:
+        md=f"{RESULTS}/robustness.md",
+        json=f"{RESULTS}/robustness.json",
+        figures=multiext(f"{FIGURES}/contrast", ".png", ".pdf")
+        + multiext(f"{FIGURES}/gradient_share", ".png", ".pdf"),
+    log:
+        f"{LOGS}/sensitivity/report.log",
+    params:
+        spec=SENS_SPEC,
+        through=[p.name for p in SENS_BUILT][-1],
+        configurations=" ".join(CONFIGURATIONS),
+        seeds=" ".join(map(str, SEEDS)),
+        record=" ".join(f"{k}={v}" for k, v in SENS_RECORD.items()),
+        root=RESULTS,
+        figures=lambda wildcards, output: os.path.dirname(output.figures[0]),
+    conda:
+        "../envs/jepa-bench.yaml"
+    shell:
+        "jepa-bench sensitivity-report --spec {params.spec} --root {params.root}"
+        " --through {params.through} --configs {params.configurations} --seeds {params.seeds}"
+        " --record {params.record} --figures {params.figures} --out {output.md} > {log} 2>&1"
