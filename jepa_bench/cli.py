@@ -12,15 +12,21 @@
     jepa-bench render-check | bench            (renderer fidelity and speed; throughput)
 
 Each subcommand imports what it needs when it runs, so the report stages load no torch. Bad
-input exits with status 2 and a one-line message; a diverged run exits with status 1.
+input exits with status 2 and a one-line message; a diverged run exits with status 1; a run
+stopped by Ctrl-C or SIGTERM keeps its last complete update, says how to resume it, and exits
+with 128 + the signal's number (130 for SIGINT, 143 for SIGTERM), as a shell reports a process
+the signal ended.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import json
 import shlex
-import unicodedata
+import signal
 import sys
+import unicodedata
 from pathlib import Path
 
 from jepa_bench.errors import RunFolderError, TrainingDiverged
@@ -108,18 +114,35 @@ def _run_overrides(args) -> dict:
     return overrides
 
 
+def resume_command(words: list[str]) -> str:
+    """The `jepa-bench train` command line that continues a run started with `words`: --force
+    left out (it would start over), --resume added."""
+    kept = [w for w in words if w != "--force"]
+    if "--resume" not in kept:
+        kept.append("--resume")
+    return "jepa-bench " + " ".join(shlex.quote(w) for w in kept)
+
+
 def cmd_train(args) -> int:
     from jepa_bench.config import resolve
     from jepa_bench.rl.run import default_run_dir, train
 
     cfg = resolve(args.config, _run_overrides(args), settings=args.settings)
     out = Path(args.out) if args.out else default_run_dir(args.config, args.seed)
-    command = "jepa-bench " + " ".join(shlex.quote(a) for a in (args.argv or sys.argv[1:]))
+    words = list(args.argv or sys.argv[1:])
+    command = "jepa-bench " + " ".join(shlex.quote(a) for a in words)
     info = train(cfg, args.seed, out, config_name=args.config, device=args.device,
                  threads=args.threads, resume=args.resume, force=args.force,
                  progress=not args.quiet, command=command, init_from=args.init_from,
                  settings=args.settings, track=args.track,
                  grad_diagnostic=args.grad_diagnostic)
+    if info["status"] == "interrupted":
+        how = info.get("interrupted_by", "SIGINT")
+        print(f"jepa-bench train: stopped by {how} at env step {info['env_steps']} of "
+              f"{cfg.total_steps} (update {info['updates']} of {info['total_updates']}); "
+              f"{out} keeps every complete update: continue with {resume_command(words)}",
+              file=sys.stderr)
+        return 128 + signal.Signals[how].value
     if info["status"] == "complete":
         print(f"{args.config}/seed{args.seed}: complete, {info['env_steps']} env steps -> {out}")
     return 0
@@ -280,8 +303,25 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def check_json_file(path: Path) -> None:
+    """ValueError naming `path` when it is there but not JSON (json's own message names no
+    file); a missing file is left to the reader that needs it."""
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"{path} is not valid JSON ({reason}); it was left as it is: restore "
+                         "it (git checkout, a copy) or run the stage that writes it again"
+                         ) from None
+
+
 def cmd_compare(args) -> int:
     from jepa_bench.analysis.compare import describe
+    from jepa_bench.layout import RunPaths
+    for folder in (args.run_a, args.run_b):
+        check_json_file(RunPaths(Path(folder)).run_json)
     same, report = describe(Path(args.run_a), Path(args.run_b))
     print(report)
     return 0 if same else 1
@@ -482,19 +522,51 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RunFolderError) as exc:
         print(f"jepa-bench {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except FileNotFoundError as exc:  # an input that is not there (an output's folder is made)
-        print(f"jepa-bench {args.command}: error: cannot read {exc.filename or exc}: no such "
-              "file; run the stage that writes it or give the right path", file=sys.stderr)
-        return 2
+    except FileNotFoundError as exc:
+        if not is_output(args, exc.filename):  # an input that is not there
+            print(f"jepa-bench {args.command}: error: cannot read {exc.filename or exc}: no "
+                  "such file; run the stage that writes it or give the right path",
+                  file=sys.stderr)
+            return 2
+        return _write_error(args, exc)
     except OSError as exc:  # an unwritable --out, a full disk: one line naming the file
-        where = exc.filename or "a file"
-        print(f"jepa-bench {args.command}: error: cannot use {where}: "
-              f"{exc.strerror or exc}; nothing was overwritten: choose a folder you can write "
-              "(--out) or free the space", file=sys.stderr)
-        return 2
+        return _write_error(args, exc)
     except TrainingDiverged as exc:
         print(f"jepa-bench {args.command}: training diverged: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C outside a training loop (which stops on its own)
+        print(f"jepa-bench {args.command}: interrupted; files are written whole or not at all, "
+              "so run the same command again", file=sys.stderr)
+        return 128 + signal.SIGINT.value
+
+
+OUTPUT_OPTIONS = ("out", "json", "figures")
+"""The options that name what a subcommand writes (recovery's --summary too)."""
+
+
+def is_output(args, filename) -> bool:
+    """Whether `filename` is one of the outputs the command line names, lies inside one, or is
+    a folder one of them lies in (the folder that could not be made)."""
+    if not filename:
+        return False
+    names = [getattr(args, key, None) for key in OUTPUT_OPTIONS]
+    if args.command == "recovery":
+        names.append(args.summary)
+    path = Path(filename).absolute()
+    for name in filter(None, names):
+        out = Path(name).absolute()
+        if path == out or out in path.parents or path in out.parents:
+            return True
+    return False
+
+
+def _write_error(args, exc: OSError) -> int:
+    where = exc.filename or "a file"
+    space = " or free some space" if exc.errno == errno.ENOSPC else ""
+    print(f"jepa-bench {args.command}: error: cannot use {where}: {exc.strerror or exc}; "
+          f"nothing was overwritten: choose a folder you can write (--out){space}",
+          file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -1,23 +1,30 @@
 """What a run records about the machine it ran on, and the device it runs on.
 
 Owns: the CPU's model and flags (/proc/cpuinfo), its native-bf16 support, the machine record and
-package versions in run.json, the git revision of the code, and resolving `--device`. Those are
-what decide, besides the code and the seed, whether a rerun is bit-identical. Must not train,
-read run folders or write files.
+package versions in run.json, the git revision of the code and whether the package's work tree
+had uncommitted changes (`git_state`), the UTC time stamps of run.json (`utc_now`), and resolving
+`--device`. Those are what decide, besides the code and the seed, whether a rerun is
+bit-identical. Must not train, read run folders or write files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
 
-__all__ = ["cpu_bf16_flags", "cpu_bf16_supported", "cpuinfo", "git_revision", "machine_info",
-           "resolve_device", "versions"]
+__all__ = ["cpu_bf16_flags", "cpu_bf16_supported", "cpuinfo", "git_revision", "git_state",
+           "machine_info", "resolve_device", "utc_now", "versions"]
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+"""The package's source folder (jepa_bench/): the code a run runs, whose git state run.json
+records."""
 
 
 def cpuinfo() -> tuple[str | None, list[str]]:
@@ -70,13 +77,47 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def git_revision() -> str:
+def _git(*args: str, folder: Path = PACKAGE_DIR) -> bytes | None:
+    """stdout of `git args` run in `folder`; None outside a git work tree or without git."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or "unknown"
+        out = subprocess.run(["git", *args], cwd=folder, capture_output=True, timeout=30)
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return None
+    return out.stdout if out.returncode == 0 else None
+
+
+def git_revision(folder: Path = PACKAGE_DIR) -> str:
+    """The commit checked out where the package's code lies; 'unknown' outside a git work tree."""
+    out = _git("rev-parse", "HEAD", folder=folder)
+    return (out or b"").decode().strip() or "unknown"
+
+
+def git_state(folder: Path = PACKAGE_DIR) -> dict:
+    """Whether the code differs from the commit git_revision names: {"git_dirty": True when a
+    tracked file below `folder` (the package, not results/ or runs/) has uncommitted changes,
+    staged or not, or an untracked file that git does not ignore lies there; "git_diff_sha256":
+    the SHA-256 of `git diff HEAD --binary` of those files followed by each untracked file's
+    name and bytes, None when clean}. Both None outside a git work tree."""
+    diff = _git("diff", "HEAD", "--binary", "--", ".", folder=folder)
+    untracked = _git("ls-files", "--others", "--exclude-standard", "-z", "--", ".", folder=folder)
+    if diff is None or untracked is None:
+        return {"git_dirty": None, "git_diff_sha256": None}
+    names = sorted(n for n in untracked.decode(errors="surrogateescape").split("\0") if n)
+    if not diff and not names:
+        return {"git_dirty": False, "git_diff_sha256": None}
+    digest = hashlib.sha256(diff)
+    for name in names:
+        digest.update(b"\0" + name.encode(errors="surrogateescape") + b"\0")
+        try:
+            digest.update((folder / name).read_bytes())
+        except OSError:  # gone since git listed it
+            pass
+    return {"git_dirty": True, "git_diff_sha256": digest.hexdigest()}
+
+
+def utc_now() -> str:
+    """The time now in UTC, ISO 8601 to the second: '2025-01-31T12:00:00Z'."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def machine_info() -> dict:

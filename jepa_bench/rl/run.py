@@ -6,8 +6,9 @@
     jepa-bench train --config state --seed 0 --set lr=3e-4    # any TrainConfig field via --set
 
 Owns: what a run folder means and how it is written (run.json, the CSVs and checkpoint the
-trainer saves, the encoder snapshots, the writer lock), resuming and extending, the progress
-line and the optional TensorBoard log. The update itself is jepa_bench.rl.trainer's; the
+trainer saves, the encoder snapshots, the writer lock), resuming and extending, stopping on
+SIGINT / SIGTERM, the provenance of each session (`sessions` in run.json), the progress line and
+the optional TensorBoard log. The update itself is jepa_bench.rl.trainer's; the
 machine record jepa_bench.rl.machine's; file names jepa_bench.layout's.
 
 A run folder holds run.json, metrics.csv (one row per update), episodes.csv (one row per finished
@@ -21,15 +22,31 @@ What an existing folder means (`_prepare_folder`):
   schedule of an extended run is recorded in run.json, `lr_schedule`);
 - --force deletes the run first, but never files tracked by git (committed results).
 One process at a time writes a run folder: a second one waits for the first (an OS lock on
-`.train.lock`, released when the process ends, even by SIGKILL).
+`.train.lock`, released when the process ends, even by SIGKILL). A run folder this call creates
+and leaves without a run.json (bad input found after the lock was taken) is removed again.
+
+Ctrl-C (SIGINT) or SIGTERM (what SLURM sends before it kills a job) stops a run cleanly: the
+update under way is dropped, the state after the last complete update is written as the
+checkpoint with its CSVs, run.json gets status 'interrupted', and `train` returns; `--resume`
+continues from there to the same numbers as a run that was never stopped.
+
+run.json records, besides what was run, when and from what code: `started_at` / `ended_at` (UTC,
+ISO 8601), `git_rev`, `git_dirty` (uncommitted changes to the package's code) and
+`git_diff_sha256`, and one entry per process that worked on the run in `sessions`. `compare`
+ignores all of these.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -38,7 +55,8 @@ import torch
 from jepa_bench.config import DEFAULT_SETTINGS, TrainConfig, config_differences
 from jepa_bench.layout import DEFAULT_RUNS_ROOT, RunPaths, run_dir
 from jepa_bench.metrics import Progress, read_json, write_json_atomic
-from jepa_bench.rl.machine import git_revision, machine_info, resolve_device, versions
+from jepa_bench.rl.machine import (git_revision, git_state, machine_info, resolve_device,
+                                   utc_now, versions)
 from jepa_bench.errors import RunFolderError, TrainingDiverged
 from jepa_bench.rl.trainer import CHECKPOINT_VERSION, Trainer
 
@@ -48,6 +66,9 @@ LR_RULE = ("update u (0, 1, ...) uses lr * (1 - u / total_updates) when anneal_l
            "with total_updates of the new horizon, so each further update gets the lr a run of "
            "the new length would have had at that update")
 TRACKERS = ("tensorboard",)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+"""The signals that stop a run cleanly (Ctrl-C; SLURM's and most schedulers' warning before a
+kill): see the module docstring."""
 ENCODER_SNAPSHOT_STEPS = (25_000, 50_000, 100_000)
 """Env steps at which every run keeps its x-encoder's weights (preregistered in
 docs/trained-encoders.md), besides step 0 (before the first update) and its last step: the first
@@ -101,11 +122,11 @@ def _prepare_folder(paths: RunPaths, cfg: TrainConfig, seed: int, resume: bool, 
             print(f"jepa-bench train: note: no run in {paths.root} to resume; starting a fresh "
                   "one", file=sys.stderr)
         return "fresh", None
-    info = read_json(paths.run_json)
-    status = info.get("status", "unknown")
     if force:
         _force_delete(paths)
         return "fresh", None
+    info = read_run_json(paths)
+    status = info.get("status", "unknown")
     if not resume:
         if status == "complete":
             raise RunFolderError(f"run folder {paths.root} already holds a complete run; "
@@ -135,18 +156,52 @@ def _prepare_folder(paths: RunPaths, cfg: TrainConfig, seed: int, resume: bool, 
     return ("resume", info) if paths.checkpoint.exists() else ("fresh", None)
 
 
-def _load_checkpoint(path: Path, dev: torch.device, what: str) -> dict:
-    """torch.load, with one line naming the file when it is truncated, empty or not ours."""
+def read_run_json(paths: RunPaths) -> dict:
+    """A run folder's run.json, or one line naming it when it is not a JSON object (a disk that
+    filled up, an edit gone wrong): the file is left as it is."""
+    try:
+        info = read_json(paths.run_json)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        reason = first_sentence(str(exc))
+    else:
+        if isinstance(info, dict):
+            return info
+        reason = f"a JSON {type(info).__name__}, not an object"
+    aside = (f", or move it aside and pass --resume to continue from {paths.checkpoint}"
+             if paths.checkpoint.is_file() else "")
+    raise RunFolderError(f"run.json {paths.run_json} cannot be read ({reason}); it was left as "
+                         f"it is: restore it (git checkout, a copy){aside}, or start the run over "
+                         "with --force")
+
+
+def first_sentence(text: str, limit: int = 160) -> str:
+    """The first sentence of an error message's first line, whole; a longer one is cut at a
+    word and marked with '...'."""
+    line = (text.strip().splitlines() or [""])[0].strip()
+    head, dot, _ = line.partition(". ")
+    sentence = head + ("." if dot else "")
+    if len(sentence) <= limit:
+        return sentence
+    return sentence[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def _load_checkpoint(path: Path, dev: torch.device, what: str, advice: str) -> dict:
+    """torch.load, with one line naming the file when it is truncated, empty or not ours, and
+    `advice` saying what to do."""
     try:
         ckpt = torch.load(path, map_location=dev, weights_only=False)
     except Exception as exc:  # noqa: BLE001 - any unreadable file: re-raised as one line
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise RunFolderError(f"{what} {path} cannot be read ({reason[:160]}); it was left as it "
-                             "is: restore it, or start the run over with --force") from None
+        reason = first_sentence(str(exc)) or type(exc).__name__
+        raise RunFolderError(f"{what} {path} cannot be read ({reason}); it was left as it "
+                             f"is: {advice}") from None
     if not isinstance(ckpt, dict) or "agent" not in ckpt:
         raise RunFolderError(f"{what} {path} is not a jepa-bench checkpoint; it was left as it "
-                             "is: restore it, or start the run over with --force")
+                             f"is: {advice}")
     return ckpt
+
+
+RESUME_ADVICE = "restore it, or start the run over with --force"
+INIT_ADVICE = "give --init-from the checkpoints/last.pt of a run that wrote one"
 
 
 class _FolderLock:
@@ -160,8 +215,13 @@ class _FolderLock:
             import fcntl
         except ImportError:  # pragma: no cover - not on POSIX
             return
-        folder.mkdir(parents=True, exist_ok=True)
-        self.fh = open(folder / LOCK_FILE, "a+")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.fh = open(folder / LOCK_FILE, "a+")
+        except OSError as exc:  # an output, not an input: say so
+            raise RunFolderError(f"cannot use {folder} as the run folder: "
+                                 f"{exc.strerror or exc}; choose a folder you can write with "
+                                 "--out") from None
         try:
             fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -246,13 +306,81 @@ def _stopped_early(cfg: TrainConfig, trainer: Trainer) -> bool:
     return cfg.stop_embed_var > 0 and bool(rows) and rows[-1]["embed_var"] < cfg.stop_embed_var
 
 
+class Interrupted(KeyboardInterrupt):
+    """A stop signal arrived while a run trained (raised by the handler `_stop_signals` installs;
+    a KeyboardInterrupt, so that code which catches Exception lets it through)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signal_name = signal.Signals(signum).name
+
+
+@contextlib.contextmanager
+def _stop_signals(handler):
+    """SIGINT and SIGTERM call `handler` (signal.SIG_IGN: ignored) inside the block; the handlers
+    before it afterwards. Only the main thread can set handlers: elsewhere it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in before.items():
+            signal.signal(sig, signal.SIG_DFL if old is None else old)
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
+def _snapshot(trainer: Trainer) -> dict:
+    """The trainer's state now, as a checkpoint holds it, detached from the live state (tensors
+    copied; the row lists copied, since a row is never changed once appended)."""
+    state = trainer.state_dict()
+    rows = {key: list(state.pop(key)) for key in ("metric_rows", "episode_rows")}
+    return {**copy.deepcopy(state), **rows}
+
+
+def _created_by(folder: Path) -> Path | None:
+    """The outermost of `folder` and its parents that does not exist yet (what making `folder`
+    creates); None if `folder` exists."""
+    created = None
+    for path in (folder, *folder.parents):
+        if path.exists():
+            break
+        created = path
+    return created
+
+
+def _remove_if_unused(folder: Path, created: Path | None) -> None:
+    """Undo making `folder` (up to `created`) when it holds nothing but the writer lock: a run
+    refused after the lock was taken leaves no trace."""
+    if created is None or not folder.is_dir():
+        return
+    if {p.name for p in folder.iterdir()} - {LOCK_FILE}:
+        return
+    (folder / LOCK_FILE).unlink(missing_ok=True)
+    for path in (folder, *folder.parents):
+        try:
+            path.rmdir()
+        except OSError:  # not empty (another writer), or gone
+            return
+        if path == created:
+            return
+
+
 def train(cfg: TrainConfig, seed: int, out_dir: str | Path, config_name: str = "custom",
           device: str = "auto", threads: int | None = None, resume: bool = False,
           force: bool = False, progress: bool = True, command: str | None = None,
           stop_after_updates: int | None = None, init_from: str | Path | None = None,
           settings: str | None = None, track: str | None = None,
           grad_diagnostic: bool = False) -> dict:
-    """Train one run into `out_dir`; returns the final run.json content.
+    """Train one run into `out_dir`; returns the final run.json content: status 'complete', or
+    'interrupted' when SIGINT or SIGTERM stopped it (`interrupted_by` names the signal; the
+    checkpoint holds the last complete update and --resume continues it).
 
     `init_from` starts a fresh run from the weights (all networks, not the optimiser) of another
     run's checkpoint, e.g. a collapsed encoder for the recovery experiment.
@@ -265,20 +393,58 @@ def train(cfg: TrainConfig, seed: int, out_dir: str | Path, config_name: str = "
     if seed < 0:
         raise ValueError(f"seed={seed} must be >= 0")
     check_tracker(track)
+    if init_from is not None and not Path(init_from).is_file():
+        raise ValueError(f"--init-from {init_from}: no such file; {INIT_ADVICE} "
+                         "(e.g. runs/j1g0r0/seed0/checkpoints/last.pt)")
     dev = resolve_device(device)
     if threads is not None:
         if threads <= 0:
             raise ValueError(f"threads={threads} must be a positive integer")
         torch.set_num_threads(threads)
     paths = RunPaths(Path(out_dir))
-    lock = _FolderLock(paths.root)
-    try:
-        return _train(cfg, seed, paths, dev, config_name=config_name, resume=resume, force=force,
-                      progress=progress, command=command, stop_after_updates=stop_after_updates,
-                      init_from=init_from, settings=settings, track=track,
-                      grad_diagnostic=grad_diagnostic)
-    finally:
-        lock.release()
+    created = _created_by(paths.root)
+    with _stop_signals(_raise_interrupted):
+        lock = _FolderLock(paths.root)
+        try:
+            return _train(cfg, seed, paths, dev, config_name=config_name, resume=resume,
+                          force=force, progress=progress, command=command,
+                          stop_after_updates=stop_after_updates, init_from=init_from,
+                          settings=settings, track=track, grad_diagnostic=grad_diagnostic)
+        finally:
+            lock.release()
+            _remove_if_unused(paths.root, created)
+
+
+def _lr_segments(old_info: dict | None, trainer: Trainer, cfg: TrainConfig) -> list[dict]:
+    """run.json's lr_schedule segments: those recorded, and one more when this call starts a
+    new horizon."""
+    segments = list(((old_info or {}).get("lr_schedule") or {}).get("segments") or [])
+    if not segments and trainer.update > 0:  # a run from before lr_schedule was recorded
+        segments = [{"first_update": 0,
+                     "total_updates": (old_info or {}).get("total_updates", cfg.num_updates)}]
+    if not segments or segments[-1]["total_updates"] != cfg.num_updates:
+        segments.append({"first_update": trainer.update, "total_updates": cfg.num_updates})
+    return segments
+
+
+def _provenance(old_info: dict | None, trainer: Trainer) -> dict:
+    """run.json's record of when and from what code: this session appended to the earlier
+    ones; started_at is the first session's start, git_dirty whether any session's code had
+    uncommitted changes (None: no session could tell)."""
+    session = {"started_at": utc_now(), "ended_at": None, "end": None,
+               "first_update": trainer.update, "git_rev": git_revision(), **git_state()}
+    sessions = list((old_info or {}).get("sessions") or []) + [session]
+    flags = [s.get("git_dirty") for s in sessions]
+    dirty = True if True in flags else (False if False in flags else None)
+    return {"started_at": (old_info or {}).get("started_at") or session["started_at"],
+            "ended_at": None, "git_rev": session["git_rev"], "git_dirty": dirty,
+            "git_diff_sha256": session["git_diff_sha256"], "sessions": sessions}
+
+
+def _end_session(info: dict, how: str) -> None:
+    """Stamp the end of this session (and of the run so far) into `info`."""
+    info["ended_at"] = info["sessions"][-1]["ended_at"] = utc_now()
+    info["sessions"][-1]["end"] = how
 
 
 def _train(cfg: TrainConfig, seed: int, paths: RunPaths, dev: torch.device, *, config_name: str,
@@ -293,7 +459,7 @@ def _train(cfg: TrainConfig, seed: int, paths: RunPaths, dev: torch.device, *, c
     grad_diagnostic = bool(grad_diagnostic or (old_info or {}).get("grad_diagnostic"))
     trainer = Trainer(cfg, seed, dev, grad_diagnostic=grad_diagnostic)
     if action in ("resume", "extend"):
-        ckpt = _load_checkpoint(paths.checkpoint, dev, "checkpoint")
+        ckpt = _load_checkpoint(paths.checkpoint, dev, "checkpoint", RESUME_ADVICE)
         saved = dict(ckpt.get("config") or {})
         grown = saved.get("total_steps", 0) <= cfg.total_steps
         saved["total_steps"] = cfg.total_steps
@@ -304,18 +470,13 @@ def _train(cfg: TrainConfig, seed: int, paths: RunPaths, dev: torch.device, *, c
                                  "(config, seed or format); use --force to start over")
         trainer.load_state_dict(ckpt)
     elif init_from is not None:
-        source = _load_checkpoint(Path(init_from), dev, "--init-from")
+        source = _load_checkpoint(Path(init_from), dev, "--init-from", INIT_ADVICE)
         try:
             trainer.agent.load_state_dict(source["agent"])
         except (KeyError, RuntimeError) as exc:
             raise RunFolderError(f"--init-from {init_from}: weights do not fit this "
-                                 f"configuration ({str(exc).splitlines()[0]})") from None
-    segments = list(((old_info or {}).get("lr_schedule") or {}).get("segments") or [])
-    if not segments and trainer.update > 0:  # a run from before lr_schedule was recorded
-        segments = [{"first_update": 0,
-                     "total_updates": (old_info or {}).get("total_updates", cfg.num_updates)}]
-    if not segments or segments[-1]["total_updates"] != cfg.num_updates:
-        segments.append({"first_update": trainer.update, "total_updates": cfg.num_updates})
+                                 f"configuration ({first_sentence(str(exc))})") from None
+    segments = _lr_segments(old_info, trainer, cfg)
 
     info = {
         "config_name": config_name, "seed": seed, "settings": settings or DEFAULT_SETTINGS,
@@ -323,7 +484,8 @@ def _train(cfg: TrainConfig, seed: int, paths: RunPaths, dev: torch.device, *, c
         "env_steps": trainer.global_step, "updates": trainer.update,
         "total_updates": cfg.num_updates, "device": str(dev),
         "precision": trainer.agent.precision,
-        "threads": torch.get_num_threads(), "versions": versions(), "git_rev": git_revision(),
+        "threads": torch.get_num_threads(), "versions": versions(),
+        **_provenance(old_info, trainer),
         "machine": machine_info(),
         "command": command or " ".join(sys.argv), "error": None,
         "init_from": str(init_from) if init_from is not None else None,
@@ -334,17 +496,20 @@ def _train(cfg: TrainConfig, seed: int, paths: RunPaths, dev: torch.device, *, c
         info["commands"] = old_info.get("commands", [old_info["command"]]) + [info["command"]]
     elif old_info and old_info.get("commands"):
         info["commands"] = old_info["commands"]
-    write_json_atomic(paths.run_json, info)
-    if trainer.update == 0:  # the encoder at initialisation (or as --init-from loaded it)
-        trainer.save_encoder(paths)
     label = f"{config_name}/seed{seed}"
     bar = Progress(cfg.num_updates * cfg.batch_size, label, enabled=progress)
     done_here = 0
     started = time.monotonic()
+    last_good = None  # the state after the last complete update: what a stop signal keeps
     try:
+        last_good = _snapshot(trainer)
+        write_json_atomic(paths.run_json, info)
+        if trainer.update == 0:  # the encoder at initialisation (or as --init-from loaded it)
+            trainer.save_encoder(paths)
         while trainer.update < cfg.num_updates and not _stopped_early(cfg, trainer):
             before = trainer.global_step
             row = trainer.step()
+            last_good = _snapshot(trainer)
             done_here += 1
             last = trainer.update == cfg.num_updates or _stopped_early(cfg, trainer)
             if last or any(before < s <= trainer.global_step for s in ENCODER_SNAPSHOT_STEPS):
@@ -370,13 +535,29 @@ def _train(cfg: TrainConfig, seed: int, paths: RunPaths, dev: torch.device, *, c
         trainer.write_csvs(paths)  # every row finished before the failure
         info.update(status="failed", error=str(exc), env_steps=trainer.global_step,
                     updates=trainer.update)
+        _end_session(info, "failed")
         write_json_atomic(paths.run_json, info)
         raise
+    except KeyboardInterrupt as exc:
+        if last_good is None:  # stopped before anything was written
+            raise
+        with _stop_signals(signal.SIG_IGN):  # a second Ctrl-C must not cut the save short
+            bar.close()
+            tracker.close()
+            trainer.load_state_dict(last_good)  # the update under way is dropped
+            trainer.save(paths)
+            how = getattr(exc, "signal_name", "SIGINT")
+            info.update(status="interrupted", interrupted_by=how, env_steps=trainer.global_step,
+                        updates=trainer.update)
+            _end_session(info, f"interrupted ({how})")
+            write_json_atomic(paths.run_json, info)
+        return info
     bar.close()
     tracker.close()
     if done_here == 0:  # resumed a finished checkpoint whose CSVs were deleted: write them back
         trainer.write_csvs(paths)
     info.update(status="complete", env_steps=trainer.global_step, updates=trainer.update,
                 wall_time=round(trainer.wall_time, 3))
+    _end_session(info, "complete")
     write_json_atomic(paths.run_json, info)
     return info

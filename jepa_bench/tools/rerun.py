@@ -3,8 +3,13 @@
     jepa-bench rerun-check results/runs/j1g1r0/seed0            # its seeds: results/runs/j1g1r0/
     jepa-bench rerun-check RUN_DIR --seeds-of DIR --out /tmp/rerun
 
-The run is trained again from the command in its run.json (same configuration, seed, steps,
-settings, renderer and --threads; output into a new folder), then:
+The run is trained again from the configuration its run.json records, not from the command line
+it was started with (a run made before `--settings` existed has none on its command line, and
+replaying it would train under today's default set): the configuration name, the settings set
+(a run.json without one was made with 'v1'), each recorded field that differs from what that
+name and set give as `--set`, the seed, total_steps and thread count, into a new folder. When
+no such command gives back the recorded config (a field this version does not know, a switch
+the name does not allow) it refuses in one line before training anything. Then:
 
 - "same run": metrics.csv and episodes.csv agree cell for cell apart from the timing columns
   (`jepa-bench compare`). Expect this only on the same CPU kind (model and vector instruction
@@ -22,50 +27,74 @@ settings, renderer and --threads; output into a new folder), then:
 from __future__ import annotations
 
 import csv
-import shlex
 import tempfile
+from dataclasses import fields
 from pathlib import Path
 from typing import Callable
 
 from jepa_bench.analysis.compare import describe
-from jepa_bench.config import config_differences
+from jepa_bench.config import (SWITCH_KEYS, TrainConfig, config_differences, get_config,
+                               resolve)
 from jepa_bench.layout import RunPaths
 from jepa_bench.metrics import read_json
 from jepa_bench.analysis.stats import CI_LEVEL, final_return, prediction_interval
 
 VERDICTS = ("same run", "same distribution", "different")
-_DROP_FLAGS = ("--resume", "--force", "--quiet")
-_DROP_VALUES = ("--out", "--track")
+LEGACY_SETTINGS = "v1"
+"""The settings set of a run.json that records none: runs made before settings sets existed."""
+
+
+def recorded_overrides(info: dict) -> tuple[str, dict]:
+    """(settings set, --set overrides) that give back the config `info` (a run.json) records
+    under its configuration name; ValueError, in one line, when none can."""
+    name, settings = info.get("config_name"), info.get("settings") or LEGACY_SETTINGS
+    recorded = info.get("config") or {}
+    where = f"run.json of {name}/seed{info.get('seed')}"
+    get_config(str(name))  # an unknown name: one line
+    known = {f.name: f.default for f in fields(TrainConfig)}
+    unknown = sorted(set(recorded) - set(known))
+    if unknown:
+        raise ValueError(f"{where} records config fields this version does not know "
+                         f"({', '.join(unknown)}); rerun it with the jepa-bench it was made with "
+                         f"(git_rev {info.get('git_rev', 'unknown')})")
+    base = resolve(name, settings=settings).to_dict()
+    diff = config_differences(base, recorded)
+    fixed = [k for k in diff if k in SWITCH_KEYS]
+    if fixed:
+        raise ValueError(f"{where} records {', '.join(f'{k}={recorded.get(k)!r}' for k in fixed)}"
+                         f", which configuration {name!r} fixes otherwise; this record and its "
+                         "name cannot be made to agree, so there is nothing to rerun")
+    return settings, {k: recorded.get(k, known[k]) for k in diff}
 
 
 def rerun_args(info: dict, out: Path) -> list[str]:
-    """The `jepa-bench train` arguments of the run that `info` (its run.json) records, writing to
-    `out`: its own --out, --resume, --force and --track left out, --threads as recorded."""
+    """The `jepa-bench train` arguments that train again the run `info` (its run.json) records,
+    into `out`: built from its recorded config (`recorded_overrides`), seed, threads and device
+    (the CPU when it ran on the CPU), never from its command line."""
     if info.get("init_from"):
         raise ValueError("rerun-check cannot rerun a run that started from another run's weights "
                          "(--init-from); rerun that run first")
-    if len(info.get("commands") or []) > 1:
+    segments = (info.get("lr_schedule") or {}).get("segments") or []
+    if len(info.get("commands") or []) > 1 or len(segments) > 1:
         raise ValueError("rerun-check cannot rerun an extended run (run.json `commands` lists "
                          "several); rerun its commands one after the other by hand")
-    words = shlex.split(info.get("command") or "")
-    if words[:2] != ["jepa-bench", "train"]:
-        raise ValueError(f"run.json command {info.get('command')!r} is not a `jepa-bench train` "
-                         "command")
-    args, skip = [], False
-    for word in words[2:]:
-        if skip:
-            skip = False
-            continue
-        name = word.split("=", 1)[0]
-        if name in _DROP_VALUES:
-            skip = "=" not in word
-            continue
-        if word in _DROP_FLAGS:
-            continue
-        args.append(word)
-    if not any(a.split("=", 1)[0] == "--threads" for a in args):
-        args += ["--threads", str(info["threads"])]
-    return ["train", *args, "--out", str(out), "--quiet"]
+    settings, overrides = recorded_overrides(info)
+    total = overrides.pop("total_steps", TrainConfig.total_steps)
+    sets = [w for k, v in sorted(overrides.items()) for w in ("--set", f"{k}={_word(v)}")]
+    device = "cpu" if str(info.get("device", "cpu")) == "cpu" else "auto"
+    extra = ["--grad-diagnostic"] if info.get("grad_diagnostic") else []
+    return ["train", "--config", info["config_name"], "--seed", str(info["seed"]),
+            "--total-steps", str(total), "--settings", settings, *sets,
+            "--threads", str(info["threads"]), "--device", device, *extra,
+            "--out", str(out), "--quiet"]
+
+
+def _word(value) -> str:
+    """A config value as `--set` reads it back: repr for floats (every digit), lower-case
+    booleans."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def run_final_return(folder: Path) -> float:
@@ -108,13 +137,22 @@ def rerun_check(run_dir: Path, train: Callable[[list[str]], int],
     paths = RunPaths(Path(run_dir))
     if not paths.run_json.is_file():
         raise ValueError(f"{run_dir} holds no run.json; rerun-check takes a finished run folder")
-    info = read_json(paths.run_json)
+    try:
+        info = read_json(paths.run_json)
+    except ValueError as exc:  # not JSON: json's message names no file
+        raise ValueError(f"{paths.run_json} is not valid JSON ({exc}); restore it (git checkout, "
+                         "a copy) before rerunning it") from None
     if info.get("status") != "complete":
         raise ValueError(f"{run_dir} is not a complete run (status {info.get('status')!r})")
     out = Path(out) if out else Path(tempfile.mkdtemp(prefix="jepa-bench-rerun-")) / "run"
     code = train(rerun_args(info, out))
     if code != 0:
         raise ValueError(f"the rerun into {out} failed with exit status {code}")
+    made = read_json(RunPaths(out).run_json).get("config") or {}
+    diff = config_differences(made, info.get("config") or {})
+    if diff:  # the contract rerun_args keeps, checked on what was trained
+        raise ValueError(f"the rerun in {out} was made with another config than {run_dir} "
+                         f"(differs in: {', '.join(diff)})")
     here, there = machine_info(), info.get("machine") or {}
     machines = (f"committed on {there.get('cpu', 'an unrecorded CPU')}, rerun on {here['cpu']} "
                 f"(torch {info.get('versions', {}).get('torch', '?')} vs "

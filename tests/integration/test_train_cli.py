@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -60,21 +61,36 @@ def test_same_seed_gives_identical_csvs_apart_from_timing(tmp_path):
     assert main(["compare", str(tmp_path / "a"), str(tmp_path / "c")]) == 1
 
 
-# `jepa-bench train` in a child process that SIGKILLs itself inside a chosen minibatch step: a
-# deterministic stop point, halfway through an update, after the checkpoints of those before it.
-KILLED_TRAIN = """
+# `jepa-bench train` in a child process that sends itself a signal (argv[1]) inside a chosen
+# minibatch step (argv[2], counted over this process): a deterministic stop point, halfway
+# through an update, after the updates before it.
+SIGNALLED_TRAIN = """
 import os, signal, sys
-import jepa_bench.rl.run as train
+import jepa_bench.rl.trainer as trainer
 from jepa_bench.cli import main
-kill_at, calls, real = int(sys.argv[1]), [0], train.minibatch_loss
-def dying(*args, **kwargs):
+sig, at, calls, real = signal.Signals[sys.argv[1]], int(sys.argv[2]), [0], trainer.minibatch_step
+def signalled(*args, **kwargs):
     calls[0] += 1
-    if calls[0] == kill_at:
-        os.kill(os.getpid(), signal.SIGKILL)
+    if calls[0] == at:
+        os.kill(os.getpid(), sig)
     return real(*args, **kwargs)
-train.minibatch_loss = dying
-sys.exit(main(sys.argv[2:]))
+trainer.minibatch_step = signalled
+sys.exit(main(sys.argv[3:]))
 """
+
+
+def _signalled(out, steps, sig, at, extra=()):
+    """`jepa-bench train` into `out` in a child that sends itself `sig` in minibatch step `at`."""
+    cmd = [sys.executable, "-c", SIGNALLED_TRAIN, sig, str(at), "train", "--config", "j1g1r0",
+           "--seed", "0", "--total-steps", str(steps), "--out", str(out), *TINY, *extra]
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          timeout=300)
+
+
+def _per_update():
+    """Minibatch steps in one update of the TINY runs."""
+    cfg = resolve("j1g1r0", {"num_envs": 2, "num_steps": 16, "depth": 1})
+    return cfg.update_epochs * cfg.num_minibatches
 
 
 def test_killed_process_resumes_to_the_same_metrics(tmp_path):
@@ -83,13 +99,10 @@ def test_killed_process_resumes_to_the_same_metrics(tmp_path):
     assert _train(ref, steps=steps) == 0
 
     out = tmp_path / "killed"
-    cfg = resolve("j1g1r0", {"num_envs": 2, "num_steps": 16, "depth": 1})
-    per_update = cfg.update_epochs * cfg.num_minibatches  # minibatch steps in one update
+    per_update = _per_update()
     kill_at = 3 * per_update + per_update // 2  # inside update 4, after 3 checkpoints
-    cmd = [sys.executable, "-c", KILLED_TRAIN, str(kill_at), "train", "--config", "j1g1r0",
-           "--seed", "0", "--total-steps", str(steps), "--out", str(out), *TINY]
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
-    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    proc = _signalled(out, steps, "SIGKILL", kill_at)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert json.loads((out / "run.json").read_text())["status"] == "running"
     assert len(_rows(out / "metrics.csv")) == 3  # the rows of the last checkpoint, no more
 
@@ -97,6 +110,77 @@ def test_killed_process_resumes_to_the_same_metrics(tmp_path):
     assert json.loads((out / "run.json").read_text())["status"] == "complete"
     for name in ("metrics.csv", "episodes.csv"):
         assert _rows(out / name) == _rows(ref / name)
+
+
+def _checkpoint_update(out):
+    import torch
+    return torch.load(out / "checkpoints" / "last.pt", weights_only=False)["update"]
+
+
+@pytest.mark.slow  # about 12 s: two child processes, each importing torch
+def test_sigint_and_sigterm_stop_cleanly_and_resume_to_the_same_run(tmp_path):
+    """Issue 28 item 3: Ctrl-C (SIGINT) or SIGTERM halfway through an update keeps every
+    complete update (here between periodic checkpoints), marks the run 'interrupted', says in
+    one line how to resume and exits 128 + the signal's number; resumed, it is the same run."""
+    steps, per_update = 320, _per_update()  # 10 updates of 32 steps
+    every5 = ["--set", "checkpoint_every=5"]
+    ref = tmp_path / "ref"
+    assert _train(ref, steps=steps, extra=every5) == 0
+    out = tmp_path / "stopped"
+    for sig, code, at, done in (("SIGINT", 130, 3 * per_update + 2, 3),
+                                ("SIGTERM", 143, 4 * per_update - 1, 6)):
+        extra = every5 + (["--resume"] if sig == "SIGTERM" else [])
+        proc = _signalled(out, steps, sig, at, extra)
+        assert proc.returncode == code, proc.stderr
+        err = proc.stderr.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+        assert err.startswith(f"jepa-bench train: stopped by {sig} at env step {32 * done} ")
+        assert err.endswith("--resume") and "--force" not in err
+        info = json.loads((out / "run.json").read_text())
+        assert (info["status"], info["interrupted_by"]) == ("interrupted", sig)
+        assert (info["updates"], info["env_steps"]) == (done, 32 * done)
+        assert info["sessions"][-1]["end"] == f"interrupted ({sig})" and info["ended_at"]
+        assert _checkpoint_update(out) == done  # the last complete update, not update 0 or 5
+        assert _rows(out / "metrics.csv") == _rows(ref / "metrics.csv")[:done]
+    assert _train(out, steps=steps, extra=every5 + ["--resume"]) == 0
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "complete" and "interrupted_by" not in info
+    assert [s["end"] for s in info["sessions"]] == ["interrupted (SIGINT)",
+                                                    "interrupted (SIGTERM)", "complete"]
+    assert main(["compare", str(ref), str(out)]) == 0
+
+
+# a run started as a child process, then stopped from outside at whatever point it has reached
+SIGNAL_FROM_OUTSIDE = [sys.executable, "-m", "jepa_bench", "train", "--config", "j1g1r0",
+                       "--seed", "0", "--total-steps", "960", *TINY]
+
+
+@pytest.mark.slow  # about 20 s: three child processes, each importing torch
+def test_signals_from_outside_stop_a_real_run_that_resumes_to_the_same_run(tmp_path):
+    import time
+    ref, out = tmp_path / "ref", tmp_path / "run"
+    assert _train(ref, steps=960) == 0
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        extra = ["--resume"] if sig == signal.SIGTERM else []
+        child = subprocess.Popen([*SIGNAL_FROM_OUTSIDE, "--out", str(out), *extra],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        before = json.loads((out / "run.json").read_text())["updates"] if extra else 0
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # until this child has made an update of its own
+            try:
+                if json.loads((out / "run.json").read_text())["updates"] > before:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass
+            time.sleep(0.05)
+        child.send_signal(sig)
+        _, err = child.communicate(timeout=120)
+        assert child.returncode == 128 + sig.value, err
+        assert len(err.strip().splitlines()) == 1 and err.strip().endswith("--resume")
+        info = json.loads((out / "run.json").read_text())
+        assert info["status"] == "interrupted" and 0 < info["updates"] < 30
+    assert _train(out, steps=960, extra=["--resume"]) == 0
+    assert main(["compare", str(ref), str(out)]) == 0
 
 
 def test_complete_run_is_not_overwritten_without_resume_or_force(tmp_path, capsys):
@@ -317,3 +401,129 @@ def test_rerun_check_says_same_run_then_judges_the_distribution(tmp_path, capsys
                                                                rel=1e-3)
     assert judge(22.5, [20.0, 22.0, 24.0])[0] == "same distribution"
     assert judge(60.0, [20.0, 22.0, 24.0])[0] == "different"
+
+
+# --- issue 28: errors that point the right way, rerun from the record, provenance ----------------
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def _files(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_corrupt_run_json_is_named_with_what_to_do(tmp_path, capsys):
+    """Item 4: train --resume, train and compare name the file and say what to do; nothing
+    changes; --force still starts over."""
+    good, out = tmp_path / "good", tmp_path / "run"
+    assert _train(good) == 0 and _train(out) == 0
+    text = (out / "run.json").read_text()
+    (out / "run.json").write_text(text[:300])  # cut short, as by a full disk
+    before = _files(out)
+    capsys.readouterr()
+    for extra in (["--resume"], []):
+        assert _train(out, extra=extra) == 2
+        err = _one_line(capsys)
+        assert f"run.json {out / 'run.json'} cannot be read (" in err
+        assert "restore it" in err and "--force" in err and "--resume to continue" in err
+        assert _files(out) == before
+    assert main(["compare", str(good), str(out)]) == 2
+    err = _one_line(capsys)
+    assert f"{out / 'run.json'} is not valid JSON (" in err and "restore it" in err
+    assert _train(out, extra=["--force"]) == 0
+    assert json.loads((out / "run.json").read_text())["status"] == "complete"
+
+
+def test_an_out_that_cannot_be_made_is_an_output_error(tmp_path, capsys):
+    """Item 6: a folder that cannot be created is an output problem, not 'run the stage that
+    writes it'."""
+    if not os.path.isdir("/proc/self"):
+        pytest.skip("needs Linux's /proc, where no folder can be made")
+    assert _train("/proc/nope") == 2
+    err = _one_line(capsys)
+    assert "cannot use /proc/nope" in err and "--out" in err and "cannot read" not in err
+    assert main(["theory", "--out", "/proc/nope/theory.md"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "cannot use /proc/nope" in err and "run the stage that writes it" not in err
+    # an input that is missing still says so
+    assert main(["claims", "--summary", str(tmp_path / "none"), "--out", "/proc/nope/c.md"]) == 2
+    assert "cannot read" in _one_line(capsys)
+
+
+def test_init_from_a_missing_or_unreadable_file_leaves_no_folder(tmp_path, capsys):
+    """Item 6: --init-from a missing file is refused before anything is written; an unreadable
+    one is refused with its whole first sentence; neither advises --force or leaves a folder."""
+    donor = tmp_path / "donor"
+    assert _train(donor) == 0
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes((donor / "checkpoints" / "last.pt").read_bytes()[:3000])
+    capsys.readouterr()
+    for source, reason in ((tmp_path / "nothere.pt", "no such file"),
+                           (truncated, "failed finding central directory.)")):
+        out = tmp_path / "new" / "run"
+        assert _train(out, extra=["--init-from", str(source)]) == 2
+        err = _one_line(capsys)
+        assert f"--init-from {source}" in err and reason in err, err
+        assert "--force" not in err and "checkpoints/last.pt" in err
+        assert not (tmp_path / "new").exists()
+
+
+def test_an_unreadable_checkpoint_message_ends_on_a_whole_sentence(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _train(out) == 0
+    info = json.loads((out / "run.json").read_text())
+    (out / "run.json").write_text(json.dumps({**info, "status": "running"}))
+    ckpt = out / "checkpoints" / "last.pt"
+    ckpt.write_bytes(ckpt.read_bytes()[:3000])
+    capsys.readouterr()
+    assert _train(out, extra=["--resume"]) == 2
+    err = _one_line(capsys)
+    assert "(PytorchStreamReader failed reading zip archive: failed finding central " \
+           "directory.); it was left as it is: restore it, or start the run over with --force" \
+           in err
+
+
+def test_rerun_check_reruns_the_recorded_configuration_not_the_command(tmp_path, capsys):
+    """Item 2: a run.json whose command has no --settings (made before the default changed) is
+    rerun under the settings set and fields it records: the same run."""
+    root = tmp_path / "j1g1r0"
+    assert _train(root / "seed0", steps=64, extra=["--settings", "v1"]) == 0
+    info = json.loads((root / "seed0" / "run.json").read_text())
+    del info["settings"]  # as the v1 reference runs: no settings key, no --settings
+    info["command"] = info["command"].replace(" --settings v1", "")
+    (root / "seed0" / "run.json").write_text(json.dumps(info))
+    capsys.readouterr()
+    assert main(["rerun-check", str(root / "seed0"), "--out", str(tmp_path / "re")]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("same run: ")
+    made = json.loads((tmp_path / "re" / "run.json").read_text())
+    assert made["settings"] == "v1" and made["config"] == info["config"]
+
+
+def test_rerun_check_refuses_a_record_its_name_cannot_give(tmp_path, capsys):
+    run = tmp_path / "j1g1r0" / "seed0"
+    assert _train(run, steps=64) == 0
+    info = json.loads((run / "run.json").read_text())
+    info["config"]["jepa"] = False  # j1g1r0 always has the JEPA loss
+    (run / "run.json").write_text(json.dumps(info))
+    capsys.readouterr()
+    assert main(["rerun-check", str(run), "--out", str(tmp_path / "re")]) == 2
+    err = _one_line(capsys)
+    assert "jepa=False" in err and "cannot be made to agree" in err
+    assert not (tmp_path / "re").exists()
+
+
+def test_run_json_records_when_and_from_what_code(tmp_path):
+    """Item 8: UTC start and end, and whether the package's code had uncommitted changes."""
+    import re
+    assert _train(tmp_path / "run") == 0
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    stamp = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+    assert stamp.fullmatch(info["started_at"]) and stamp.fullmatch(info["ended_at"])
+    assert info["started_at"] <= info["ended_at"]
+    assert info["git_dirty"] in (True, False, None)
+    assert (info["git_diff_sha256"] is not None) == bool(info["git_dirty"])
+    (session,) = info["sessions"]
+    assert session["end"] == "complete" and session["git_rev"] == info["git_rev"]
