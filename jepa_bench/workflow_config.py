@@ -4,8 +4,10 @@ Snakemake's own `validate` reports a bad value as a multi-line jsonschema dump t
 the key; `config_error` gives the first problem as one line, `config total_steps=0 is not
 allowed: must be >= 1 ...`. `seeds_from_command_line` accepts `snakemake --config seeds=[0,1]`,
 whose items Snakemake hands over as strings. `manifest_error` / `write_manifest`: one results
-folder holds one experiment ({results_root}/experiment.json). `device_error`: device=cuda on a
-machine without CUDA. `clear_stale_locks`: a killed Snakemake's locks do not block the rerun.
+folder holds one experiment ({results_root}/experiment.json). `runs_root_error`: run folders the
+pipeline would reuse (a runs_root shared with another preset) that were made with other
+settings. `device_error`: device=cuda on a machine without CUDA. `clear_stale_locks`: a killed
+Snakemake's locks do not block the rerun.
 common.smk prints any of these errors as one line and exits with status 2.
 """
 
@@ -201,6 +203,60 @@ def write_manifest(config: dict, runs_root: str) -> Path:
                                   sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, path)
     return path
+
+
+# --- run folders shared between presets --------------------------------------------------------
+# Snakemake reuses a run folder that exists (it has no metadata for files it did not write), so a
+# runs_root that another preset filled with other settings (steps, overrides, settings set) would
+# be taken as it is; only the aggregate would notice, after the manifest had been written.
+
+RUN_EXPERIMENTS = ("figure3", "curves")
+"""The experiments whose runs live in {runs_root}/{configuration}/seed{seed}."""
+
+
+def runs_root_error(config: dict, runs_root: str) -> str | None:
+    """One line when a run folder the Figure 3 runs would reuse under `runs_root` was made with
+    another config than `config` asks (configuration, settings set, renderer, train_overrides,
+    total_steps); None when every existing one matches or none exists. Advises a runs_root of
+    its own, never deleting what is there (it may be committed reference runs)."""
+    if not set(RUN_EXPERIMENTS) & set(config["experiments"]):
+        return None
+    from jepa_bench.config import config_differences, parse_overrides, resolve
+    from jepa_bench.layout import RunPaths
+
+    try:
+        overrides = {**parse_overrides(config["train_overrides"]),
+                     "total_steps": config["total_steps"], "renderer": config["renderer"]}
+        wanted = {name: resolve(name, overrides, settings=config["settings"]).to_dict()
+                  for name in config["configurations"]}
+    except ValueError as exc:
+        return f"config train_overrides={config['train_overrides']!r} is not allowed: {exc}"
+    results = Path(config["results_root"])
+    advice = ("write this experiment to a fresh folder, e.g. --config results_root=results/<name>"
+              if Path(runs_root) == results / "runs" else
+              f"give this experiment runs of its own, e.g. --config runs_root={results}/runs")
+    stale = []
+    for name, want in wanted.items():
+        for seed in config["seeds"]:
+            path = RunPaths.of(runs_root, name, seed).run_json
+            if not path.is_file():
+                continue
+            try:
+                have = json.loads(path.read_text(encoding="utf-8")).get("config") or {}
+            except (OSError, ValueError, AttributeError) as exc:
+                return (f"{path} cannot be read ({exc}); the pipeline would reuse that run "
+                        f"folder: restore it (git checkout, a copy), or {advice}")
+            diff = config_differences(have, want)
+            if diff:
+                stale.append((path.parent, diff, have, want))
+    if not stale:
+        return None
+    folder, diff, have, want = stale[0]
+    shown = ", ".join(f"{k}={have.get(k, want.get(k))!r} (asked: {want[k]!r})" for k in diff[:3])
+    more = f" and {len(diff) - 3} more field(s)" if len(diff) > 3 else ""
+    return (f"runs_root {runs_root} holds {len(stale)} run folder(s) made with other settings "
+            f"than this config asks, which the pipeline would reuse instead of training: "
+            f"{folder} has {shown}{more}; {advice}")
 
 
 # --- device -------------------------------------------------------------------------------------

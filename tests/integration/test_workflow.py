@@ -67,17 +67,54 @@ def test_precision_preset_trains_each_seed_once_per_arm(tmp_path, dry_run):
                       "all": 1, "total": 14}
 
 
-def test_full_grid_reuses_the_default_pipelines_runs(tmp_path, dry_run):
-    """Run folders of the paper's four configurations that exist are not trained again."""
+def _default_runs(runs, **fields):
+    """The default preset's 4 x 5 run folders under `runs`, each run.json with the config that
+    preset trains (`fields` changed), the CSVs empty."""
+    from jepa_bench.config import resolve
+
     default = yaml.safe_load((REPO / "workflow" / "config" / "config.yaml").read_text())
-    runs = tmp_path / "shared-runs"
     for name in default["configurations"]:
+        config = resolve(name, {"total_steps": default["total_steps"]},
+                         settings=default["settings"]).to_dict() | fields
         for seed in default["seeds"]:
-            for file in RunPaths.of(runs, name, seed).results():
+            paths = RunPaths.of(runs, name, seed)
+            for file in paths.results():
                 file.parent.mkdir(parents=True, exist_ok=True)
                 file.write_text("")
+            paths.run_json.write_text(json.dumps({"config_name": name, "seed": seed,
+                                                  "status": "complete", "config": config}))
+
+
+def test_full_grid_reuses_the_default_pipelines_runs(tmp_path, dry_run):
+    """Run folders of the paper's four configurations that exist are not trained again."""
+    runs = tmp_path / "shared-runs"
+    _default_runs(runs)
     counts = dry_run(tmp_path, "--configfile", "workflow/config/full-grid.yaml", runs_root=runs)
     assert counts["train"] == 55 - 20
+
+
+@pytest.mark.parametrize("dry", [True, False])
+def test_shared_runs_made_with_other_settings_are_refused_before_anything_is_written(
+        tmp_path, snakemake, dry):
+    """Issue 28 item 5: the full grid with total_steps=20000 would reuse the default preset's
+    100k-step runs; refused at parse time, in the dry run as in the real one, before
+    experiment.json is written, and without advice to delete them."""
+    runs, results = tmp_path / "shared-runs", tmp_path / "fg3"
+    _default_runs(runs)
+    res = snakemake(*(["-n"] if dry else ["-c1"]), "--configfile",
+                    "workflow/config/full-grid.yaml", "--config", "total_steps=20000",
+                    f"results_root={results}", f"runs_root={runs}")
+    assert res.returncode == 2, res.stderr + res.stdout
+    line = res.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"jepa-bench workflow: error: runs_root {runs} holds 20 run folder(s) "
+                           "made with other settings")
+    assert "total_steps=100000 (asked: 20000)" in line and f"runs_root={results}/runs" in line
+    assert "delete" not in line and "Traceback" not in res.stderr
+    assert not results.exists()
+    # the corrected command, into the same folder, is not refused
+    res = snakemake("-n", "--configfile", "workflow/config/full-grid.yaml", "--config",
+                    "total_steps=20000", f"results_root={results}", f"runs_root={results}/runs")
+    assert res.returncode == 0, res.stderr
 
 
 def test_config_is_validated_against_the_schema(tmp_path, snakemake):

@@ -211,3 +211,63 @@ def test_the_schema_enums_are_the_package_names():
     assert all(e == list(SETTINGS) for e in found["settings"]) and len(found["settings"]) == 3
     assert found["recovery_algorithms"] == [list(ALGORITHMS)]
     assert found["renderer"] == [list(CHOICES["renderer"])]
+
+
+# --- run folders shared between presets (issue 28, item 5) --------------------------------------
+
+def _runs(tmp_path, config, **fields):
+    """run.json files for every run of `config` under tmp_path/runs, with the config it asks for
+    (`fields` changed); returns the runs root."""
+    import json
+
+    from jepa_bench.config import parse_overrides, resolve
+    from jepa_bench.layout import RunPaths
+
+    overrides = {**parse_overrides(config["train_overrides"]), "renderer": config["renderer"],
+                 "total_steps": config["total_steps"]}
+    for name in config["configurations"]:
+        made = resolve(name, overrides, settings=config["settings"]).to_dict() | fields
+        for seed in config["seeds"]:
+            path = RunPaths.of(tmp_path / "runs", name, seed).run_json
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps({"config_name": name, "seed": seed, "config": made}))
+    return str(tmp_path / "runs")
+
+
+def test_runs_made_with_the_asked_settings_may_be_shared(tmp_path):
+    from jepa_bench.workflow_config import runs_root_error
+
+    cfg = _config(tmp_path)
+    assert runs_root_error(cfg, str(tmp_path / "none")) is None  # nothing there yet
+    assert runs_root_error(cfg, _runs(tmp_path, cfg)) is None
+
+
+def test_runs_made_with_other_settings_are_refused_at_parse_time(tmp_path):
+    from jepa_bench.workflow_config import runs_root_error
+
+    cfg = _config(tmp_path)
+    runs = _runs(tmp_path, cfg)  # made with 100k steps; now 20k are asked
+    message = runs_root_error(dict(cfg, total_steps=20000), runs)
+    assert message.startswith(f"runs_root {runs} holds 20 run folder(s) made with other "
+                              "settings than this config asks")
+    assert "total_steps=100000 (asked: 20000)" in message and "\n" not in message
+    assert f"--config runs_root={tmp_path / 'out'}/runs" in message
+    assert "delete" not in message
+    # another settings set: named field by field; the default runs_root gets a fresh folder
+    message = runs_root_error(dict(cfg, settings="v1"), runs)
+    assert "norm_reward=True (asked: False)" in message and "3 more field(s)" in message
+    own = dict(cfg, results_root=str(tmp_path), total_steps=20000)
+    assert "--config results_root=results/<name>" in runs_root_error(own, runs)
+    # experiments that do not train Figure 3's runs are not concerned
+    assert runs_root_error(dict(cfg, total_steps=20000, experiments=["theory"]), runs) is None
+
+
+def test_an_unreadable_shared_run_json_is_named(tmp_path):
+    from jepa_bench.workflow_config import runs_root_error
+
+    cfg = _config(tmp_path)
+    runs = _runs(tmp_path, cfg)
+    bad = tmp_path / "runs" / "j1g1r0" / "seed3" / "run.json"
+    bad.write_text('{"config": ')
+    message = runs_root_error(cfg, runs)
+    assert message.startswith(f"{bad} cannot be read (") and "restore it" in message

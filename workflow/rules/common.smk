@@ -2,8 +2,9 @@
 #
 # Every problem found here is one line on stderr and exit status 2, before Snakemake prints
 # anything else: a bad key or value (checked against workflow/schemas/config.schema.yaml),
-# device=cuda on a machine without CUDA, and a config that differs from the experiment already
-# in results_root (its experiment.json: one folder holds one experiment).
+# device=cuda on a machine without CUDA, a config that differs from the experiment already
+# in results_root (its experiment.json: one folder holds one experiment), and run folders under
+# runs_root (say, another preset's) made with other settings than this config asks.
 
 import os
 import shlex
@@ -13,8 +14,8 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from jepa_bench.workflow_config import (clear_stale_locks, config_error, device_error,
-                                        load_schema, manifest_error, seeds_from_command_line,
-                                        write_manifest)
+                                        load_schema, manifest_error, runs_root_error,
+                                        seeds_from_command_line, write_manifest)
 
 
 def stop(message):
@@ -48,8 +49,9 @@ FIGURES = f"{RESULTS}/figures"
 LOGS = f"{RESULTS}/logs"
 
 # one folder holds one experiment: refuse a config that differs from the one that made the
-# outputs already in RESULTS; the manifest is written when the pipeline really starts
-_problem = manifest_error(config, RUNS)
+# outputs already in RESULTS, or whose runs_root holds runs made with other settings (Snakemake
+# would reuse them as they are); the manifest is written when the pipeline really starts
+_problem = manifest_error(config, RUNS) or runs_root_error(config, RUNS)
 if _problem:
     stop(_problem)
 # a Snakemake killed by SIGKILL leaves its locks behind; no other one is alive if we get ours
