@@ -63,7 +63,9 @@ CartPole-v1 (measured here, never hard-coded): ``episode, reset_seed, return, le
 
 ``summary.json`` -- the settings behind the tables (grid, window, CI, baseline, collapse
 threshold, CartPole-v1's reward threshold) and the runs used (every run asked for: a missing or
-unfinished run is an error).
+unfinished run is an error). Its ``notes`` name the runs that stop short of total_steps and those
+trained from code with uncommitted changes (run.json ``git_dirty``); the latter are also a
+warning on stderr.
 
 This module owns the tidy tables of the Figure-3 grid and the per-run numbers (running return,
 AUC, late slope, embedding variance extremes). It reads run folders through jepa_bench.layout,
@@ -77,6 +79,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -112,6 +115,7 @@ LATE_FRACTION = 0.25
 BASELINE_ENV = "CartPole-v1"
 BASELINE_EPISODES = 1000
 BASELINE_SEED = 0
+DIRTY_NOTE = "trained from a work tree with uncommitted changes to the code"
 
 SUMMARY_FILES = {
     "curves": "curves.csv",
@@ -396,6 +400,11 @@ def summarise(
                     f"{name}/seed{seed}: env_steps={env_steps} < total_steps={total_steps}; "
                     "its last values are held to total_steps"
                 )
+            if info.get("git_dirty"):
+                notes.append(f"{name}/seed{seed}: {DIRTY_NOTE} (git_rev {info.get('git_rev')}, "
+                             f"git_diff_sha256 {info.get('git_diff_sha256')})")
+                print(f"jepa-bench aggregate: warning: {paths.run_json}: {DIRTY_NOTE}; its "
+                      "numbers may not be what that commit gives", file=sys.stderr)
             metrics = metrics[metrics["env_step"] <= total_steps]
             episodes = episodes[episodes["env_step"] <= total_steps]
             curve = run_curve(metrics, episodes, grid)

@@ -19,6 +19,9 @@ above t if ci_high <= t, undecided otherwise. Two configurations are "separated"
 do not overlap. When all seeds give the same value the CI in stats.csv is NaN; here it is taken
 as that single value. With fewer than two seeds nothing is decided.
 
+A summary of fewer than ``SMOKE_STEPS`` environment steps per run (the tiny preset's 512) is a
+smoke test of the pipeline: its report says so at the top, before any verdict.
+
 This module owns the five claims (``CLAIMS``: one ``Claim`` each, whose checks are one function
 each), their criteria and the report's wording. Comparisons, verdict words and report writing come from jepa_bench.analysis.verdicts,
 the configurations' notation from jepa_bench.config. It reads only the summary tables: never a
@@ -44,6 +47,10 @@ from jepa_bench.analysis.verdicts import (NOT_RUN, Interval, above, all_of, belo
 __all__ = ["CLAIMS", "CRITERIA", "Claim", "evaluate_claims", "write_claims"]
 
 GRAD_CONFIGS = ["j0g1r0", "j1g1r0"]  # the paper's ∇ configurations
+PAPER_STEPS = 100_000
+"""The paper's horizon: Figure 3 shows the first 100k environment steps."""
+SMOKE_STEPS = PAPER_STEPS // 10
+"""Runs shorter than a tenth of the paper's horizon test that the pipeline runs, not the claims."""
 
 CRITERIA = {
     "learns": (
@@ -347,16 +354,20 @@ def evaluate_claims(summary_dir: str | os.PathLike) -> dict:
 
 def _markdown(res: dict) -> str:
     runs, rb, th = res["runs"], res["random_baseline"], res["thresholds"]
-    lines = [
-        "# Claims of section 3, checked against our runs",
-        "",
+    lines = ["# Claims of section 3, checked against our runs", ""]
+    if runs["total_steps"] < SMOKE_STEPS:
+        lines += [f"**Smoke test, not a verdict**: {runs['total_steps']:,} environment steps a "
+                  f"run, under the {SMOKE_STEPS:,} that this report takes as the least for a "
+                  f"verdict (the paper: {PAPER_STEPS:,}). It shows that every stage of the "
+                  "pipeline runs; the verdicts below say nothing about the paper's claims.", ""]
+    lines += [
         f"Paper: {res['paper']}.",
         "",
         f"- Runs: configurations {', '.join(f'{c} ({_notation(c)})' for c in runs['configurations'])}; "
         f"seeds {', '.join(map(str, runs['seeds']))}; {runs['total_steps']:,} environment steps each "
         "(the paper: 5 seeds, 100,000 steps).",
     ]
-    if runs["total_steps"] != 100_000:
+    if runs["total_steps"] != PAPER_STEPS:
         lines.append("- Note: the step budget differs from the paper's 100k; the verdicts are about "
                      "these runs only.")
     lines += [

@@ -231,7 +231,8 @@ def test_tiny_preset_runs_to_figures_and_report(tmp_path, snakemake, job_counts)
                 assert (results / "figures" / f"{stem}.{ext}").stat().st_size > 0
         claims = json.loads((results / "claims.json").read_text())
         assert [c["id"] for c in claims["claims"]] == [1, 2, 3, 4, 5]
-        assert (results / "claims.md").read_text().startswith("# Claims")
+        assert (results / "claims.md").read_text().startswith(
+            "# Claims of section 3, checked against our runs\n\n**Smoke test, not a verdict**")
         for name in ("train/j1g1r0/seed0", "aggregate", "plots", "claims"):
             assert (results / "logs" / f"{name}.log").exists()
 
