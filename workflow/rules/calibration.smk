@@ -1,6 +1,7 @@
 # The calibration of docs/calibration.md (the settings the paper leaves unstated): probe cells
 # (stage A), PPO screens and the confirmation runs on cnn_pixel_ppo (stages B and C), and the
-# report of what they measured. Config key `calibration`; preset workflow/config/calibration.yaml.
+# report of what they measured (a result of `snakemake --report`). Config key `calibration`;
+# preset workflow/config/calibration.yaml.
 
 import json
 
@@ -74,7 +75,8 @@ rule calibration_report:
     input:
         calibration_targets(CALIBRATION, RESULTS),
     output:
-        report=f"{RESULTS}/calibration.md",
+        report=report(f"{RESULTS}/calibration.md", caption="../report/calibration.rst",
+                      category="Calibration", labels={"report": "stages A, B and C"}),
     log:
         f"{LOGS}/calibration_report.log",
     params:

@@ -1,10 +1,12 @@
 # Does opt-in bf16 learn like float32? The check preregistered in docs/precision.md: the
 # configuration of `configurations` (one) over `seeds`, once per arm (wildcard `precision`: fp32, bf16),
 # each arm aggregated on its own, then one report (jepa_bench.studies.precision).
-# Built when `experiments` has precision; preset workflow/config/precision.yaml.
+# Built when `experiments` has precision; preset workflow/config/precision.yaml. The report and
+# its figure are results of `snakemake --report`, labelled with the verdict.
 
 from jepa_bench.layout import RunPaths, runs_root_of
 from jepa_bench.studies.precision import PRECISIONS
+from jepa_bench.tools.report_labels import precision_labels
 
 # {RESULTS}/{precision}/runs/{configuration}/seed{seed}/
 PRECISION_RUN = RunPaths.of(f"{RESULTS}/{{precision}}/runs", "{configuration}", "{seed}")
@@ -62,9 +64,14 @@ rule precision_report:
     input:
         expand(rules.precision_aggregate.output.meta, precision=PRECISIONS),
     output:
-        md=f"{RESULTS}/precision.md",
+        md=report(f"{RESULTS}/precision.md", caption="../report/precision.rst",
+                  category="Precision",
+                  labels=lambda wildcards, output: precision_labels(output.json)),
         json=f"{RESULTS}/precision.json",
-        figures=multiext(f"{FIGURES}/precision", ".png", ".pdf"),
+        figures=[report(f"{FIGURES}/precision.png", caption="../report/precision_figure.rst",
+                        category="Precision",
+                        labels=lambda wildcards, output: precision_labels(output.json)),
+                 f"{FIGURES}/precision.pdf"],
     log:
         f"{LOGS}/precision/report.log",
     params:

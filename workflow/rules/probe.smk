@@ -1,6 +1,7 @@
 # Can each encoder read the state from the frames? The supervised probe (jepa_bench.rl.probe) of a
 # freshly initialised encoder of each configuration in `probe_configs`, under this preset's
-# settings set, and one table of its R² per state component and embedding variance at init.
+# settings set, and one table of its R² per state component and embedding variance at init
+# (a result of `snakemake --report`, as Markdown and CSV).
 
 from jepa_bench.layout import probe_json
 
@@ -31,8 +32,10 @@ rule probe_table:
         expand(rules.probe.output.json, probe_config=config["probe_configs"],
                seed=config["probe_seeds"]),
     output:
-        md=f"{RESULTS}/probe.md",
-        csv=f"{RESULTS}/probe.csv",
+        md=report(f"{RESULTS}/probe.md", caption="../report/probe.rst", category="Probe",
+                  labels={"table": "probe", "format": "Markdown"}),
+        csv=report(f"{RESULTS}/probe.csv", caption="../report/probe.rst", category="Probe",
+                   labels={"table": "probe", "format": "CSV"}),
     log:
         f"{LOGS}/probe_table.log",
     conda:

@@ -4,7 +4,8 @@
 #                    (train --set stop_embed_var) or the step cap; a capped run has NOT collapsed
 #   recover          from that run's checkpoints/last.pt (train --init-from), grad_on vs grad_off
 #   recovery_report  which seeds collapsed, which arms recovered and how fast: tables, figure,
-#                    recovery.md + recovery.json
+#                    recovery.md + recovery.json (the report and figure are results of
+#                    `snakemake --report`, labelled with each question's verdict)
 # Like rule train, the checkpoint is not a declared output, so that Snakemake never deletes it
 # before `train --resume` can continue an interrupted run; run.json (rewritten with status
 # "complete" at the end) stands for the finished run. Run folders, file names and the checkpoint
@@ -13,6 +14,7 @@
 from jepa_bench.layout import collapse_paths, recovery_root_of, switch_paths
 from jepa_bench.studies.recovery import RECOVERY_ARMS, RecoverySettings
 from jepa_bench.studies.recovery.experiment import RECOVERY_SUMMARY_FILES
+from jepa_bench.tools.report_labels import recovery_labels
 
 RECOVERY = f"{RESULTS}/recovery"
 RECOVERY_ALGOS = config["recovery_algorithms"]
@@ -110,8 +112,13 @@ rule recovery_report:
         ),
     output:
         **{key: f"{RECOVERY}/summary/{name}" for key, name in RECOVERY_SUMMARY_FILES.items()},
-        figure=multiext(f"{FIGURES}/recovery", ".png", ".pdf"),
-        md=f"{RESULTS}/recovery.md",
+        figure=[report(f"{FIGURES}/recovery.png", caption="../report/recovery_figure.rst",
+                       category="Recovery",
+                       labels=lambda wildcards, output: recovery_labels(output.json)),
+                f"{FIGURES}/recovery.pdf"],
+        md=report(f"{RESULTS}/recovery.md", caption="../report/recovery.rst",
+                  category="Recovery",
+                  labels=lambda wildcards, output: recovery_labels(output.json)),
         json=f"{RESULTS}/recovery.json",
     log:
         f"{LOGS}/recovery.log",

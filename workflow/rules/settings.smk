@@ -1,6 +1,6 @@
 # The claims' verdicts of this preset beside those of other settings sets (config key
 # `compare_settings`: set name -> that set's claims.json), one table (jepa_bench.studies.settings_report);
-# built when `experiments` has settings.
+# built when `experiments` has settings; a result of `snakemake --report`.
 
 
 rule settings_table:
@@ -8,7 +8,9 @@ rule settings_table:
         claims=rules.claims.output.json,
         others=list(config["compare_settings"].values()),
     output:
-        md=f"{RESULTS}/settings.md",
+        md=report(f"{RESULTS}/settings.md", caption="../report/settings.rst",
+                  category="Settings sets",
+                  labels={"sets": " ".join([*config["compare_settings"], SETTINGS])}),
     log:
         f"{LOGS}/settings_table.log",
     params:

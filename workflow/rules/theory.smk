@@ -1,10 +1,12 @@
 # Numerical audit of Yu & Chen's Propositions 1 and 2 (jepa_bench/studies/theory/): a small random MDP,
-# exact policy evaluation, the paper's construction checked term by term.
+# exact policy evaluation, the paper's construction checked term by term; a result of
+# `snakemake --report`.
 
 
 rule theory:
     output:
-        report=f"{RESULTS}/theory.md",
+        report=report(f"{RESULTS}/theory.md", caption="../report/theory.rst",
+                      category="Theory audit", labels={"report": "Propositions 1 and 2"}),
     log:
         f"{LOGS}/theory.log",
     params:
