@@ -4,7 +4,9 @@
     jepa-bench train --config j1g1r0 --seed 0 [--total-steps 100000] [--out DIR] [--resume]
     jepa-bench aggregate | plots | claims      (the workflow's Figure 3 stages)
     jepa-bench recovery | theory               (Yu & Chen: recovery from collapse, the audit)
+    jepa-bench sensitivity-aggregate | sensitivity-report   (the sweep of docs/sensitivity.md)
     jepa-bench probe | probe-table             (can an encoder read the state from the frames?)
+    jepa-bench probe-frozen | trained-encoders (what a trained encoder keeps; Prop. 2, claim 4)
     jepa-bench calibration-report | settings-table | precision-report   (study reports)
     jepa-bench compare RUN_A RUN_B             (same run apart from timing? exit 0 / 1)
     jepa-bench rerun-check RUN_DIR             (rerun a run here: same run / same distribution /
@@ -245,6 +247,103 @@ def cmd_precision_report(args) -> int:
     summaries = parse_pairs(args.summary, "--summary", "ARM=SUMMARY_FOLDER")
     for path in write_precision_report(summaries, Path(args.out)):
         print(path)
+    return 0
+
+
+def _sweep(args):
+    """The sensitivity points of --spec (the workflow's `sensitivity` config, as JSON)."""
+    import json
+
+    from jepa_bench.studies.sensitivity import sweep_points
+    try:
+        spec = json.loads(args.spec)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--spec is not JSON ({exc}); give the `sensitivity` config") from None
+    return sweep_points(spec, args.configs)
+
+
+def _sweep_arguments(p) -> None:
+    """The arguments both sensitivity subcommands take: the points and the runs they read."""
+    p.add_argument("--spec", required=True, help="the workflow's `sensitivity` config as JSON")
+    p.add_argument("--root", required=True, help="the sweep's results folder")
+    p.add_argument("--configs", nargs="+", required=True)
+    p.add_argument("--seeds", nargs="+", type=_non_negative_int, required=True)
+
+
+def cmd_sensitivity_aggregate(args) -> int:
+    from jepa_bench.analysis.aggregate import summarise
+    from jepa_bench.studies.sensitivity import check_point_runs, point_run_roots
+
+    points = {p.name: p for p in _sweep(args)}
+    if args.point not in points:
+        raise ValueError(f"--point {args.point!r} is not one of: {', '.join(points)}")
+    point = points[args.point]
+    roots = point_run_roots(point, args.root, args.configs)
+    for note in check_point_runs(point, roots, args.seeds, args.total_steps, args.settings):
+        print(f"{point.name}: {note}")
+    summarise(roots, args.configs, args.seeds, args.total_steps, args.out, settings=args.settings)
+    print(f"summary of {point.name} -> {args.out}")
+    return 0
+
+
+def cmd_sensitivity_report(args) -> int:
+    from jepa_bench.studies.sensitivity import (points_through, robustness_result,
+                                                write_robustness_report)
+    from jepa_bench.studies.sensitivity_figures import contrast_figure, gradient_figure
+
+    points = _sweep(args)
+    done = [p.name for p in points_through(points, args.through)]
+    record = parse_pairs(args.record or [], "--record")
+    result = robustness_result(args.root, points, done, args.configs, args.seeds, record)
+    md, js = write_robustness_report(args.out, result)
+    if args.figures:
+        contrast_figure(result, points, args.figures)
+        gradient_figure(args.root, points, done, args.configs, args.seeds, args.figures)
+    print(f"{md} and {js}: {len(done)} of {len(points)} points")
+    return 0
+
+
+def cmd_probe_frozen(args) -> int:
+    import torch
+
+    from jepa_bench.layout import RunPaths
+    from jepa_bench.metrics import read_json, write_json_atomic
+    from jepa_bench.rl.probe import frozen_probe
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = []
+    for folder in args.runs:
+        paths = RunPaths(Path(folder))
+        info = read_json(paths.run_json)
+        snapshots = paths.encoder_snapshots()
+        if not snapshots:
+            raise ValueError(f"{folder} holds no encoder snapshots (encoder/step*.pt); runs "
+                             "keep them from the commit of docs/trained-encoders.md on")
+        res = [frozen_probe(s, samples=args.samples) for s in snapshots]
+        out.append({"run": str(folder), "config_name": info["config_name"],
+                    "seed": info["seed"], "snapshots": res})
+        last = res[-1]["r2"]["mlp"]
+        print(f"{folder}: {len(res)} snapshots; MLP R² at step {res[-1]['env_step']}: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in last.items()))
+    if args.json:
+        write_json_atomic(Path(args.json), out[0] if len(out) == 1 else {"runs": out})
+    return 0
+
+
+def cmd_trained_encoders(args) -> int:
+    from jepa_bench.metrics import read_json
+    from jepa_bench.studies.trained_encoders import (evaluate_trained_encoders,
+                                                     trained_encoders_figure,
+                                                     write_trained_encoders_report)
+    result = evaluate_trained_encoders([read_json(Path(p)) for p in args.probes])
+    md, js = write_trained_encoders_report(args.out, result)
+    if args.figures:
+        import pandas as pd
+        trained_encoders_figure(pd.DataFrame(result["table"]), args.figures)
+    for claim in result["claims"]:
+        print(f"{claim['id']}: {claim['verdict']}")
+    print(f"{md} and {js}")
     return 0
 
 
@@ -505,6 +604,46 @@ def build_parser() -> argparse.ArgumentParser:
                         "parent)")
     p.add_argument("--out", help="folder of the rerun (default: a new temporary folder)")
     p.set_defaults(func=cmd_rerun_check)
+
+    p = sub.add_parser("sensitivity-aggregate",
+                       help="one point of the sensitivity sweep: check its runs, then the "
+                            "summary tables (docs/sensitivity.md)")
+    _sweep_arguments(p)
+    p.add_argument("--point", required=True)
+    p.add_argument("--total-steps", type=_positive_int, required=True)
+    p.add_argument("--settings", required=True, metavar="SET", help=f"one of {SETS}")
+    p.add_argument("--out", required=True, help="the point's summary folder")
+    p.set_defaults(func=cmd_sensitivity_aggregate)
+
+    p = sub.add_parser("sensitivity-report",
+                       help="robustness.md over the sweep's points: claim by claim, point by "
+                            "point; contrast and gradient-share figures")
+    _sweep_arguments(p)
+    p.add_argument("--through", help="the last point built (default: all)")
+    p.add_argument("--record", nargs="*", metavar="NAME=CLAIMS_JSON",
+                   help="committed claims shown beside the points, not counted")
+    p.add_argument("--figures", help="folder for contrast and gradient_share (.png, .pdf)")
+    p.add_argument("--out", required=True, help="robustness.md (its .json twin beside it)")
+    p.set_defaults(func=cmd_sensitivity_report)
+
+    p = sub.add_parser("probe-frozen",
+                       help="frozen probe of a run's encoder snapshots: R² per state component "
+                            "(docs/trained-encoders.md)")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders with encoder/")
+    p.add_argument("--samples", type=_positive_int, default=16_000,
+                   help="frame stacks, a third from each policy, 20%% of each held out "
+                        "(the preregistered number is the default)")
+    p.add_argument("--threads", type=_positive_int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--json", metavar="PATH", help="write the result as JSON (atomically)")
+    p.set_defaults(func=cmd_probe_frozen)
+
+    p = sub.add_parser("trained-encoders",
+                       help="what trained encoders keep: table, figure, Proposition 2 and "
+                            "claim 4's second half from probe-frozen results")
+    p.add_argument("--probes", nargs="+", required=True, help="probe-frozen JSON files, one a run")
+    p.add_argument("--figures", help="folder for trained_encoders.png/.pdf")
+    p.add_argument("--out", required=True, help="markdown report; .json and .csv beside it")
+    p.set_defaults(func=cmd_trained_encoders)
 
     p = sub.add_parser("theory", help="numerical check of Propositions 1 and 2 (Yu & Chen)")
     p.add_argument("--seed", type=_non_negative_int, default=0)

@@ -91,8 +91,15 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 
 def read_json(path: Path) -> dict:
+    """A JSON file's content; a file that is not JSON raises json.JSONDecodeError (a ValueError,
+    so the command line shows it in one line) whose message names the file."""
     with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+        text = fh.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise json.JSONDecodeError(f"{path} is not valid JSON (restore it, or rerun the stage "
+                                   f"that writes it): {exc.msg}", exc.doc, exc.pos) from None
 
 
 class Progress:

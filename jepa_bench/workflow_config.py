@@ -94,6 +94,7 @@ _EXPERIMENT_KEYS = {
     "calibration": ("calibration",),
     "probe": ("probe_configs", "probe_seeds"),
     "settings": ("compare_settings",),
+    "sensitivity": ("configurations", "seeds", "total_steps", "sensitivity"),
 }
 # outputs that show a results folder was written by the pipeline before manifests existed
 _LEGACY_OUTPUTS = ("summary/summary.json", "claims.json", "recovery.json", "theory.md",
@@ -105,7 +106,7 @@ def experiment_manifest(config: dict, runs_root: str) -> dict:
     experiments it lists (runs_root as resolved), not the device or the machine settings."""
     experiments = list(config["experiments"])
     keys = ["experiments"]
-    if {"figure3", "curves", "recovery", "precision"} & set(experiments):
+    if {"figure3", "curves", "recovery", "precision", "sensitivity"} & set(experiments):
         keys += _RUN_KEYS
     for name in experiments:
         keys += [k for k in _EXPERIMENT_KEYS[name] if k not in keys]

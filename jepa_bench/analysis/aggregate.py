@@ -81,7 +81,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -222,7 +222,8 @@ def check_run_config(paths: RunPaths, info: dict, name: str, overrides: dict,
                           for k in diff[:4])
         more = f" and {len(diff) - 4} more" if len(diff) > 4 else ""
         raise ValueError(f"{paths.run_json} was trained with other settings: {shown}{more}; "
-                         "retrain it (delete the folder) or give these runs their own runs_root")
+                         "give these runs their own runs_root (or --out another folder when you "
+                         "train them again)")
 
 
 def make_grid(total_steps: int, points: int = GRID_POINTS) -> np.ndarray:
@@ -341,7 +342,7 @@ def read_summary(summary_dir: str | os.PathLike, tables: Sequence[str]) -> dict:
 
 
 def summarise(
-    runs_root: str | os.PathLike,
+    runs_root: str | os.PathLike | Mapping[str, str | os.PathLike],
     configs: Sequence[str],
     seeds: Sequence[int],
     total_steps: int,
@@ -353,6 +354,8 @@ def summarise(
     settings: str | None = None,
 ) -> dict[str, Path]:
     """Write the summary tables for runs ``{runs_root}/{config}/seed{seed}`` into ``out_dir``.
+    ``runs_root`` may also map each configuration to its own runs root (a study that reuses
+    some configurations' runs from another experiment); summary.json records it as given.
 
     Only steps <= total_steps count. Every asked run must be there and complete: a run folder
     without run.json, or whose run.json status is not "complete", is a ValueError naming the
@@ -364,10 +367,19 @@ def summarise(
     by path (a shared runs_root) cannot stand in for a run made with other settings.
     Returns {"curves", "runs", "stats", "random_baseline", "meta"} -> path.
     """
-    runs_root, out_dir = Path(runs_root), Path(out_dir)
+    out_dir = Path(out_dir)
     configs = [get_config(name).name for name in dict.fromkeys(configs)]
     if not configs:
         raise ValueError("configs=[] is not allowed: give at least one configuration")
+    if isinstance(runs_root, Mapping):
+        missing = [c for c in configs if c not in runs_root]
+        if missing:
+            raise ValueError(f"runs_root names no folder for {missing}")
+        roots = {c: Path(runs_root[c]) for c in configs}
+        recorded = {c: str(roots[c]) for c in configs}
+    else:
+        roots = dict.fromkeys(configs, Path(runs_root))
+        recorded = str(Path(runs_root))
     seeds = check_seeds(seeds)
     grid = make_grid(int(total_steps))
     total_steps = int(total_steps)
@@ -376,7 +388,7 @@ def summarise(
     for name in configs:
         label = get_config(name).notation
         for seed in seeds:
-            paths = RunPaths.of(runs_root, name, seed)
+            paths = RunPaths.of(roots[name], name, seed)
             if not paths.run_json.is_file():
                 raise ValueError(f"run {name!r} seed {seed} not found: {paths.run_json} does not "
                                  "exist (train it first, or check runs_root)")
@@ -447,7 +459,7 @@ def summarise(
         "total_steps": total_steps,
         "configurations": configs,
         "seeds": seeds,
-        "runs_root": str(runs_root),
+        "runs_root": recorded,
         "grid_step": int(grid[1] - grid[0]) if grid.size > 1 else int(grid[0]),
         "grid_points": int(grid.size),
         "return_window": RETURN_WINDOW,

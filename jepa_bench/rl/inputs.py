@@ -25,11 +25,21 @@ STD_FLOOR = 0.1
 changes (the background far from the track) reads a full-contrast change as at most 10."""
 
 
+POLICIES = ("random", "angle", "angle_eps")
+"""Fixed policies that collect frames: uniformly random; sign of the pole's angle (push towards
+the side it leans to); the same with each action replaced by a random one with probability
+ANGLE_EPS. None of them is a trained agent."""
+ANGLE_EPS = 0.25
+
+
 def random_policy_frames(num_envs: int, samples: int, seed: int, *, renderer: str = "fast",
-                         height: int = 24, width: int = 96) -> tuple[Tensor, Tensor]:
-    """`samples` (frame stack, state) pairs from `num_envs` envs under a uniformly random policy
-    (SAME_STEP autoreset), in the order they were visited; uint8 (samples, 3, H, W), float32
-    (samples, 4)."""
+                         height: int = 24, width: int = 96,
+                         policy: str = "random") -> tuple[Tensor, Tensor]:
+    """`samples` (frame stack, state) pairs from `num_envs` envs under a fixed `policy` (one of
+    POLICIES; by default uniformly random), SAME_STEP autoreset, in the order they were
+    visited; uint8 (samples, 3, H, W), float32 (samples, 4)."""
+    if policy not in POLICIES:
+        raise ValueError(f"policy={policy!r} is not one of: {', '.join(POLICIES)}")
     envs = PixelCartPoleVectorEnv(num_envs=num_envs, renderer=renderer, height=height,
                                   width=width, array_type="torch")
     pixels, info = envs.reset(seed=seed)
@@ -37,6 +47,11 @@ def random_policy_frames(num_envs: int, samples: int, seed: int, *, renderer: st
     frames, states = [pixels], [info["state"]]
     while len(frames) * num_envs < samples:
         actions = torch.randint(0, 2, (num_envs,), generator=gen)
+        if policy != "random":
+            towards = (info["state"][:, 2] > 0).long()
+            keep = (torch.rand(num_envs, generator=gen) >= ANGLE_EPS if policy == "angle_eps"
+                    else torch.ones(num_envs, dtype=torch.bool))
+            actions = torch.where(keep, towards, actions)
         pixels, _, _, _, info = envs.step(actions)
         frames.append(pixels)
         states.append(info["state"])

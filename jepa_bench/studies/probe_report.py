@@ -16,8 +16,6 @@ import pandas as pd
 
 from jepa_bench.metrics import STATE_NAMES, atomic_write_text, markdown_table, read_json, write_table
 
-"""CartPole's state components, in gymnasium's order."""
-
 PROBE_TARGETS = {"theta": 0.90, "theta_dot": 0.73}
 """R² an encoder must reach to count as reading the pole (docs/calibration.md, stage A)."""
 

@@ -35,7 +35,7 @@ def test_every_sweep_run_logs_the_gradient_diagnostic(tmp_path, snakemake):
     res = snakemake("-n", "-p", *PRESET, "--config", f"results_root={tmp_path}/sens",
                     "sensitivity_through=jepa_coef_0.1")
     trains = [line.partition("Shell command: ")[2] for line in res.stdout.splitlines()
-              if "Shell command: jepa-bench train" in line]
+              if "Shell command: jepa-bench train " in line]
     assert len(trains) == 35 and all("--grad-diagnostic" in t for t in trains)
     point = [t for t in trains if "/jepa_coef_0.1/" in t]
     assert len(point) == 15 and all("--set jepa_coef=0.1" in t for t in point)

@@ -1,7 +1,7 @@
 # The sensitivity study of docs/sensitivity.md (jepa_bench.studies.sensitivity): one Figure 3
 # experiment per point of config `sensitivity`, each in {RESULTS}/{point}/ (runs, summary,
 # figures, claims.md), a configuration a point does not re-run read from the centre's runs, then
-# robustness.md over the points built so far. Built when `experiments` has sensitivity; preset
+# robustness.md over the points built so far; and the frozen probe of the centre's encoders. Built when `experiments` has sensitivity; preset
 # workflow/config/sensitivity.yaml. `sensitivity_through` stops at a point of the preregistered
 # order (the report lists the later ones as not run).
 
@@ -148,3 +148,42 @@ rule sensitivity_report:
         "jepa-bench sensitivity-report --spec {params.spec} --root {params.root}"
         " --through {params.through} --configs {params.configurations} --seeds {params.seeds}"
         " --record {params.record} --figures {params.figures} --out {output.md} > {log} 2>&1"
+
+
+# What the trained encoders keep (docs/trained-encoders.md): the frozen probe of each run's
+# encoder snapshots, then the centre's report (Proposition 2, claim 4's second half).
+SENS_PROBE = f"{RESULTS}/{{point}}/frozen-probe/{{configuration}}/seed{{seed}}.json"
+
+
+rule sensitivity_frozen_probe:
+    input:
+        run=str(SENS_RUN.run_json),
+    output:
+        json=SENS_PROBE,
+    log:
+        f"{LOGS}/sensitivity/{{point}}/frozen-probe/{{configuration}}/seed{{seed}}.log",
+    threads: 1
+    conda:
+        "../envs/jepa-bench.yaml"
+    shell:
+        "jepa-bench probe-frozen $(dirname {input.run}) --threads {threads}"
+        " --json {output.json} > {log} 2>&1"
+
+
+rule sensitivity_trained_encoders:
+    input:
+        expand(SENS_PROBE, point="centre", configuration=CONFIGURATIONS, seed=SEEDS),
+    output:
+        md=f"{RESULTS}/centre/trained-encoders.md",
+        json=f"{RESULTS}/centre/trained-encoders.json",
+        csv=f"{RESULTS}/centre/trained-encoders.csv",
+        figures=multiext(f"{RESULTS}/centre/figures/trained_encoders", ".png", ".pdf"),
+    log:
+        f"{LOGS}/sensitivity/trained-encoders.log",
+    params:
+        figures=lambda wildcards, output: os.path.dirname(output.figures[0]),
+    conda:
+        "../envs/jepa-bench.yaml"
+    shell:
+        "jepa-bench trained-encoders --probes {input} --figures {params.figures}"
+        " --out {output.md} > {log} 2>&1"
