@@ -115,3 +115,17 @@ def snakemake():
 def job_counts():
     """``job_counts(dry_run_stdout)`` -> {rule: number of jobs}."""
     return _job_counts
+
+
+@pytest.fixture(scope="session")
+def tiny_results(tmp_path_factory):
+    """The tiny preset trained for real once a session (about a minute on 2 cores): the
+    ``--config`` arguments it ran with and its results folder, shared by the tests that need a
+    finished pipeline (the run itself, its HTML report). A test that changes the folder must
+    leave it complete again."""
+    results = tmp_path_factory.mktemp("tiny") / "results"
+    args = ["--cores", "2", "--configfile", "workflow/config/tiny.yaml",
+            "--config", f"results_root={results}"]
+    res = _snakemake(*args, timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return args, results

@@ -12,13 +12,9 @@ from jepa_bench.layout import RunPaths
 pytest.importorskip("snakemake", reason="snakemake is not installed")
 
 
-@pytest.mark.slow  # about a minute on 2 cores
-def test_tiny_preset_trains_for_real_through_to_the_report(tmp_path, snakemake, job_counts):
-    results = tmp_path / "results"
-    args = ["--cores", "2", "--configfile", "workflow/config/tiny.yaml",
-            "--config", f"results_root={results}"]
-    res = snakemake(*args, timeout=900)
-    assert res.returncode == 0, res.stderr[-3000:]
+@pytest.mark.slow  # about a minute on 2 cores, in the session's tiny_results
+def test_tiny_preset_trains_for_real_through_to_the_report(tiny_results, snakemake, job_counts):
+    args, results = tiny_results
     for config in ("j1g1r0", "j1g0r1"):
         for seed in (0, 1):
             run = RunPaths.of(results / "runs", config, seed)
