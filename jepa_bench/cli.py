@@ -426,16 +426,11 @@ def cmd_compare(args) -> int:
     return 0 if same else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from jepa_bench import __version__
-    from jepa_bench.config import (ALGORITHMS, CHOICES, CONFIGS, DEFAULT_SETTINGS, PAPER_CONFIGS,
-                                   SETTINGS, settable_keys)
+def _run_commands(sub) -> None:
+    """Subcommands: configs and train: one run."""
+    from jepa_bench.config import CHOICES, CONFIGS, DEFAULT_SETTINGS, SETTINGS, settable_keys
 
-    SETS = ", ".join(SETTINGS)
-
-    parser = _Parser(prog="jepa-bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--version", action="version", version=f"jepa-bench {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    SETS = ", ".join(SETTINGS)  # noqa: N806  (a help text)
 
     p = sub.add_parser("configs", help="list the named configurations")
     p.set_defaults(func=cmd_configs)
@@ -477,6 +472,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(func=cmd_train)
 
+
+def _figure3_commands(sub) -> None:
+    """Subcommands: aggregate, plots, claims: the workflow's Figure 3 stages."""
+    from jepa_bench.config import CHOICES, SETTINGS
+
+    SETS = ", ".join(SETTINGS)  # noqa: N806  (a help text)
+
     p = sub.add_parser("aggregate", help="tidy summary tables from run folders")
     p.add_argument("--runs-root", required=True)
     p.add_argument("--configs", nargs="+", required=True)
@@ -498,6 +500,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", required=True)
     p.add_argument("--out", required=True, help="markdown file; a .json twin is written beside")
     p.set_defaults(func=cmd_claims)
+
+
+def _study_commands(sub) -> None:
+    """Subcommands: recovery, the renderer check, the probe and the study reports."""
+    from jepa_bench.config import ALGORITHMS, DEFAULT_SETTINGS, SETTINGS
+
+    SETS = ", ".join(SETTINGS)  # noqa: N806  (a help text)
 
     p = sub.add_parser("recovery", help="recovery from collapse: tables, figure, report")
     p.add_argument("--root", required=True, help="the recovery experiment's run folders")
@@ -560,6 +569,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for precision.md, .json and figures/")
     p.set_defaults(func=cmd_precision_report)
 
+
+def _tool_commands(sub) -> None:
+    """Subcommands: bench, compare, rerun-check: tools for a person at the keyboard."""
+    from jepa_bench.config import PAPER_CONFIGS
+
     p = sub.add_parser("bench", help="throughput table: env steps/s, update time, FLOPs, MFU")
     p.add_argument("--configs", nargs="+", default=list(PAPER_CONFIGS), metavar="NAME")
     p.add_argument("--threads", nargs="+", type=_non_negative_int, default=[1, 0],
@@ -605,6 +619,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder of the rerun (default: a new temporary folder)")
     p.set_defaults(func=cmd_rerun_check)
 
+
+def _sweep_and_audit_commands(sub) -> None:
+    """Subcommands: the sensitivity sweep, the trained-encoder probe and the theory audit."""
+    from jepa_bench.config import SETTINGS
+
+    SETS = ", ".join(SETTINGS)  # noqa: N806  (a help text)
+
     p = sub.add_parser("sensitivity-aggregate",
                        help="one point of the sensitivity sweep: check its runs, then the "
                             "summary tables (docs/sensitivity.md)")
@@ -649,6 +670,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_non_negative_int, default=0)
     p.add_argument("--out", help="also write the markdown report here")
     p.set_defaults(func=cmd_theory)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one subparser per subcommand, in the groups above."""
+    from jepa_bench import __version__
+
+    parser = _Parser(prog="jepa-bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"jepa-bench {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in (_run_commands, _figure3_commands, _study_commands, _tool_commands,
+                _sweep_and_audit_commands):
+        add(sub)
     return parser
 
 

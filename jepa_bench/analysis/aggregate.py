@@ -341,6 +341,74 @@ def read_summary(summary_dir: str | os.PathLike, tables: Sequence[str]) -> dict:
 # --------------------------------------------------------------------------- the pipeline step
 
 
+def _runs_roots(runs_root, configs: list[str]) -> tuple[dict[str, Path], str | dict]:
+    """Each configuration's runs root, and what summary.json records of them (the one folder,
+    or the map as given)."""
+    if isinstance(runs_root, Mapping):
+        missing = [c for c in configs if c not in runs_root]
+        if missing:
+            raise ValueError(f"runs_root names no folder for {missing}")
+        roots = {c: Path(runs_root[c]) for c in configs}
+        return roots, {c: str(roots[c]) for c in configs}
+    return dict.fromkeys(configs, Path(runs_root)), str(Path(runs_root))
+
+
+def _stats_table(runs_df: pd.DataFrame, configs: list[str], baseline: pd.DataFrame) -> pd.DataFrame:
+    """describe_sample of every RUN_METRICS column per configuration, and of the random policy's
+    episode returns."""
+    stat_rows = []
+    for name in [c for c in configs if c in set(runs_df["configuration"])]:
+        sub = runs_df[runs_df["configuration"] == name]
+        for metric in RUN_METRICS:
+            stat_rows.append(
+                {"configuration": name, "notation": get_config(name).notation, "metric": metric}
+                | describe_sample(sub[metric].to_numpy(dtype=float))
+            )
+    stat_rows.append(
+        {"configuration": "random", "notation": "random policy", "metric": "episode_return"}
+        | describe_sample(baseline["return"].to_numpy(dtype=float))
+    )
+    stats_df = pd.DataFrame(stat_rows)
+    return stats_df
+
+
+def _checked_run(paths: RunPaths, name: str, seed: int, total_steps: int,
+                 overrides: dict | None, settings: str | None,
+                 notes: list[str]) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
+    """One run of the summary, read and checked: there, complete, the configuration and seed its
+    folder says, made with `overrides` (when given); a run that stops short of total_steps or was
+    trained from a dirty work tree adds a note (the latter also a warning on stderr)."""
+    if not paths.run_json.is_file():
+        raise ValueError(f"run {name!r} seed {seed} not found: {paths.run_json} does not "
+                         "exist (train it first, or check runs_root)")
+    info = read_json(paths.run_json)
+    status = info.get("status")
+    if status != "complete":
+        raise ValueError(f"{paths.run_json} has status {status!r}, not 'complete' "
+                         "(resume or retrain the run first)")
+    metrics, episodes = read_tables(paths)
+    if info.get("config_name", name) != name or int(info.get("seed", seed)) != seed:
+        raise ValueError(
+            f"{paths.run_json} says config_name={info.get('config_name')!r}, "
+            f"seed={info.get('seed')!r}; the folder says {name!r}, {seed}"
+        )
+    if overrides is not None:
+        check_run_config(paths, info, name, {**overrides, "total_steps": total_steps},
+                         settings)
+    env_steps = info.get("env_steps")
+    if env_steps is not None and int(env_steps) < total_steps:
+        notes.append(
+            f"{name}/seed{seed}: env_steps={env_steps} < total_steps={total_steps}; "
+            "its last values are held to total_steps"
+        )
+    if info.get("git_dirty"):
+        notes.append(f"{name}/seed{seed}: {DIRTY_NOTE} (git_rev {info.get('git_rev')}, "
+                     f"git_diff_sha256 {info.get('git_diff_sha256')})")
+        print(f"jepa-bench aggregate: warning: {paths.run_json}: {DIRTY_NOTE}; its "
+              "numbers may not be what that commit gives", file=sys.stderr)
+    return info, metrics, episodes
+
+
 def summarise(
     runs_root: str | os.PathLike | Mapping[str, str | os.PathLike],
     configs: Sequence[str],
@@ -371,15 +439,7 @@ def summarise(
     configs = [get_config(name).name for name in dict.fromkeys(configs)]
     if not configs:
         raise ValueError("configs=[] is not allowed: give at least one configuration")
-    if isinstance(runs_root, Mapping):
-        missing = [c for c in configs if c not in runs_root]
-        if missing:
-            raise ValueError(f"runs_root names no folder for {missing}")
-        roots = {c: Path(runs_root[c]) for c in configs}
-        recorded = {c: str(roots[c]) for c in configs}
-    else:
-        roots = dict.fromkeys(configs, Path(runs_root))
-        recorded = str(Path(runs_root))
+    roots, recorded = _runs_roots(runs_root, configs)
     seeds = check_seeds(seeds)
     grid = make_grid(int(total_steps))
     total_steps = int(total_steps)
@@ -389,34 +449,10 @@ def summarise(
         label = get_config(name).notation
         for seed in seeds:
             paths = RunPaths.of(roots[name], name, seed)
-            if not paths.run_json.is_file():
-                raise ValueError(f"run {name!r} seed {seed} not found: {paths.run_json} does not "
-                                 "exist (train it first, or check runs_root)")
-            info = read_json(paths.run_json)
-            status = info.get("status")
-            if status != "complete":
-                raise ValueError(f"{paths.run_json} has status {status!r}, not 'complete' "
-                                 "(resume or retrain the run first)")
-            metrics, episodes = read_tables(paths)
-            if info.get("config_name", name) != name or int(info.get("seed", seed)) != seed:
-                raise ValueError(
-                    f"{paths.run_json} says config_name={info.get('config_name')!r}, "
-                    f"seed={info.get('seed')!r}; the folder says {name!r}, {seed}"
-                )
-            if overrides is not None:
-                check_run_config(paths, info, name, {**overrides, "total_steps": total_steps},
-                                 settings)
+            info, metrics, episodes = _checked_run(paths, name, seed, total_steps, overrides,
+                                                   settings, notes)
             env_steps = info.get("env_steps")
-            if env_steps is not None and int(env_steps) < total_steps:
-                notes.append(
-                    f"{name}/seed{seed}: env_steps={env_steps} < total_steps={total_steps}; "
-                    "its last values are held to total_steps"
-                )
-            if info.get("git_dirty"):
-                notes.append(f"{name}/seed{seed}: {DIRTY_NOTE} (git_rev {info.get('git_rev')}, "
-                             f"git_diff_sha256 {info.get('git_diff_sha256')})")
-                print(f"jepa-bench aggregate: warning: {paths.run_json}: {DIRTY_NOTE}; its "
-                      "numbers may not be what that commit gives", file=sys.stderr)
+            status = info.get("status")
             metrics = metrics[metrics["env_step"] <= total_steps]
             episodes = episodes[episodes["env_step"] <= total_steps]
             curve = run_curve(metrics, episodes, grid)
@@ -439,19 +475,7 @@ def summarise(
     runs_df["collapsed"] = runs_df["collapsed"].astype("boolean")
 
     baseline = random_policy_returns(baseline_episodes, baseline_seed)
-    stat_rows = []
-    for name in [c for c in configs if c in set(runs_df["configuration"])]:
-        sub = runs_df[runs_df["configuration"] == name]
-        for metric in RUN_METRICS:
-            stat_rows.append(
-                {"configuration": name, "notation": get_config(name).notation, "metric": metric}
-                | describe_sample(sub[metric].to_numpy(dtype=float))
-            )
-    stat_rows.append(
-        {"configuration": "random", "notation": "random policy", "metric": "episode_return"}
-        | describe_sample(baseline["return"].to_numpy(dtype=float))
-    )
-    stats_df = pd.DataFrame(stat_rows)
+    stats_df = _stats_table(runs_df, configs, baseline)
 
     import gymnasium as gym
 

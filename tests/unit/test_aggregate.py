@@ -18,7 +18,6 @@ from jepa_bench.analysis.aggregate import (
 from jepa_bench.config import get_config
 from jepa_bench.layout import RunPaths
 from jepa_bench.analysis.plots import notation_mathtext
-from jepa_bench.analysis.stats import describe_sample
 
 
 @pytest.fixture
@@ -51,22 +50,6 @@ def test_grid_is_every_fiftieth_of_the_budget_and_ends_on_it():
     assert g[0] == 11 and g[-1] == 512 and np.all(np.diff(g) > 0)
     with pytest.raises(ValueError):
         make_grid(0)
-
-
-def test_describe_sample_statistics_and_degenerate_cases():
-    d = describe_sample([1.0, 2.0, 3.0, 4.0, 10.0])
-    assert d["n"] == 5 and d["mean"] == 4.0 and d["median"] == 3.0
-    assert d["iqm"] == pytest.approx(3.0)  # trim one value at each end
-    assert d["ci_low"] < d["mean"] < d["ci_high"] and d["ci_note"] == ""
-    assert describe_sample([1.0, 2.0, 3.0, 4.0, 10.0]) == d  # seeded
-    one = describe_sample([7.0])
-    assert one["mean"] == 7.0 and math.isnan(one["ci_low"]) and "n<2" in one["ci_note"]
-    same = describe_sample([5.0, 5.0, 5.0])
-    assert same["ci_low"] == same["ci_high"] == same["mean"] == 5.0  # every resample's mean
-    assert "equal" in same["ci_note"]
-    nan = describe_sample([np.nan, 2.0, np.nan])
-    assert nan["n"] == 1
-    assert describe_sample([])["n"] == 0
 
 
 def test_random_baseline_is_measured_and_seeded():

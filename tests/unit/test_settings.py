@@ -7,7 +7,6 @@ import torch
 
 from jepa_bench.config import DEFAULT_SETTINGS, SETTINGS, TrainConfig, resolve
 from jepa_bench.rl.inputs import STD_FLOOR, InputScaling, frame_statistics
-from jepa_bench.rl.trainer import ReturnScaler
 
 
 def test_the_default_set_is_v2_and_v1_is_the_field_defaults():
@@ -55,23 +54,6 @@ def test_frame_statistics_are_fixed_and_floored():
     assert float(std.min()) == pytest.approx(STD_FLOOR)   # the background never changes
     assert float(mean.max()) == pytest.approx(1.0)        # white background
     assert float(mean.min()) < 0.8                         # the cart and pole darken the middle
-
-
-def test_return_scaler_by_hand():
-    """Two envs, gamma 0.5: the running variance of the discounted return after each step."""
-    scaler = ReturnScaler(2, 0.5, torch.device("cpu"), eps=0.0)
-    r = torch.tensor([1.0, 3.0])
-    out = scaler(r, torch.tensor([False, True]))
-    # disc = [1, 3]: batch mean 2, var 1; prior (mean 0, var 1, count 1e-4)
-    c = 1e-4
-    mean = 2 * 2 / (c + 2)
-    var = (1 * c + 1 * 2 + 4 * c * 2 / (c + 2)) / (c + 2)
-    torch.testing.assert_close(out, r / math.sqrt(var), rtol=1e-6, atol=0)
-    assert float(scaler.mean) == pytest.approx(mean)
-    # the second env's episode ended: its discounted return restarts, the first's is discounted
-    torch.testing.assert_close(scaler.disc, torch.tensor([1.0, 0.0], dtype=torch.float64))
-    scaler(r, torch.tensor([False, False]))
-    torch.testing.assert_close(scaler.disc, torch.tensor([1.5, 3.0], dtype=torch.float64))
 
 
 def test_patch_init_default_is_torchs_and_cnn_ln_tanh_bounds_the_embedding():
