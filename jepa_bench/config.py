@@ -139,6 +139,9 @@ class TrainConfig:
     stop_embed_var: float = 0.0
     """End the run early, as complete, once embed_var falls below this (0 = never). Used to
     train an encoder into collapse for the recovery experiment."""
+    stop_rel_var: float = 0.0
+    """End the run early, as complete, once embed_var / embed_var of update 1 falls below this
+    (0 = never): the scale-free collapse line of docs/yu-chen-protocol.md (1e-4)."""
 
     # --- bookkeeping ---------------------------------------------------------------------------
     checkpoint_every: int = 5
@@ -176,7 +179,7 @@ _POSITIVE_INT = ("num_envs", "height", "width", "total_steps", "num_steps", "num
                  "update_epochs", "patch", "dim", "depth", "heads", "state_hidden", "head_hidden",
                  "pred_hidden", "checkpoint_every")
 _UNIT_INTERVAL = ("gamma", "gae_lambda", "ema")
-_NON_NEGATIVE = ("stop_embed_var", "lr", "adam_eps", "clip_coef", "ent_coef", "actor_coef", "critic_coef",
+_NON_NEGATIVE = ("stop_embed_var", "stop_rel_var", "lr", "adam_eps", "clip_coef", "ent_coef", "actor_coef", "critic_coef",
                  "max_grad_norm", "jepa_coef", "reg_coef", "mlp_ratio")
 
 
@@ -277,6 +280,9 @@ CNN_PIXEL_PPO_OVERRIDES = dict(encoder="cnn", jepa=False, rl_grad=True, var_reg=
 # call), lr 7e-4 (SB3's A2C default), no advantage normalisation, lambda = jepa_coef = 1.
 A2C_OVERRIDES = dict(algo="a2c", num_steps=16, update_epochs=1, num_minibatches=1, lr=7e-4,
                      norm_adv=False, gae_lambda=1.0, checkpoint_every=50)
+# The CNN control under A2C (docs/yu-chen-protocol.md): A2C's settings, the CNN encoder, RL alone.
+CNN_PIXEL_A2C_OVERRIDES = dict(A2C_OVERRIDES, encoder="cnn", jepa=False, rl_grad=True,
+                               var_reg=False)
 _TARGET_TEXT = {"shared": "shared target", "shared_sg": "shared target, stop-grad",
                 "ema": "EMA target"}
 THEORY_CONFIGS = {
@@ -290,6 +296,9 @@ THEORY_CONFIGS = {
                           dict(A2C_OVERRIDES, target="shared", jepa=True, rl_grad=False)),
     "ppo_shared": ("PPO + JEPA (J, ∇, R̂) with a shared target instead of the EMA y-encoder",
                    dict(target="shared", jepa=True, rl_grad=True)),
+    "ppo_shared_nograd": ("JEPA alone on a shared target, PPO heads detached: PPO's collapse "
+                          "route (docs/yu-chen-protocol.md)",
+                          dict(target="shared", jepa=True, rl_grad=False)),
 }
 
 
@@ -310,6 +319,10 @@ def _build_registry() -> dict[str, NamedConfig]:
         "cnn_pixel_ppo", "CNN: Ĵ, ∇, R̂",
         "the pixel frames and PPO settings of j0g1r0 with a convolutional encoder instead of the "
         "ViT: a control that separates the frames from the ViT", CNN_PIXEL_PPO_OVERRIDES)
+    reg["cnn_pixel_a2c"] = NamedConfig(
+        "cnn_pixel_a2c", "A2C, CNN: Ĵ, ∇, R̂",
+        "the CNN control trained by A2C instead of PPO: the neutral control of the A2C "
+        "calibration (docs/yu-chen-protocol.md)", CNN_PIXEL_A2C_OVERRIDES)
     for name, (text, overrides) in THEORY_CONFIGS.items():
         algo = overrides.get("algo", "ppo").upper()
         switches = notation(overrides["jepa"], overrides["rl_grad"], False)

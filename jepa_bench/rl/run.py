@@ -302,8 +302,16 @@ def tensorboard_writer(folder: Path):
 
 
 def _stopped_early(cfg: TrainConfig, trainer: Trainer) -> bool:
+    """Whether the last update crossed a collapse line the config stops at: embed_var below
+    stop_embed_var, or embed_var relative to update 1's below stop_rel_var."""
     rows = trainer.metric_rows
-    return cfg.stop_embed_var > 0 and bool(rows) and rows[-1]["embed_var"] < cfg.stop_embed_var
+    if not rows:
+        return False
+    last = rows[-1]["embed_var"]
+    if cfg.stop_embed_var > 0 and last < cfg.stop_embed_var:
+        return True
+    first = rows[0]["embed_var"]
+    return cfg.stop_rel_var > 0 and first > 0 and last / first < cfg.stop_rel_var
 
 
 class Interrupted(KeyboardInterrupt):

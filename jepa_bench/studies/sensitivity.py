@@ -37,7 +37,8 @@ from jepa_bench.layout import RunPaths
 from jepa_bench.metrics import DIAGNOSTIC_COLUMNS, markdown_table, read_json
 
 __all__ = ["CENTRE", "CONTRAST", "GRAD_TERMS", "RELATIVE_COLLAPSE", "SweepPoint",
-           "check_point_runs", "contrast_table", "gradient_table", "point_run_roots",
+           "check_point_runs", "contrast_table", "gradient_table", "point_run_files",
+           "point_run_roots",
            "points_through", "robustness", "robustness_result", "scale_free_table", "sweep_points",
            "write_robustness_report"]
 
@@ -117,6 +118,14 @@ def point_run_roots(point: SweepPoint, root: str | os.PathLike,
     root = Path(root)
     return {c: root / (point.name if c in point.rerun else CENTRE) / "runs"
             for c in configurations}
+
+
+def point_run_files(point: SweepPoint, root: str | os.PathLike, configurations: Sequence[str],
+                    seeds: Sequence[int], kind: str = "run_json") -> list[str]:
+    """Every run file (RunPaths attribute `kind`) a point's summary reads, for a workflow rule's
+    input: its own runs, and the centre's for the configurations it does not re-run."""
+    roots = point_run_roots(point, root, configurations)
+    return [str(getattr(RunPaths.of(roots[c], c, s), kind)) for c in configurations for s in seeds]
 
 
 def check_point_runs(point: SweepPoint, run_roots: Mapping[str, Path], seeds: Sequence[int],

@@ -527,3 +527,13 @@ def test_run_json_records_when_and_from_what_code(tmp_path):
     assert (info["git_diff_sha256"] is not None) == bool(info["git_dirty"])
     (session,) = info["sessions"]
     assert session["end"] == "complete" and session["git_rev"] == info["git_rev"]
+
+
+def test_a_run_stops_at_the_scale_free_collapse_line(tmp_path):
+    """stop_rel_var ends a run, complete, at the first update whose embed_var relative to update
+    1's is below it (docs/yu-chen-protocol.md); 1e9 is crossed at update 1 itself."""
+    out = tmp_path / "stop"
+    assert _train(out, steps=96, extra=["--set", "stop_rel_var=1e9"]) == 0
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "complete" and info["updates"] == 1 and info["env_steps"] == 32
+    assert _train(tmp_path / "bad", extra=["--set", "stop_rel_var=-1"]) == 2

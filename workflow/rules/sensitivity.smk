@@ -9,7 +9,7 @@ import json
 import re
 
 from jepa_bench.layout import RunPaths
-from jepa_bench.studies.sensitivity import point_run_roots, points_through, sweep_points
+from jepa_bench.studies.sensitivity import point_run_files, points_through, sweep_points
 
 try:
     SENS_POINTS = sweep_points(config["sensitivity"], CONFIGURATIONS)
@@ -26,13 +26,6 @@ SENS_RUN = RunPaths.of(f"{RESULTS}/{{point}}/runs", "{configuration}", "{seed}")
 
 wildcard_constraints:
     point="|".join(re.escape(p.name) for p in SENS_POINTS),
-
-
-def sensitivity_runs(point_name, kind="run_json"):
-    """Every run file a point's summary reads: its own runs, and the centre's for the
-    configurations it does not re-run."""
-    roots = point_run_roots(SENS_BY_NAME[point_name], RESULTS, CONFIGURATIONS)
-    return [str(getattr(RunPaths.of(roots[c], c, s), kind)) for c in CONFIGURATIONS for s in SEEDS]
 
 
 rule sensitivity_train:
@@ -59,9 +52,12 @@ rule sensitivity_train:
 
 rule sensitivity_aggregate:
     input:
-        runs=lambda w: sensitivity_runs(w.point),
-        metrics=lambda w: sensitivity_runs(w.point, "metrics"),
-        episodes=lambda w: sensitivity_runs(w.point, "episodes"),
+        # a point's own runs, and the centre's for the configurations it does not re-run
+        runs=lambda w: point_run_files(SENS_BY_NAME[w.point], RESULTS, CONFIGURATIONS, SEEDS),
+        metrics=lambda w: point_run_files(SENS_BY_NAME[w.point], RESULTS, CONFIGURATIONS, SEEDS,
+                                          "metrics"),
+        episodes=lambda w: point_run_files(SENS_BY_NAME[w.point], RESULTS, CONFIGURATIONS, SEEDS,
+                                           "episodes"),
     output:
         **{key: f"{RESULTS}/{{point}}/summary/{name}" for key, name in SUMMARY_FILES.items()},
     log:
@@ -73,7 +69,8 @@ rule sensitivity_aggregate:
         total_steps=config["total_steps"],
         settings=SETTINGS,
         spec=SENS_SPEC,
-        root=RESULTS,
+        # {root}/{point}/summary/summary.json -> {root}
+        root=lambda wildcards, output: str(Path(output.meta).parents[2]),
     conda:
         "../envs/jepa-bench.yaml"
     shell:
@@ -140,7 +137,7 @@ rule sensitivity_report:
         configurations=" ".join(CONFIGURATIONS),
         seeds=" ".join(map(str, SEEDS)),
         record=" ".join(f"{k}={v}" for k, v in SENS_RECORD.items()),
-        root=RESULTS,
+        root=lambda wildcards, output: os.path.dirname(output.md),
         figures=lambda wildcards, output: os.path.dirname(output.figures[0]),
     conda:
         "../envs/jepa-bench.yaml"
