@@ -59,6 +59,7 @@ localrules:
     sensitivity_claims,
     sensitivity_plots,
     sensitivity_report,
+    sensitivity_trained_encoders,
 
 
 # config `experiments` picks what is built: figure3 (the default), curves, recovery, ...
@@ -74,3 +75,4 @@ rule all:
         rules.settings_table.output if "settings" in config["experiments"] else [],
         rules.precision_report.output if "precision" in config["experiments"] else [],
         rules.sensitivity_report.output if "sensitivity" in config["experiments"] else [],
+        rules.sensitivity_trained_encoders.output if "sensitivity" in config["experiments"] else [],
