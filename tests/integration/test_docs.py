@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PREREGISTRATIONS = ("calibration", "recovery", "precision", "sensitivity", "trained-encoders")
+PREREGISTRATIONS = ("calibration", "recovery", "precision", "sensitivity", "trained-encoders",
+                    "yu-chen-protocol")
 pytest.importorskip("mkdocs", reason="mkdocs is not installed (pip install -e '.[test]')")
 pytest.importorskip("material", reason="mkdocs-material is not installed")
 
