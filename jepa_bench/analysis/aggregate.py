@@ -343,12 +343,14 @@ def read_summary(summary_dir: str | os.PathLike, tables: Sequence[str]) -> dict:
 
 def _runs_roots(runs_root, configs: list[str]) -> tuple[dict[str, Path], str | dict]:
     """Each configuration's runs root, and what summary.json records of them (the one folder,
-    or the map as given)."""
+    also when a map names the same folder for every configuration; else the map)."""
     if isinstance(runs_root, Mapping):
         missing = [c for c in configs if c not in runs_root]
         if missing:
             raise ValueError(f"runs_root names no folder for {missing}")
         roots = {c: Path(runs_root[c]) for c in configs}
+        if len(set(roots.values())) == 1:
+            return roots, str(roots[configs[0]])
         return roots, {c: str(roots[c]) for c in configs}
     return dict.fromkeys(configs, Path(runs_root)), str(Path(runs_root))
 

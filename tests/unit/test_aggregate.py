@@ -215,3 +215,24 @@ def test_cli_aggregate_checks_runs_against_its_settings(tmp_path, capsys, write_
     assert not (tmp_path / "bad").exists()
     assert main(args + ["--set", "num_envs=16", "--out", str(tmp_path / "good")]) == 0
     assert (tmp_path / "good" / "runs.csv").is_file()
+
+
+def test_summarise_reads_each_configuration_from_its_own_runs_root(tmp_path, write_run):
+    """A map of runs roots (a study reusing another experiment's runs): each configuration is
+    read from its folder; summary.json records the map, or the one folder when all agree."""
+    import json
+
+    from jepa_bench.analysis.aggregate import summarise
+
+    write_run(tmp_path / "a", "j1g1r0", 0, [500, 1000], [20.0, 30.0])
+    write_run(tmp_path / "b", "j0g1r0", 0, [500, 1000], [20.0, 30.0])
+    out = summarise({"j1g1r0": tmp_path / "a", "j0g1r0": tmp_path / "b"}, ["j1g1r0", "j0g1r0"],
+                    [0], 1000, tmp_path / "s1", baseline_episodes=10)
+    meta = json.loads(out["meta"].read_text())
+    assert meta["runs_root"] == {"j1g1r0": str(tmp_path / "a"), "j0g1r0": str(tmp_path / "b")}
+    write_run(tmp_path / "a", "j0g1r0", 0, [500, 1000], [20.0, 30.0])
+    out = summarise({"j1g1r0": tmp_path / "a", "j0g1r0": tmp_path / "a"}, ["j1g1r0", "j0g1r0"],
+                    [0], 1000, tmp_path / "s2", baseline_episodes=10)
+    assert json.loads(out["meta"].read_text())["runs_root"] == str(tmp_path / "a")
+    with pytest.raises(ValueError, match=r"runs_root names no folder for \['j0g1r0'\]"):
+        summarise({"j1g1r0": tmp_path / "a"}, ["j1g1r0", "j0g1r0"], [0], 1000, tmp_path / "s3")
