@@ -125,10 +125,13 @@ rule sensitivity_report:
         figures=expand(rules.sensitivity_plots.output.returns, point=[p.name for p in SENS_BUILT]),
         record=list(SENS_RECORD.values()),
     output:
-        md=f"{RESULTS}/robustness.md",
+        md=report(f"{RESULTS}/robustness.md", caption="../report/robustness.rst",
+                  category="Sensitivity"),
         json=f"{RESULTS}/robustness.json",
-        figures=multiext(f"{FIGURES}/contrast", ".png", ".pdf")
-        + multiext(f"{FIGURES}/gradient_share", ".png", ".pdf"),
+        figures=[report(f"{FIGURES}/contrast.png", caption="../report/contrast.rst",
+                        category="Sensitivity"), f"{FIGURES}/contrast.pdf",
+                 report(f"{FIGURES}/gradient_share.png", caption="../report/gradient_share.rst",
+                        category="Sensitivity"), f"{FIGURES}/gradient_share.pdf"],
     log:
         f"{LOGS}/sensitivity/report.log",
     params:
@@ -171,10 +174,13 @@ rule sensitivity_trained_encoders:
     input:
         expand(SENS_PROBE, point="centre", configuration=CONFIGURATIONS, seed=SEEDS),
     output:
-        md=f"{RESULTS}/centre/trained-encoders.md",
+        md=report(f"{RESULTS}/centre/trained-encoders.md",
+                  caption="../report/trained_encoders.rst", category="Trained encoders"),
         json=f"{RESULTS}/centre/trained-encoders.json",
         csv=f"{RESULTS}/centre/trained-encoders.csv",
-        figures=multiext(f"{RESULTS}/centre/figures/trained_encoders", ".png", ".pdf"),
+        figures=[report(f"{RESULTS}/centre/figures/trained_encoders.png",
+                        caption="../report/trained_encoders.rst", category="Trained encoders"),
+                 f"{RESULTS}/centre/figures/trained_encoders.pdf"],
     log:
         f"{LOGS}/sensitivity/trained-encoders.log",
     params:
