@@ -156,6 +156,15 @@ def findings(repo: Path = REPO) -> str:
               f"plus one SD. Collapse: embedding variance below {sci(t['collapse'], 0)}. Written "
               "by `python -m jepa_bench.tools.readme` from "
               + ", ".join(f"`{p.relative_to(repo)}`" for p in sets.values()) + "."]
+    if robust:
+        sweep = read_json(repo / ROBUSTNESS)
+        missing = [p for p in sweep["planned"] if p not in sweep["done"]]
+        lines += ["", f"Robustness: the preregistered sensitivity sweep ([docs/sensitivity.md]"
+                      f"(docs/sensitivity.md)) has run {len(sweep['done'])} of its "
+                      f"{len(sweep['planned'])} points"
+                  + (f"; not yet run: {', '.join(missing)}" if missing else "")
+                  + f" (`{ROBUSTNESS.replace('.json', '.md')}`). A claim reproduced at one "
+                    "point of m is weak evidence; no point is picked as the right one."]
     if not robust:
         lines += ["", "The preregistered sensitivity sweep ([docs/sensitivity.md]"
                       "(docs/sensitivity.md)) has no results yet; a robustness column joins this "

@@ -118,11 +118,14 @@ def test_the_robustness_column_joins_once_the_sweep_has_written_its_report(repo_
     rows = [{"id": i, "holds": i % 3, "of": 8, "flipped_by": []} for i in range(1, 6)]
     path = repo_copy / readme.ROBUSTNESS
     path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"robustness": {"claims": rows}}))
+    path.write_text(json.dumps({"robustness": {"claims": rows}, "planned": ["centre", "a", "b"],
+                                "done": ["centre"]}))
     table = readme.findings(repo_copy).split("\n\n")[1].splitlines()
     assert table[0].endswith("| robustness (sensitivity sweep) |")
     assert table[2].endswith("| reproduced at 1 of 8 points |")  # claim 1
-    assert "has no results yet" not in readme.findings(repo_copy)
+    text = readme.findings(repo_copy)
+    assert "has no results yet" not in text
+    assert "has run 1 of its 3 points; not yet run: a, b" in text
 
 
 def test_check_reports_a_stale_readme_and_a_rewrite_fixes_it(repo_copy, capsys):
