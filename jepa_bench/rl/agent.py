@@ -214,6 +214,14 @@ GRAD_TERMS = ("jepa", "actor", "critic", "entropy", "reg")
 """The terms of Eq. 3 whose gradient into the x-encoder the diagnostic measures."""
 
 
+def _total_norm(grads: list[torch.Tensor]) -> float:
+    """The L2 norm of several tensors taken as one vector (what the clip measures); 0 for none."""
+    if not grads:
+        return 0.0
+    norms = torch.stack([torch.linalg.vector_norm(g) for g in grads])
+    return float(torch.linalg.vector_norm(norms))
+
+
 def encoder_gradient_terms(agent: JepaAgent, stats: dict) -> dict[str, float]:
     """The L2 norm of the gradient each term of Eq. 3 sends into the x-encoder's parameters, on
     the minibatch whose `stats` (minibatch_loss) are given: ``grad_enc_{term}``. A term that does
@@ -229,10 +237,7 @@ def encoder_gradient_terms(agent: JepaAgent, stats: dict) -> dict[str, float]:
         norm = 0.0
         if term is not None and term.requires_grad:
             grads = torch.autograd.grad(term, params, retain_graph=True, allow_unused=True)
-            grads = [g for g in grads if g is not None]
-            if grads:
-                norm = float(torch.linalg.vector_norm(
-                    torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+            norm = _total_norm([g for g in grads if g is not None])
         out[f"grad_enc_{name}"] = norm
     return out
 
@@ -249,8 +254,7 @@ def part_gradient_norms(agent: JepaAgent) -> dict[str, float]:
     out = {}
     for name, params in parameter_parts(agent).items():
         grads = [p.grad for p in params if p.grad is not None]
-        out[f"grad_norm_{name}"] = (float(torch.linalg.vector_norm(torch.stack(
-            [torch.linalg.vector_norm(g) for g in grads]))) if grads else 0.0)
+        out[f"grad_norm_{name}"] = _total_norm(grads)
     return out
 
 

@@ -1,7 +1,7 @@
 """Can an encoder read CartPole's state from our frames? Two probes.
 
-The fine-tuned probe (`probe`): frame stacks come from a uniformly random policy, each labelled with the true state
-(x, x_dot, theta, theta_dot) of its newest frame. A configuration's encoder (freshly initialised,
+The fine-tuned probe (`probe`): frame stacks come from a uniformly random policy, each labelled
+with the true state (x, x_dot, theta, theta_dot) of its newest frame. A configuration's encoder (freshly initialised,
 as a run starts) with a linear head on top is trained by regression on the standardised state;
 the R² of each component on held-out frames says what the frames let this encoder see within a
 few hundred gradient steps. It separates "the frames do not carry the information" from
@@ -120,11 +120,15 @@ def _embed(encoder: nn.Module, obs: torch.Tensor) -> torch.Tensor:
     return torch.cat([encoder(chunk) for chunk in obs.split(1024)]).float()
 
 
+def _standardise(x: torch.Tensor, x_test: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both sets scaled by the training set's per-feature mean and std (floored at 1e-8)."""
+    mean, std = x.mean(0), x.std(0).clamp_min(1e-8)
+    return (x - mean) / std, (x_test - mean) / std
+
+
 def _ridge_r2(x, y, x_test, y_test) -> torch.Tensor:
     """Linear head by ridge regression (RIDGE) on standardised embeddings, closed form, float64."""
-    x, x_test = x.double(), x_test.double()
-    mean, std = x.mean(0), x.std(0).clamp_min(1e-8)
-    x, x_test = (x - mean) / std, (x_test - mean) / std
+    x, x_test = _standardise(x.double(), x_test.double())
     xb = torch.cat([x, torch.ones(len(x), 1, dtype=x.dtype)], 1)
     reg = RIDGE * len(x) * torch.eye(xb.shape[1], dtype=x.dtype)
     reg[-1, -1] = 0.0  # the bias is not shrunk
@@ -135,8 +139,7 @@ def _ridge_r2(x, y, x_test, y_test) -> torch.Tensor:
 
 def _mlp_r2(x, y, x_test, y_test, seed: int = 0) -> torch.Tensor:
     """A one-hidden-layer MLP head (MLP_HIDDEN, ReLU) fitted by Adam on standardised embeddings."""
-    mean, std = x.mean(0), x.std(0).clamp_min(1e-8)
-    x, x_test = (x - mean) / std, (x_test - mean) / std
+    x, x_test = _standardise(x, x_test)
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     head = nn.Sequential(nn.Linear(x.shape[1], MLP_HIDDEN), nn.ReLU(),
