@@ -51,6 +51,7 @@ localrules:
     recovery_report,
     theory,
     calibration_report,
+    calibration_winner,
     probe_table,
     settings_table,
     precision_aggregate,

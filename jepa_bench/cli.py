@@ -7,7 +7,7 @@
     jepa-bench sensitivity-aggregate | sensitivity-report   (the sweep of docs/sensitivity.md)
     jepa-bench probe | probe-table             (can an encoder read the state from the frames?)
     jepa-bench probe-frozen | trained-encoders (what a trained encoder keeps; Prop. 2, claim 4)
-    jepa-bench calibration-report | settings-table | precision-report   (study reports)
+    jepa-bench calibration-report | calibration-winner | settings-table | precision-report
     jepa-bench compare RUN_A RUN_B             (same run apart from timing? exit 0 / 1)
     jepa-bench rerun-check RUN_DIR             (rerun a run here: same run / same distribution /
                                                 different, against its configuration's seeds)
@@ -212,16 +212,29 @@ def cmd_probe(args) -> int:
     return 0
 
 
-def cmd_calibration_report(args) -> int:
-    import json
-
-    from jepa_bench.studies.calibration import write_calibration_report
+def _calibration_spec(text: str) -> dict:
     try:
-        spec = json.loads(args.spec)
+        spec = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"--spec is not JSON ({exc})") from None
+    if not isinstance(spec, dict):
+        raise ValueError(f"--spec must be a JSON object of stages, got {type(spec).__name__}")
+    return spec
+
+
+def cmd_calibration_report(args) -> int:
+    from jepa_bench.studies.calibration import write_calibration_report
+    spec = _calibration_spec(args.spec)
     for path in write_calibration_report(Path(args.root), spec, Path(args.out)):
         print(path)
+    return 0
+
+
+def cmd_calibration_winner(args) -> int:
+    from jepa_bench.studies.calibration import write_winner
+    path = write_winner(Path(args.root), _calibration_spec(args.spec), args.stage,
+                        Path(args.out) if args.out else None)
+    print(path)
     return 0
 
 
@@ -548,6 +561,16 @@ def _study_commands(sub) -> None:
     p.add_argument("--spec", required=True, help="the workflow's `calibration` config as JSON")
     p.add_argument("--out", required=True, help="markdown report; CSV tables go beside it")
     p.set_defaults(func=cmd_calibration_report)
+
+    p = sub.add_parser("calibration-winner",
+                       help="apply a calibration's preregistered winner rule to its screen "
+                            "(docs/yu-chen-protocol.md)")
+    p.add_argument("--root", required=True, help="the calibration's results folder")
+    p.add_argument("--spec", required=True, help="the workflow's `calibration` config as JSON")
+    p.add_argument("--stage", required=True,
+                   help="the stage that confirms a winner (its `from` names the screened stage)")
+    p.add_argument("--out", help="JSON file (default: {root}/{stage}-winner.json)")
+    p.set_defaults(func=cmd_calibration_winner)
 
     p = sub.add_parser("probe-table", help="one table from probe JSON files "
                                            "({root}/probe/{config}/seed{seed}.json)")

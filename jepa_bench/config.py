@@ -406,7 +406,8 @@ DEFAULT_SETTINGS = "v2"
 
 
 def get_settings(name: str | None) -> dict:
-    """The field values of a settings set (None: the default set)."""
+    """The field values of a settings set (None: the default set). A set may hold a part for one
+    algorithm, under that algorithm's name (``"a2c": {...}``); `resolve` applies it."""
     name = DEFAULT_SETTINGS if name is None else name
     if name not in SETTINGS:
         raise ValueError(f"unknown settings set {name!r}; valid sets: {', '.join(SETTINGS)}")
@@ -416,8 +417,12 @@ def get_settings(name: str | None) -> dict:
 def resolve(name: str, overrides: dict | None = None, settings: str | None = None,
             **kwargs) -> TrainConfig:
     """The TrainConfig of a named configuration: field defaults, then the settings set (pixel
-    configurations and state_pixel_ppo), then the configuration's own overrides, then the user's."""
+    configurations and state_pixel_ppo), then the configuration's own overrides, then the set's
+    part for the configuration's algorithm (calibrated for that algorithm, so it wins over the
+    configuration's own defaults), then the user's."""
     named = get_config(name)
-    base = {} if name == "state" else get_settings(settings)
-    values = {**base, **named.overrides, **(overrides or {}), **kwargs}
+    algo = {**named.overrides, **(overrides or {}), **kwargs}.get("algo", TrainConfig.algo)
+    every = {} if name == "state" else get_settings(settings)
+    common = {k: v for k, v in every.items() if k not in ALGORITHMS}
+    values = {**common, **named.overrides, **every.get(algo, {}), **(overrides or {}), **kwargs}
     return TrainConfig(**values)

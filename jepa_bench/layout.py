@@ -26,9 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DEFAULT_RUNS_ROOT", "RunPaths", "calibration_paths", "check_seeds", "collapse_paths",
-           "probe_json", "probe_name_of", "recovery_root_of", "run_dir", "runs_root_of",
-           "switch_paths"]
+__all__ = ["DEFAULT_RUNS_ROOT", "RunPaths", "calibration_paths", "calibration_winner_json",
+           "check_seeds", "collapse_paths", "probe_json", "probe_name_of", "recovery_root_of",
+           "run_dir", "runs_root_of", "switch_paths"]
 
 DEFAULT_RUNS_ROOT = "runs"
 """Where `jepa-bench train` puts a run when no --out is given (git ignores it); the workflow's
@@ -115,6 +115,12 @@ def switch_paths(root, algo: str, arm: str, seed) -> RunPaths:
 def calibration_paths(root, stage: str, cell: str, seed) -> RunPaths:
     """A training run of the calibration, one stage and cell: ``{root}/{stage}/{cell}/seed{seed}``."""
     return RunPaths(run_dir(Path(root) / str(stage), cell, seed))
+
+
+def calibration_winner_json(root, stage: str) -> Path:
+    """The cell a calibration stage's preregistered rule chose (`jepa-bench calibration-winner`):
+    ``{root}/{stage}-winner.json``."""
+    return Path(root) / f"{stage}-winner.json"
 
 
 def probe_json(root, name: str, seed) -> Path:

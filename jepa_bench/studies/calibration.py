@@ -1,23 +1,28 @@
 """The calibration of docs/calibration.md as tables: what each stage measured, against its targets.
 
-Owns the calibration's criteria (the probe targets, the screen score, the confirmation target) and
-the report under results/calibration/. It reads what the probe and the training runs wrote and
-never decides a setting itself: the protocol's decision rules are applied by people, in
-docs/calibration.md, from these tables. It must not read any run of a paper configuration.
+Owns the calibration's criteria (the probe targets, the screen score, the confirmation target,
+the screen's winner rule) and the reports under results/calibration/ and results/a2c-calibration/.
+It reads what the probe and the training runs wrote. For docs/calibration.md (PPO) the decisions
+were applied by people from these tables; for docs/yu-chen-protocol.md (A2C) a confirmation stage
+names its source (`from: screen`) and the preregistered rule (`screen_winner`: best mean score,
+ties to one decimal broken by the stage's `tie_break` keys, smallest value first) picks the cell,
+so no one chooses after seeing the results. It must not read any run of a paper configuration.
 
     jepa-bench calibration-report --root results/calibration --spec JSON --out calibration.md
+    jepa-bench calibration-winner --root results/a2c-calibration --spec JSON --stage confirm
     (JSON: the workflow's `calibration` config; workflow/rules/calibration.smk passes it)
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import pandas as pd
 
-from jepa_bench.config import PAPER_CONFIGS
-from jepa_bench.layout import RunPaths, calibration_paths, probe_json
+from jepa_bench.config import PAPER_CONFIGS, get_config, parse_overrides
+from jepa_bench.layout import RunPaths, calibration_paths, calibration_winner_json, probe_json
 from jepa_bench.metrics import atomic_write_text, markdown_table, read_json, write_table
 from jepa_bench.studies.probe_report import PROBE_TARGETS, summarise_probes
 from jepa_bench.analysis.stats import describe_sample
@@ -31,6 +36,8 @@ PROBE_INIT_VAR = (1e-3, 1.0)
 """Stage A: batch variance of s_x at initialisation inside this closed range."""
 SCREEN_EPISODES = 50
 """Stage B: a screen run's score is the mean return of its last this-many episodes."""
+SCORE_DECIMALS = 1
+"""The winner rule: cell scores equal to this many decimals are a tie (docs/yu-chen-protocol.md)."""
 CONFIRM_EPISODES = 10
 """Stage C: final return = mean of each run's last this-many episodes (the claims' definition)."""
 CONFIRM_FLOOR = 41.5
@@ -43,9 +50,36 @@ FORBIDDEN = PAPER_CONFIGS
 """The paper's configurations: their returns are never calibration input."""
 
 
-def calibration_targets(spec: dict, root: str) -> list[str]:
+def source_stage(spec: dict, stage: str) -> str:
+    """The stage whose cells a stage trains: itself, or the one its `from` names (a confirmation
+    of that stage's winner)."""
+    source = spec[stage].get("from", stage)
+    if source == stage:
+        return stage
+    if source not in spec or "from" in spec[source] or "cells" not in spec[source]:
+        raise ValueError(f"calibration stage {stage!r} has from={source!r}; it must name another "
+                         f"training stage with cells of its own (stages: {', '.join(spec)})")
+    return source
+
+
+def stage_overrides(spec: dict, stage: str, cell: str) -> list[str]:
+    """The --set items of one run of a training stage: the base and cell of its source stage."""
+    source = spec[source_stage(spec, stage)]
+    return list(source.get("base", [])) + list(source["cells"][cell])
+
+
+def stage_cells(spec: dict, stage: str, winners: dict[str, str] | None = None) -> list[str]:
+    """The cells a training stage trains: its own, or, for a `from` stage, the winner of its
+    source (from `winners`, stage -> cell; none while the winner is not known yet)."""
+    if "from" not in spec[stage]:
+        return list(spec[stage]["cells"])
+    winner = (winners or {}).get(stage)
+    return [winner] if winner else []
+
+
+def calibration_targets(spec: dict, root: str, winners: dict[str, str] | None = None) -> list[str]:
     """Every probe JSON and run.json that the workflow's `calibration` config asks for, as paths
-    under `root` (the rules' outputs)."""
+    under `root` (the rules' outputs); a `from` stage's runs only once `winners` names its cell."""
     out = []
     probe = spec.get("probe")
     if probe:
@@ -54,8 +88,18 @@ def calibration_targets(spec: dict, root: str) -> list[str]:
     for stage in TRAINING_STAGES:
         if stage in spec:
             out += [str(calibration_paths(root, stage, cell, s).run_json)
-                    for cell in spec[stage]["cells"] for s in spec[stage]["seeds"]]
+                    for cell in stage_cells(spec, stage, winners) for s in spec[stage]["seeds"]]
     return out
+
+
+def report_inputs(spec: dict, root: str, winner_cell) -> list[str]:
+    """What the report reads: every run of `calibration_targets` and each confirmation's winner
+    file; `winner_cell(stage)` names the cell a `from` stage trains (in the workflow, read from the
+    checkpoint calibration_winner's output, which is why it is a function)."""
+    confirming = [s for s in TRAINING_STAGES if s in spec and "from" in spec[s]]
+    winners = {stage: winner_cell(stage) for stage in confirming}
+    return (calibration_targets(spec, root, winners)
+            + [str(calibration_winner_json(root, s)) for s in confirming])
 
 
 def calibration_probe_table(root: Path, cells: dict, seeds: list[int]) -> pd.DataFrame:
@@ -116,13 +160,67 @@ def per_cell(table: pd.DataFrame, column: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def screen_winner(runs: pd.DataFrame, cells: dict, seeds: list[int], tie_break: list[str],
+                  last: int = SCREEN_EPISODES) -> dict:
+    """The preregistered rule: the cell with the best mean over `seeds` of its runs' mean return
+    over the last `last` episodes; scores equal to SCORE_DECIMALS decimals tie, and a tie goes to
+    the cell whose `tie_break` values (its --set items, in order) are smallest. Every cell must
+    have every seed: a rule applied to part of the grid is not the preregistered one."""
+    column = f"mean_last_{last}"
+    have = set(zip(runs["cell"], runs["seed"])) if not runs.empty else set()
+    missing = [f"{c}/seed{s}" for c in cells for s in seeds if (c, s) not in have]
+    if missing:
+        raise ValueError(f"the winner needs every run of the stage; missing: {', '.join(missing)}")
+    scores = runs.groupby("cell")[column].mean()
+
+    def tie_values(cell):
+        values = parse_overrides(cells[cell])
+        absent = [k for k in tie_break if k not in values]
+        if absent:
+            raise ValueError(f"tie_break key(s) {absent} are not set by cell {cell!r} "
+                             f"({' '.join(cells[cell]) or 'no --set items'})")
+        return [values[k] for k in tie_break]
+
+    ranked = sorted(cells, key=lambda c: (-round(float(scores[c]), SCORE_DECIMALS), tie_values(c)))
+    best = ranked[0]
+    return {"cell": best, "set": list(cells[best]), "score": float(scores[best]),
+            "scores": {c: float(scores[c]) for c in ranked}, "seeds": list(seeds),
+            "rule": f"best mean over seeds of the mean return of the last {last} episodes; scores "
+                    f"equal to {SCORE_DECIMALS} decimal(s) tie, broken by the smallest "
+                    f"{', then '.join(tie_break) or '(no tie-break)'}"}
+
+
+def write_winner(root: Path, spec: dict, stage: str, out: Path | None = None) -> Path:
+    """Apply the winner rule for `stage` (a stage with `from`) to its source stage's runs under
+    `root` and write the result as JSON (default: layout's calibration_winner_json)."""
+    if stage not in spec or "from" not in spec[stage]:
+        with_from = [s for s in spec if "from" in spec[s]]
+        raise ValueError(f"stage {stage!r} confirms no other stage's winner; stages with `from`: "
+                         f"{', '.join(with_from) or 'none'}")
+    source = source_stage(spec, stage)
+    src = spec[source]
+    runs = training_table(Path(root), source, src["cells"], src["seeds"], SCREEN_EPISODES)
+    winner = screen_winner(runs, src["cells"], src["seeds"], spec[stage].get("tie_break", []))
+    winner["from"] = source
+    out = Path(out) if out else calibration_winner_json(root, stage)
+    atomic_write_text(out, json.dumps(winner, indent=2) + "\n")
+    return out
+
+
+def _algo_label(configuration: str) -> str:
+    return get_config(configuration).overrides.get("algo", "ppo").upper()
+
+
 def write_calibration_report(root: Path, stages: dict, out: Path) -> list[Path]:
     """Tables of every stage present in `stages` (the workflow's `calibration` config) under
-    `root`, as CSV beside a markdown report at `out`."""
+    `root`, as CSV beside a markdown report at `out`; a `from` stage's winner file is read and
+    stated with its rule."""
     root, out = Path(root), Path(out)
-    parts = ["# Calibration measurements (docs/calibration.md)\n",
-             "Written by `snakemake -c2 --configfile workflow/config/calibration.yaml`. The "
-             "decisions are recorded in docs/calibration.md.\n"]
+    protocol = stages.get("protocol", "docs/calibration.md")
+    preset = stages.get("preset", "workflow/config/calibration.yaml")
+    parts = [f"# Calibration measurements ({protocol})\n",
+             f"Written by `snakemake -c2 --configfile {preset}`. The "
+             f"decisions are recorded in {protocol}.\n"]
     written = []
     if "probe" in stages:
         probe = calibration_probe_table(root, stages["probe"]["cells"], stages["probe"]["seeds"])
@@ -132,23 +230,38 @@ def write_calibration_report(root: Path, stages: dict, out: Path) -> list[Path]:
                   f"Targets (ViT): R²(θ) ≥ {PROBE_R2_THETA}, R²(θ̇) ≥ {PROBE_R2_THETA_DOT}, "
                   f"embedding variance at init in [{PROBE_INIT_VAR[0]:g}, {PROBE_INIT_VAR[1]:g}]; "
                   "R² are means over the seeds listed.\n", markdown_table(probe)]
-    for stage, last, title in (("screen", SCREEN_EPISODES, "Stage B: PPO screen"),
-                               ("confirm", CONFIRM_EPISODES, "Stage C: confirmation")):
+    for stage, last in (("screen", SCREEN_EPISODES), ("confirm", CONFIRM_EPISODES)):
         if stage not in stages:
             continue
         spec = stages[stage]
-        runs = training_table(root, stage, spec["cells"], spec["seeds"], last)
+        title = ("Stage B: {} screen" if stage == "screen" else "Stage C: confirmation").format(
+            _algo_label(spec["config"]))
+        winners = {}
+        if "from" in spec:
+            path = calibration_winner_json(root, stage)
+            winner = read_json(path) if path.is_file() else None
+            if winner:
+                winners[stage] = winner["cell"]
+                parts += [f"## Winner of stage {winner['from']}, by the preregistered rule\n",
+                          f"**{winner['cell']}** ({' '.join(winner['set'])}): score "
+                          f"{winner['score']:.2f}. Rule: {winner['rule']}.\n",
+                          markdown_table(pd.DataFrame(
+                              {"cell": list(winner["scores"]),
+                               "score": list(winner["scores"].values())}))]
+        cells = {c: [] for c in stage_cells(stages, stage, winners)}
+        runs = training_table(root, stage, cells, spec["seeds"], last)
         write_table(runs, root / f"{stage}.csv")
         written.append(root / f"{stage}.csv")
-        base = " with " + " ".join(spec["base"]) if spec.get("base") else ""
+        source_base = stages[source_stage(stages, stage)].get("base")
+        base = " with " + " ".join(source_base) if source_base else ""
         parts += [f"## {title} ({spec['config']}, {spec['total_steps']} env steps, "
                   f"settings {spec['settings']}{base})\n", markdown_table(runs)]
         if not runs.empty:
-            cells = per_cell(runs, f"mean_last_{last}")
+            per = per_cell(runs, f"mean_last_{last}")
             if stage == "confirm":
-                cells["ci_above_floor"] = cells["ci_low"] > CONFIRM_FLOOR
+                per["ci_above_floor"] = per["ci_low"] > CONFIRM_FLOOR
                 parts.append(f"Target: the 95 % CI of the mean final return entirely above "
                              f"{CONFIRM_FLOOR}.\n")
-            parts.append(markdown_table(cells))
+            parts.append(markdown_table(per))
     atomic_write_text(out, "\n".join(parts))
     return written + [out]

@@ -2,10 +2,12 @@
 
 import json
 
+import pandas as pd
 import pytest
 
-from jepa_bench.studies.calibration import (calibration_targets, calibration_probe_table, training_table,
-                                    write_calibration_report)
+from jepa_bench.studies.calibration import (calibration_targets, calibration_probe_table,
+                                            report_inputs, screen_winner, stage_overrides, training_table,
+                                            write_calibration_report, write_winner)
 from jepa_bench.studies.probe_report import summarise_probes
 from jepa_bench.cli import parse_pairs
 from jepa_bench.studies.settings_report import settings_table
@@ -62,6 +64,82 @@ def test_screen_table_and_report(tmp_path, run_folder):
     paths = write_calibration_report(tmp_path, spec, tmp_path / "calibration.md")
     assert (tmp_path / "screen.csv").is_file() and "Stage B" in paths[-1].read_text()
     assert calibration_targets(spec, "R") == ["R/screen/e4m4/seed100/run.json"]
+
+
+A2C_CELLS = {"n5_lr7e-4": ["num_steps=5", "lr=7e-4"], "n16_lr2.5e-4": ["num_steps=16", "lr=2.5e-4"],
+             "n5_lr2e-3": ["num_steps=5", "lr=2e-3"], "n32_lr2e-3": ["num_steps=32", "lr=2e-3"]}
+A2C_SPEC = {"screen": {"config": "cnn_pixel_a2c", "settings": "v2", "total_steps": 300,
+                       "seeds": [100, 101], "base": ["num_envs=2"], "cells": A2C_CELLS},
+            "confirm": {"config": "cnn_pixel_a2c", "settings": "v2", "total_steps": 600,
+                        "seeds": [100, 101, 102], "from": "screen", "tie_break": ["num_steps", "lr"]}}
+
+
+def _screen_runs(scores):
+    rows = [{"cell": c, "seed": s, "episodes": 60, "mean_last_50": v}
+            for c, per_seed in scores.items() for s, v in zip((100, 101), per_seed)]
+    return pd.DataFrame(rows)
+
+
+def test_screen_winner_best_mean_then_shorter_rollout_then_smaller_lr():
+    # means: 40.04, 40.00, 40.01 (all 40.0 to one decimal: a tie), 39.0
+    runs = _screen_runs({"n5_lr7e-4": (40.08, 40.0), "n16_lr2.5e-4": (50.0, 30.0),
+                         "n5_lr2e-3": (40.02, 40.0), "n32_lr2e-3": (39.0, 39.0)})
+    won = screen_winner(runs, A2C_CELLS, [100, 101], ["num_steps", "lr"])
+    # the 16-step cell has the same rounded score but a longer rollout; of the two 5-step cells
+    # the smaller learning rate wins although its raw mean is not the largest
+    assert won["cell"] == "n5_lr7e-4" and won["score"] == pytest.approx(40.04)
+    assert list(won["scores"])[:3] == ["n5_lr7e-4", "n5_lr2e-3", "n16_lr2.5e-4"]
+    # a clear best mean wins whatever its rollout
+    runs = _screen_runs({"n5_lr7e-4": (40.0, 40.0), "n16_lr2.5e-4": (60.0, 40.2),
+                         "n5_lr2e-3": (10.0, 10.0), "n32_lr2e-3": (39.0, 39.0)})
+    assert screen_winner(runs, A2C_CELLS, [100, 101], ["num_steps", "lr"])["cell"] == "n16_lr2.5e-4"
+
+
+def test_screen_winner_refuses_part_of_the_grid_and_unknown_tie_keys():
+    runs = _screen_runs({c: (1.0, 2.0) for c in A2C_CELLS}).iloc[1:]
+    with pytest.raises(ValueError, match="missing: n5_lr7e-4/seed100"):
+        screen_winner(runs, A2C_CELLS, [100, 101], ["num_steps"])
+    runs = _screen_runs({c: (1.0, 2.0) for c in A2C_CELLS})
+    with pytest.raises(ValueError, match=r"tie_break key\(s\) \['ent_coef'\]"):
+        screen_winner(runs, A2C_CELLS, [100, 101], ["ent_coef"])
+
+
+def test_a_confirmation_trains_the_winner_with_the_screens_settings(tmp_path, run_folder):
+    assert stage_overrides(A2C_SPEC, "confirm", "n5_lr2e-3") == ["num_envs=2", "num_steps=5",
+                                                                 "lr=2e-3"]
+    # before the winner is known, a confirmation asks for no run
+    assert calibration_targets(A2C_SPEC, "R") == [f"R/screen/{c}/seed{s}/run.json"
+                                                  for c in A2C_CELLS for s in (100, 101)]
+    assert report_inputs(A2C_SPEC, "R", {"confirm": "n5_lr2e-3"}.get)[-4:] == [
+        f"R/confirm/n5_lr2e-3/seed{s}/run.json" for s in (100, 101, 102)] + ["R/confirm-winner.json"]
+    for i, cell in enumerate(A2C_CELLS):
+        for seed in (100, 101):
+            run_folder(tmp_path / "screen" / cell / f"seed{seed}", config_name="cnn_pixel_a2c",
+                       seed=seed, metric_steps=[300], episode_steps=[100, 200, 300],
+                       episode_returns=[10.0, 20.0 + i, 30.0 + i])
+    path = write_winner(tmp_path, A2C_SPEC, "confirm")
+    won = json.loads(path.read_text())
+    assert path == tmp_path / "confirm-winner.json" and won["cell"] == "n32_lr2e-3"
+    assert won["from"] == "screen" and won["set"] == ["num_steps=32", "lr=2e-3"]
+    text = write_calibration_report(tmp_path, A2C_SPEC, tmp_path / "c.md")[-1].read_text()
+    assert "**n32_lr2e-3** (num_steps=32 lr=2e-3)" in text and "Stage B: A2C screen" in text
+    with pytest.raises(ValueError, match="stage 'screen' confirms no other stage's winner"):
+        write_winner(tmp_path, A2C_SPEC, "screen")
+
+
+def test_calibration_winner_cli_bad_input_exits_2(tmp_path, capsys):
+    from jepa_bench.cli import main
+    spec = json.dumps(A2C_SPEC)
+    assert main(["calibration-winner", "--root", str(tmp_path), "--spec", spec,
+                 "--stage", "screen"]) == 2
+    assert main(["calibration-winner", "--root", str(tmp_path), "--spec", "[1]",
+                 "--stage", "confirm"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "confirms no other stage's winner" in err[0] and "must be a JSON object" in err[1]
+    # no screen runs yet: the rule is not applied to part of the grid, nothing is written
+    assert main(["calibration-winner", "--root", str(tmp_path), "--spec", spec,
+                 "--stage", "confirm"]) == 2
+    assert not (tmp_path / "confirm-winner.json").exists()
 
 
 def test_settings_table_marks_missing_sets_not_run(tmp_path):

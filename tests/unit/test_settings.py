@@ -30,6 +30,18 @@ def test_a_set_leaves_state_and_a2c_their_own_settings():
     assert resolve("state_pixel_ppo").update_epochs == 8
 
 
+def test_an_algorithms_part_of_a_set_reaches_that_algorithm_only(monkeypatch):
+    monkeypatch.setitem(SETTINGS, "test-a2c", dict(SETTINGS["v2"], a2c=dict(num_steps=5, lr=2e-3)))
+    a2c = resolve("a2c_shared", settings="test-a2c")
+    # the part wins over the configuration's own A2C defaults (16 steps, 7e-4), the user over both
+    assert (a2c.num_steps, a2c.lr, a2c.update_epochs, a2c.obs_norm) == (5, 2e-3, 1, "standard")
+    assert resolve("a2c_shared", {"lr": 1e-4}, settings="test-a2c").lr == 1e-4
+    assert resolve("a2c_shared", settings="v2").num_steps == 16
+    for ppo in ("j1g1r0", "ppo_shared", "cnn_pixel_ppo"):
+        assert resolve(ppo, settings="test-a2c") == resolve(ppo, settings="v2")
+    assert resolve("state", settings="test-a2c") == resolve("state", settings="v1")
+
+
 def test_unknown_set_is_one_line():
     with pytest.raises(ValueError, match="unknown settings set 'v9'; valid sets: v1, v2"):
         resolve("j1g1r0", settings="v9")
