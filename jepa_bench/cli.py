@@ -4,6 +4,7 @@
     jepa-bench train --config j1g1r0 --seed 0 [--total-steps 100000] [--out DIR] [--resume]
     jepa-bench aggregate | plots | claims      (the workflow's Figure 3 stages)
     jepa-bench recovery | theory               (Yu & Chen: recovery from collapse, the audit)
+    jepa-bench recovery-shared-collapse | recovery-shared   (a collapse that happens, recovered?)
     jepa-bench sensitivity-aggregate | sensitivity-report   (the sweep of docs/sensitivity.md)
     jepa-bench probe | probe-table             (can an encoder read the state from the frames?)
     jepa-bench probe-frozen | trained-encoders (what a trained encoder keeps; Prop. 2, claim 4)
@@ -381,6 +382,41 @@ def cmd_recovery(args) -> int:
     return 0
 
 
+def _shared_settings(args):
+    """The RecoverySettings and the settings set of each algorithm of the recovery-shared
+    subcommands."""
+    from jepa_bench.studies.recovery import RecoverySettings
+    sets = parse_pairs(args.settings_sets, "--settings-sets", "ALGO=SET")
+    return (RecoverySettings(args.collapse_steps, args.recovery_steps, args.collapse_threshold,
+                             args.recovery_threshold, args.collapse_rel, args.recovery_rel),
+            {algo: str(name) for algo, name in sets.items()})
+
+
+def cmd_recovery_shared_collapse(args) -> int:
+    from jepa_bench.metrics import write_json_atomic
+    from jepa_bench.studies.recovery import collapse_outcome
+    if len(set(args.algos)) != 1:
+        raise ValueError(f"--algos {' '.join(args.algos)}: give one algorithm (the outcome is one "
+                         "file per algorithm)")
+    settings, sets = _shared_settings(args)
+    algo = args.algos[0]
+    out = collapse_outcome(Path(args.root), algo, args.seeds, settings, sets.get(algo))
+    write_json_atomic(Path(args.out), out)
+    print(f"{algo}: collapsed {out['collapsed'] or 'none'}, not collapsed "
+          f"{out['not_collapsed'] or 'none'} -> {args.out}")
+    return 0
+
+
+def cmd_recovery_shared(args) -> int:
+    from jepa_bench.studies.recovery import write_shared_report
+    settings, sets = _shared_settings(args)
+    for path in write_shared_report(Path(args.root), args.algos, args.seeds, settings, sets,
+                                    args.probes, Path(args.summary), Path(args.figures),
+                                    Path(args.out)):
+        print(path)
+    return 0
+
+
 def cmd_bench(args) -> int:
     from jepa_bench.tools import bench
     threads = [None if n == 0 else n for n in args.threads]
@@ -515,6 +551,27 @@ def _figure3_commands(sub) -> None:
     p.set_defaults(func=cmd_claims)
 
 
+def _recovery_shared_arguments(p, sets: str) -> None:
+    """The run folders, settings sets and numbers both recovery-shared subcommands take."""
+    from jepa_bench.config import ALGORITHMS
+
+    p.add_argument("--root", required=True, help="the experiment's run folders")
+    p.add_argument("--algos", nargs="+", required=True, choices=ALGORITHMS)
+    p.add_argument("--settings-sets", nargs="+", required=True, metavar="ALGO=SET",
+                   help=f"the settings set each algorithm's runs were trained with, one of {sets}")
+    p.add_argument("--seeds", nargs="+", type=_non_negative_int, required=True)
+    p.add_argument("--collapse-steps", type=_positive_int, required=True)
+    p.add_argument("--recovery-steps", type=_positive_int, required=True)
+    p.add_argument("--collapse-rel", type=float, default=1e-4,
+                   help="ρ = embed_var / embed_var of update 1 below this is a collapse")
+    p.add_argument("--collapse-threshold", type=float, default=1e-7,
+                   help="embed_var below this is a collapse too")
+    p.add_argument("--recovery-rel", type=float, default=1e-2,
+                   help="ρ above this after the switch is a recovery (decides)")
+    p.add_argument("--recovery-threshold", type=float, default=1e-5,
+                   help="embed_var above this after the switch, reported beside")
+
+
 def _study_commands(sub) -> None:
     """Subcommands: recovery, the renderer check, the probe and the study reports."""
     from jepa_bench.config import ALGORITHMS, DEFAULT_SETTINGS, SETTINGS
@@ -533,6 +590,26 @@ def _study_commands(sub) -> None:
     p.add_argument("--figures", required=True, help="folder for recovery.png/.pdf")
     p.add_argument("--out", required=True, help="recovery.md; the .json twin is written beside")
     p.set_defaults(func=cmd_recovery)
+
+    # a collapse that happens (docs/yu-chen-protocol.md, part 2); defaults: the protocol's lines
+    p = sub.add_parser("recovery-shared-collapse",
+                       help="which seeds' stage-1 runs collapsed (the workflow's checkpoint of "
+                            "recovery-shared): a JSON file per algorithm")
+    _recovery_shared_arguments(p, SETS)
+    p.add_argument("--out", required=True,
+                   help="JSON file: the collapsed and not collapsed seeds of the one algorithm")
+    p.set_defaults(func=cmd_recovery_shared_collapse)
+
+    p = sub.add_parser("recovery-shared",
+                       help="a collapse that happens, recovered? tables, figure, report "
+                            "(docs/yu-chen-protocol.md, part 2)")
+    _recovery_shared_arguments(p, SETS)
+    p.add_argument("--probes", nargs="*", default=[], metavar="JSON",
+                   help="probe-frozen results of the stage-2 runs (none: no run to probe)")
+    p.add_argument("--summary", required=True, help="folder for the tables")
+    p.add_argument("--figures", required=True, help="folder for recovery_shared.png/.pdf")
+    p.add_argument("--out", required=True, help="recovery.md; the .json twin is written beside")
+    p.set_defaults(func=cmd_recovery_shared)
 
     p = sub.add_parser("render-check", help="fast renderer vs gymnasium: fidelity and speed")
     p.add_argument("--states", type=_positive_int, default=1000)
@@ -736,7 +813,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 OUTPUT_OPTIONS = ("out", "json", "figures")
-"""The options that name what a subcommand writes (recovery's --summary too)."""
+"""The options that name what a subcommand writes (recovery's and recovery-shared's --summary
+too)."""
 
 
 def is_output(args, filename) -> bool:
@@ -745,7 +823,7 @@ def is_output(args, filename) -> bool:
     if not filename:
         return False
     names = [getattr(args, key, None) for key in OUTPUT_OPTIONS]
-    if args.command == "recovery":
+    if args.command in ("recovery", "recovery-shared"):
         names.append(args.summary)
     path = Path(filename).absolute()
     for name in filter(None, names):

@@ -8,8 +8,8 @@
 Snakemake calls these when it builds a report, never when it runs a job, so they may read the
 finished reports and run folders; a rule's jobs and their rerun triggers do not see them. Owns
 only the wording of the labels: verdicts come from the reports as written
-(jepa_bench.analysis.claims, jepa_bench.studies.recovery, jepa_bench.studies.precision), run
-folders from jepa_bench.layout. Reads files, writes none.
+(jepa_bench.analysis.claims, jepa_bench.studies.recovery with its shared-target protocol,
+jepa_bench.studies.precision), run folders from jepa_bench.layout. Reads files, writes none.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from pathlib import Path
 from jepa_bench.layout import RunPaths
 from jepa_bench.metrics import read_json
 
-__all__ = ["claims_labels", "precision_labels", "recovery_labels", "runs_labels"]
+__all__ = ["claims_labels", "precision_labels", "recovery_labels", "recovery_shared_labels",
+           "runs_labels"]
 
 REVISION_DIGITS = 7
 """A git revision as `git log --oneline` shows it."""
@@ -36,6 +37,17 @@ def recovery_labels(recovery_json: str | os.PathLike) -> dict[str, str]:
     """One label per question and algorithm of the recovery report: "A2C (a)" -> its verdict."""
     claims = read_json(Path(recovery_json))["claims"]
     return {f"{c['algo'].upper()} ({c['id']})": c["verdict"] for c in claims}
+
+
+def recovery_shared_labels(recovery_json: str | os.PathLike) -> dict[str, str]:
+    """The recovery labels, and per algorithm how many seeds collapsed and by which line:
+    "PPO collapsed" -> "4 of 5 (ρ line 4, absolute line 0)"."""
+    result = read_json(Path(recovery_json))
+    seeds = len(result["runs"]["seeds"])
+    collapsed = {f"{algo.upper()} collapsed": f"{len(c['seeds_collapsed'])} of {seeds} (ρ line "
+                 f"{len(c['seeds_collapsed_rel'])}, absolute line {len(c['seeds_collapsed_abs'])})"
+                 for algo, c in ((a, v["collapse"]) for a, v in result["algorithms"].items())}
+    return {**collapsed, **recovery_labels(recovery_json)}
 
 
 def precision_labels(precision_json: str | os.PathLike) -> dict[str, str]:

@@ -22,13 +22,19 @@ Run folders read (written by ``jepa-bench train``; built by jepa_bench.layout's
 Definitions, fixed before any run was looked at:
 
 - *collapsed*: some logged embed_var of the stage-1 run is below the collapse threshold (1e-7,
-  Kenneweg et al.'s indicator). *steps to collapse*: env_step of the first such update.
+  Kenneweg et al.'s indicator), or, when the settings give a relative line ``collapse_rel``
+  (docs/yu-chen-protocol.md: 1e-4), some ρ = embed_var / embed_var of the run's update 1 is
+  below it: either criterion counts, and both are reported (``collapsed_abs``,
+  ``collapsed_rel``). *steps to collapse*: env_step of the first update that crosses either.
 - *embed_var at the switch*: the first logged embed_var of a stage-2 run, i.e. the variance of
   the loaded encoder's embeddings over its first rollout, before any update.
 - *recovered*: some logged embed_var of a stage-2 run exceeds the recovery threshold (1e-5 by
-  default, 100 times the collapse line, so that noise around 1e-7 does not count).
-  *steps to recovery*: env_step (counted from the switch) of the first such update; its
-  resolution is one rollout. *recovered at end*: the last logged embed_var is still above it.
+  default, 100 times the collapse line, so that noise around 1e-7 does not count); when the
+  settings give a relative line ``recovery_rel`` (docs/yu-chen-protocol.md: 1e-2), some ρ
+  (relative to stage 1's update-1 embed_var) exceeds it instead, and the absolute line is
+  reported beside it (``recovered_abs``). *steps to recovery*: env_step (counted from the
+  switch) of the first such update; its resolution is one rollout. *recovered at end*: the
+  last logged value is still above the line.
 - *included*: the seed collapsed and both of its stage-2 runs are complete. Only included seeds
   enter the statistics and verdicts; every other seed is listed with the reason.
 - *median steps to recovery*: the step by which half of the included seeds had recovered
@@ -40,11 +46,13 @@ Tables (``RecoverySummary``; written by report.write_recovery_report)::
 
     {summary}/collapse.csv   one row per (algo, seed): the stage-1 run
     {summary}/runs.csv       one row per (algo, arm, seed): the stage-2 run
-    {summary}/curves.csv     one row per (algo, arm, seed, grid step after the switch)
+    {summary}/curves.csv     one row per (algo, arm, seed, grid step after the switch), with
+                             rho = embed_var / stage 1's update-1 embed_var
     {summary}/stats.csv      one row per (algo, arm, metric), over the included seeds
 
-Owns: the recovery settings, reading and checking the two stages' run folders, the tables and
-the verdicts of claims (a), (b), (c). Statistics come from jepa_bench.analysis.stats and verdict words and
+Owns: the recovery settings, reading and checking the two stages' run folders, the tables, the
+numbers of each arm (``arm_numbers``) and the verdicts of claims (a), (b), (c) of
+docs/recovery.md (those of docs/yu-chen-protocol.md are jepa_bench.studies.recovery.shared's). Statistics come from jepa_bench.analysis.stats and verdict words and
 checks from jepa_bench.analysis.verdicts. Writes nothing and draws nothing.
 """
 
@@ -54,7 +62,7 @@ import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -77,6 +85,7 @@ __all__ = [
     "RECOVERY_SUMMARY_FILES",
     "RecoverySettings",
     "RecoverySummary",
+    "arm_numbers",
     "config_label",
     "evaluate_recovery",
     "first_crossing",
@@ -138,6 +147,12 @@ class RecoverySettings:
     """embed_var below this is a collapse (Kenneweg et al.); stage 1 stops there."""
     recovery_threshold: float = 1e-5
     """embed_var above this after the switch is a recovery (100 times the collapse line)."""
+    collapse_rel: float = 0.0
+    """ρ = embed_var / embed_var of stage 1's update 1 below this is a collapse too (stage 1
+    stops there: train --set stop_rel_var); 0: not used."""
+    recovery_rel: float = 0.0
+    """When > 0, ρ (relative to stage 1's update 1) above this after the switch is the recovery
+    that decides, and the absolute recovery_threshold is reported beside it; 0: not used."""
 
     def __post_init__(self) -> None:
         for name in ("collapse_steps", "recovery_steps"):
@@ -148,9 +163,15 @@ class RecoverySettings:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name}={value!r} must be a finite number > 0")
-        if self.recovery_threshold <= self.collapse_threshold:
-            raise ValueError(f"recovery_threshold={self.recovery_threshold:g} must lie above "
-                             f"collapse_threshold={self.collapse_threshold:g}")
+        for name in ("collapse_rel", "recovery_rel"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name}={value!r} must be a finite number >= 0 (0: not used)")
+        for low, high in (("collapse_threshold", "recovery_threshold"),
+                          ("collapse_rel", "recovery_rel")):
+            if getattr(self, low) > 0 and getattr(self, high) <= getattr(self, low):
+                raise ValueError(f"{high}={getattr(self, high):g} must lie above "
+                                 f"{low}={getattr(self, low):g}")
 
 
 @dataclass
@@ -209,13 +230,16 @@ def _read_info(paths) -> dict | None:
     return read_json(paths.run_json) if paths.run_json.is_file() else None
 
 
-def _collapse_row(root: Path, algo: str, seed: int, s: RecoverySettings) -> dict:
+def _collapse_row(root: Path, algo: str, seed: int, s: RecoverySettings,
+                  settings_set: str | None) -> dict:
     paths = collapse_paths(root, algo, seed)
     run_dir = paths.root
     row = {"algo": algo, "seed": seed, "configuration": None, "status": "missing",
            "collapsed": None, "steps_to_collapse": math.nan, "updates_to_collapse": math.nan,
            "env_steps": math.nan, "embed_var_first": math.nan, "embed_var_last": math.nan,
-           "embed_var_min": math.nan, "note": ""}
+           "embed_var_min": math.nan, "rho_min": math.nan, "collapsed_abs": None,
+           "steps_to_collapse_abs": math.nan, "collapsed_rel": None,
+           "steps_to_collapse_rel": math.nan, "note": ""}
     info = _read_info(paths)
     if info is None:
         row["note"] = f"no run folder {run_dir}"
@@ -230,50 +254,82 @@ def _collapse_row(root: Path, algo: str, seed: int, s: RecoverySettings) -> dict
         raise ValueError(f"{run_dir}: stage 1 must run with RL gradients off, but config "
                          f"{row['configuration']!r} has rl_grad=True")
     _check_budget(run_dir, cfg, s.collapse_steps, "the collapse cap")
-    stop = cfg.get("stop_embed_var")
-    if stop is not None and not math.isclose(float(stop), s.collapse_threshold, rel_tol=1e-9):
-        raise ValueError(f"{run_dir}: trained with stop_embed_var={stop:g}, but the collapse "
-                         f"threshold is {s.collapse_threshold:g}; rerun stage 1 or pass its "
-                         "threshold")
+    _check_settings_set(run_dir, info, settings_set)
+    for field, line, what in (("stop_embed_var", s.collapse_threshold, "collapse threshold"),
+                              ("stop_rel_var", s.collapse_rel, "relative collapse line")):
+        stop = cfg.get(field)
+        if stop is not None and not math.isclose(float(stop), line, rel_tol=1e-9):
+            raise ValueError(f"{run_dir}: trained with {field}={stop:g}, but the {what} is "
+                             f"{line:g}; rerun stage 1 or pass its threshold")
     _, metrics, _ = read_run(run_dir)
     ev = pd.to_numeric(metrics["embed_var"], errors="coerce").to_numpy(dtype=float)
+    rho = relative_variance(ev, ev[0] if ev.size else math.nan)
     if ev.size:
         row.update(embed_var_first=float(ev[0]), embed_var_last=float(ev[-1]),
-                   embed_var_min=float(np.nanmin(ev)) if np.isfinite(ev).any() else math.nan)
-    hit = first_crossing(ev, s.collapse_threshold, below=True)
+                   embed_var_min=float(np.nanmin(ev)) if np.isfinite(ev).any() else math.nan,
+                   rho_min=float(np.nanmin(rho)) if np.isfinite(rho).any() else math.nan)
+    steps = metrics["env_step"].to_numpy()
+    hits = {"abs": first_crossing(ev, s.collapse_threshold, below=True),
+            "rel": first_crossing(rho, s.collapse_rel, below=True) if s.collapse_rel else None}
+    for kind, at in hits.items():
+        if kind == "abs" or s.collapse_rel:  # a line that is not used stays missing
+            row[f"collapsed_{kind}"] = at is not None
+            row[f"steps_to_collapse_{kind}"] = int(steps[at]) if at is not None else math.nan
+    hit = min((at for at in hits.values() if at is not None), default=None)
     row["collapsed"] = hit is not None
     if hit is not None:
-        row["steps_to_collapse"] = int(metrics["env_step"].iloc[hit])
+        row["steps_to_collapse"] = int(steps[hit])
         row["updates_to_collapse"] = int(metrics["update"].iloc[hit])
     else:
+        rel = (f", smallest ρ {sci(row['rho_min'])}, relative line {sci(s.collapse_rel, 0)}"
+               if s.collapse_rel else "")
         row["note"] = (f"did not collapse within {int(row['env_steps']):,} steps (smallest "
                        f"embed_var {sci(row['embed_var_min'])}, collapse line "
-                       f"{sci(s.collapse_threshold, 0)})")
+                       f"{sci(s.collapse_threshold, 0)}{rel})")
     return row
 
 
+def relative_variance(embed_var, reference: float) -> np.ndarray:
+    """ρ = embed_var / ``reference`` (stage 1's update-1 embed_var); NaN throughout when the
+    reference is missing or not positive."""
+    ev = np.asarray(embed_var, dtype=float)
+    if not (math.isfinite(reference) and reference > 0):
+        return np.full(ev.shape, math.nan)
+    return ev / reference
+
+
 def recovery_stats_of_run(metrics: pd.DataFrame, episodes: pd.DataFrame,
-                          s: RecoverySettings) -> dict:
+                          s: RecoverySettings, reference: float = math.nan) -> dict:
     """Per-run scalars of runs.csv from one stage-2 run's metrics and episodes, both already
-    cut at the recovery budget and sorted by env_step."""
+    cut at the recovery budget and sorted by env_step; ``reference`` is stage 1's update-1
+    embed_var, the denominator of ρ."""
     ev = pd.to_numeric(metrics["embed_var"], errors="coerce").to_numpy(dtype=float)
-    hit = first_crossing(ev, s.recovery_threshold, below=False)
+    rho = relative_variance(ev, reference)
+    hit_abs = first_crossing(ev, s.recovery_threshold, below=False)
+    # the line that decides: ρ's when the settings give one, the absolute one otherwise
+    values, line = (rho, s.recovery_rel) if s.recovery_rel else (ev, s.recovery_threshold)
+    hit = first_crossing(values, line, below=False)
     ret, ret_n = final_return(episodes["return"].to_numpy(dtype=float))
-    finite = ev[np.isfinite(ev)]
-    final = float(finite[-1]) if finite.size else math.nan
+    finite, finite_rho, decided = (x[np.isfinite(x)] for x in (ev, rho, values))
+    steps, updates = metrics["env_step"].to_numpy(), metrics["update"].to_numpy()
     return {
         "switch_embed_var": float(ev[0]) if ev.size else math.nan,
         "recovered": hit is not None,
-        "steps_to_recovery": int(metrics["env_step"].iloc[hit]) if hit is not None else math.nan,
-        "updates_to_recovery": int(metrics["update"].iloc[hit]) if hit is not None else math.nan,
+        "steps_to_recovery": int(steps[hit]) if hit is not None else math.nan,
+        "updates_to_recovery": int(updates[hit]) if hit is not None else math.nan,
         "embed_var_max": float(finite.max()) if finite.size else math.nan,
-        "embed_var_final": final,
-        "recovered_at_end": bool(final > s.recovery_threshold) if finite.size else None,
+        "embed_var_final": float(finite[-1]) if finite.size else math.nan,
+        "recovered_at_end": bool(decided[-1] > line) if decided.size else None,
         "final_return": ret,
         "final_return_n": ret_n,
         "episodes": int(len(episodes)),
         "note": ("above the recovery line already in the first rollout after the switch"
                  if hit == 0 else ""),
+        "switch_rho": float(rho[0]) if rho.size else math.nan,
+        "rho_max": float(finite_rho.max()) if finite_rho.size else math.nan,
+        "rho_final": float(finite_rho[-1]) if finite_rho.size else math.nan,
+        "recovered_abs": hit_abs is not None,
+        "steps_to_recovery_abs": int(steps[hit_abs]) if hit_abs is not None else math.nan,
     }
 
 
@@ -292,8 +348,16 @@ def _same_file(a: str | os.PathLike, b: Path) -> bool | None:
         return None
 
 
+def _check_settings_set(run_dir: Path, info: dict, expected: str | None) -> None:
+    """A run trained under another settings set than the experiment names is refused."""
+    if expected is not None and info.get("settings") != expected:
+        raise ValueError(f"{run_dir}: trained with settings set {info.get('settings')!r}, but "
+                         f"this experiment's is {expected!r}; rerun it or name its set")
+
+
 def _recover_run(root: Path, algo: str, arm: str, seed: int, s: RecoverySettings,
-                 grid: np.ndarray) -> tuple[dict, pd.DataFrame | None]:
+                 grid: np.ndarray, reference: float,
+                 settings_set: str | None) -> tuple[dict, pd.DataFrame | None]:
     paths = switch_paths(root, algo, arm, seed)
     run_dir = paths.root
     row = {"algo": algo, "arm": arm, "seed": seed, "configuration": None, "status": "missing",
@@ -310,6 +374,7 @@ def _recover_run(root: Path, algo: str, arm: str, seed: int, s: RecoverySettings
         raise ValueError(f"{run_dir}: the {arm} arm needs rl_grad={want}, but config "
                          f"{row['configuration']!r} has rl_grad={not want}")
     _check_budget(run_dir, info.get("config", {}), s.recovery_steps, "the recovery budget")
+    _check_settings_set(run_dir, info, settings_set)
     source = info.get("init_from")
     if not source:
         raise ValueError(f"{run_dir}: not started from a checkpoint (run.json init_from is "
@@ -320,19 +385,23 @@ def _recover_run(root: Path, algo: str, arm: str, seed: int, s: RecoverySettings
     _, metrics, episodes = read_run(run_dir)
     metrics = metrics[metrics["env_step"] <= s.recovery_steps]
     episodes = episodes[episodes["env_step"] <= s.recovery_steps]
-    row.update(recovery_stats_of_run(metrics, episodes, s))
-    return row, run_curve(metrics, episodes, grid)
+    row.update(recovery_stats_of_run(metrics, episodes, s, reference))
+    curve = run_curve(metrics, episodes, grid)
+    curve["rho"] = relative_variance(curve["embed_var"], reference)
+    return row, curve
 
 
 # --------------------------------------------------------------------------- summary
 
 
 def summarise_recovery(root: str | os.PathLike, algos: Sequence[str], seeds: Sequence[int],
-                       settings: RecoverySettings) -> RecoverySummary:
+                       settings: RecoverySettings,
+                       settings_sets: Mapping[str, str] | None = None) -> RecoverySummary:
     """Read the run folders of one recovery experiment under ``root`` into tidy tables.
 
     Nothing is written. Missing or unfinished runs are kept as rows with their status; a seed is
-    *included* only if its stage-1 run collapsed and both stage-2 runs are complete."""
+    *included* only if its stage-1 run collapsed and both stage-2 runs are complete.
+    ``settings_sets`` (algorithm -> settings set) refuses runs trained under another set."""
     root = Path(root)
     algos = list(dict.fromkeys(algos))
     if not algos:
@@ -344,11 +413,13 @@ def summarise_recovery(root: str | os.PathLike, algos: Sequence[str], seeds: Seq
     collapse_rows, run_rows, curves = [], [], []
     for algo in algos:
         for seed in seeds:
-            c = _collapse_row(root, algo, seed, s)
+            settings_set = (settings_sets or {}).get(algo)
+            c = _collapse_row(root, algo, seed, s, settings_set)
             collapse_rows.append(c)
             arm_rows = []
             for arm in RECOVERY_ARMS:
-                row, curve = _recover_run(root, algo, arm, seed, s, grid)
+                row, curve = _recover_run(root, algo, arm, seed, s, grid, c["embed_var_first"],
+                                          settings_set)
                 arm_rows.append(row)
                 if curve is not None:
                     curve.insert(0, "seed", seed)
@@ -375,30 +446,35 @@ def summarise_recovery(root: str | os.PathLike, algos: Sequence[str], seeds: Seq
     runs = pd.DataFrame(run_rows)
     for col in ("configuration", "switch_embed_var", "recovered", "steps_to_recovery",
                 "updates_to_recovery", "embed_var_max", "embed_var_final", "recovered_at_end",
-                "final_return", "final_return_n", "episodes"):
+                "final_return", "final_return_n", "episodes", "switch_rho", "rho_max",
+                "rho_final", "recovered_abs", "steps_to_recovery_abs"):
         if col not in runs:
             runs[col] = math.nan
     runs = runs[["algo", "arm", "seed", "configuration", "status", "start_collapsed", "included",
                  "exclusion", "env_steps", "switch_embed_var", "recovered", "steps_to_recovery",
                  "updates_to_recovery", "embed_var_max", "embed_var_final", "recovered_at_end",
-                 "final_return", "final_return_n", "episodes", "note"]]
-    for frame, cols in ((collapse, ("collapsed",)),
-                        (runs, ("start_collapsed", "included", "recovered", "recovered_at_end"))):
+                 "final_return", "final_return_n", "episodes", "note", "switch_rho", "rho_max",
+                 "rho_final", "recovered_abs", "steps_to_recovery_abs"]]
+    for frame, cols in ((collapse, ("collapsed", "collapsed_abs", "collapsed_rel")),
+                        (runs, ("start_collapsed", "included", "recovered", "recovered_at_end",
+                                "recovered_abs"))):
         for col in cols:
             frame[col] = frame[col].astype("boolean")
-    for frame, cols in ((collapse, ("steps_to_collapse", "updates_to_collapse", "env_steps")),
+    for frame, cols in ((collapse, ("steps_to_collapse", "updates_to_collapse", "env_steps",
+                                    "steps_to_collapse_abs", "steps_to_collapse_rel")),
                         (runs, ("env_steps", "steps_to_recovery", "updates_to_recovery",
-                                "final_return_n", "episodes"))):
+                                "final_return_n", "episodes", "steps_to_recovery_abs"))):
         for col in cols:  # whole numbers with gaps: nullable integers, not floats
             frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Int64")
     curves_df = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(
         columns=["algo", "arm", "configuration", "seed", "env_step", "return_running",
-                 "embed_var"])
+                 "embed_var", "rho"])
     curves_df = curves_df.merge(runs[["algo", "arm", "seed", "included"]],
                                 on=["algo", "arm", "seed"], how="left")
 
     meta = {
         "root": str(root), "algos": algos, "seeds": seeds, "settings": asdict(s),
+        "settings_sets": dict(settings_sets or {}),
         "min_seeds": MIN_SEEDS, "return_window": RETURN_WINDOW,
         "grid_step": int(grid[1] - grid[0]) if grid.size > 1 else int(grid[0]),
         "ci": {"level": CI_LEVEL, "mean": f"{CI_METHOD} (scipy.stats.bootstrap)",
@@ -437,7 +513,11 @@ def _stats(runs: pd.DataFrame, algos: list[str]) -> pd.DataFrame:
 # --------------------------------------------------------------------------- verdicts
 
 
-def _arm_numbers(summary: RecoverySummary, algo: str, arm: str) -> dict:
+def arm_numbers(summary: RecoverySummary, algo: str, arm: str) -> dict:
+    """One arm of one algorithm over the included seeds, in seed order: recovered per seed,
+    steps to recovery (inf: never), the count with its exact CI, the median steps to recovery,
+    how many are still above the line at the end, the count by the absolute line and the final
+    return."""
     runs = summary.runs
     sub = runs[(runs["algo"] == algo) & (runs["arm"] == arm) & runs["included"].fillna(False)]
     sub = sub.sort_values("seed")
@@ -453,6 +533,7 @@ def _arm_numbers(summary: RecoverySummary, algo: str, arm: str) -> dict:
             "fraction": frac, "fraction_ci": [low, high],
             "median_steps_to_recovery": median_time_to_event(times),
             "recovered_at_end": int(sub["recovered_at_end"].fillna(False).sum()),
+            "count_abs": int(sub["recovered_abs"].fillna(False).sum()),
             "final_return": fr}
 
 
@@ -480,7 +561,7 @@ def evaluate_recovery(summary: RecoverySummary) -> dict:
     for algo in summary.meta["algos"]:
         label = ALGO_LABELS.get(algo, algo)
         col = summary.collapse[summary.collapse["algo"] == algo]
-        on, off = _arm_numbers(summary, algo, "grad_on"), _arm_numbers(summary, algo, "grad_off")
+        on, off = arm_numbers(summary, algo, "grad_on"), arm_numbers(summary, algo, "grad_off")
         n = on["n"]
         enough = n >= MIN_SEEDS
         sign = sign_test(on["recovered"], off["recovered"])
