@@ -5,6 +5,7 @@
     snakemake -c2 --configfile workflow/config/tiny.yaml          # smoke run: 2 x 2 x 512 steps
     snakemake -c2 --configfile workflow/config/a2c-grid.yaml      # Yu & Chen's A2C configurations
     snakemake -c2 --configfile workflow/config/recovery.yaml      # recovery from collapse
+    snakemake -c2 --configfile workflow/config/recovery-shared.yaml   # a collapse that happens
     snakemake -c2 --configfile workflow/config/precision.yaml     # bf16 against float32
     snakemake -c2 --configfile workflow/config/sensitivity.yaml   # the preregistered sweep
     snakemake --workflow-profile workflow/profiles/slurm          # on a SLURM cluster
@@ -34,6 +35,7 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/claims.smk"
 include: "workflow/rules/recovery.smk"
+include: "workflow/rules/recovery_shared.smk"
 include: "workflow/rules/theory.smk"
 include: "workflow/rules/calibration.smk"
 include: "workflow/rules/probe.smk"
@@ -49,6 +51,8 @@ localrules:
     plots,
     claims,
     recovery_report,
+    recovery_shared_outcome,
+    recovery_shared_report,
     theory,
     calibration_report,
     calibration_winner,
@@ -70,6 +74,7 @@ rule all:
         rules.plots.output if {"figure3", "curves"} & set(config["experiments"]) else [],
         rules.claims.output if "figure3" in config["experiments"] else [],
         rules.recovery_report.output if "recovery" in config["experiments"] else [],
+        rules.recovery_shared_report.output if "recovery_shared" in config["experiments"] else [],
         rules.theory.output if "theory" in config["experiments"] else [],
         rules.calibration_report.output if "calibration" in config["experiments"] else [],
         rules.probe_table.output if "probe" in config["experiments"] else [],

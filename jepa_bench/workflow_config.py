@@ -90,6 +90,11 @@ _EXPERIMENT_KEYS = {
     "precision": ("configurations", "seeds", "total_steps"),
     "recovery": ("seeds", "recovery_algorithms", "recovery_configs", "recovery_collapse_steps",
                  "recovery_steps", "recovery_collapse_threshold", "recovery_threshold"),
+    "recovery_shared": ("seeds", "recovery_shared_algorithms", "recovery_shared_configs",
+                        "recovery_shared_settings", "recovery_shared_collapse_steps",
+                        "recovery_shared_steps", "recovery_shared_collapse_rel",
+                        "recovery_shared_collapse_threshold", "recovery_shared_rel",
+                        "recovery_shared_threshold"),
     "theory": (),
     "calibration": ("calibration",),
     "probe": ("probe_configs", "probe_seeds"),
@@ -106,7 +111,8 @@ def experiment_manifest(config: dict, runs_root: str) -> dict:
     experiments it lists (runs_root as resolved), not the device or the machine settings."""
     experiments = list(config["experiments"])
     keys = ["experiments"]
-    if {"figure3", "curves", "recovery", "precision", "sensitivity"} & set(experiments):
+    if {"figure3", "curves", "recovery", "recovery_shared", "precision",
+            "sensitivity"} & set(experiments):
         keys += _RUN_KEYS
     for name in experiments:
         keys += [k for k in _EXPERIMENT_KEYS[name] if k not in keys]

@@ -208,7 +208,11 @@ def test_the_schema_enums_are_the_package_names():
 
     walk(schema)
     assert found["configuration"] == [list(CONFIGS)]
-    assert all(e == list(SETTINGS) for e in found["settings"]) and len(found["settings"]) == 3
+    # the top-level settings, the calibration's two, and $defs/settings (recovery_shared_settings)
+    assert all(e == list(SETTINGS) for e in found["settings"]) and len(found["settings"]) == 4
+    per_algo = schema["properties"]["recovery_shared_settings"]["properties"]
+    assert set(per_algo) == set(ALGORITHMS)
+    assert all(v == {"$ref": "#/$defs/settings"} for v in per_algo.values())
     assert found["recovery_algorithms"] == [list(ALGORITHMS)]
     assert found["renderer"] == [list(CHOICES["renderer"])]
 
