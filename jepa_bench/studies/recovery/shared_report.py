@@ -83,8 +83,9 @@ def _probe_panel(ax, probe: pd.DataFrame) -> None:
     ax.set_ylim(min(-0.05, float(np.nanmin(rows[["mlp_switch", "mlp_end"]].to_numpy(dtype=float),
                                                initial=0.0)) - 0.05), 1.0)
     ax.set_ylabel("frozen probe, MLP-head R²", fontsize=9)
-    if len(rows):
-        ax.legend(fontsize=7, loc="upper left", ncols=2)
+    if len(rows):  # above the panel, where it hides no dot
+        ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4,
+                  frameon=False, handletextpad=0.2, columnspacing=0.8)
 
 
 def plot_shared(summary: RecoverySummary, probe: pd.DataFrame,
