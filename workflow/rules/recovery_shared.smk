@@ -178,13 +178,15 @@ rule recovery_shared_report:
         switch=lambda wildcards: [
             str(path).format(**run)
             for algo in RS_ALGOS
-            for run in switch_wildcards(checkpoints.recovery_shared_outcome.get(algo=algo).output.json)
+            for run in switch_wildcards(
+                checkpoints.recovery_shared_outcome.get(algo=algo).output.json)
             for path in (RS_SWITCH.run_json, RS_SWITCH.metrics, RS_SWITCH.episodes)
         ],
         probes=lambda wildcards: [
             RS_PROBE.format(**run)
             for algo in RS_ALGOS
-            for run in switch_wildcards(checkpoints.recovery_shared_outcome.get(algo=algo).output.json)
+            for run in switch_wildcards(
+                checkpoints.recovery_shared_outcome.get(algo=algo).output.json)
         ],
     output:
         **{key: f"{RESULTS}/tables/{name}" for key, name in SHARED_SUMMARY_FILES.items()},
