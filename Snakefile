@@ -42,6 +42,8 @@ include: "workflow/rules/probe.smk"
 include: "workflow/rules/settings.smk"
 include: "workflow/rules/precision.smk"
 include: "workflow/rules/sensitivity.smk"
+include: "workflow/rules/trained_encoders.smk"
+include: "workflow/rules/yu_chen.smk"
 
 
 # quick stages stay on the submitting machine when a cluster executor is used
@@ -65,6 +67,8 @@ localrules:
     sensitivity_plots,
     sensitivity_report,
     sensitivity_trained_encoders,
+    trained_encoders,
+    yu_chen,
 
 
 # config `experiments` picks what is built: figure3 (the default), curves, recovery, ...
@@ -82,3 +86,5 @@ rule all:
         rules.precision_report.output if "precision" in config["experiments"] else [],
         rules.sensitivity_report.output if "sensitivity" in config["experiments"] else [],
         rules.sensitivity_trained_encoders.output if "sensitivity" in config["experiments"] else [],
+        rules.trained_encoders.output if "trained_encoders" in config["experiments"] else [],
+        rules.yu_chen.output if "yu_chen" in config["experiments"] else [],

@@ -8,6 +8,7 @@
     jepa-bench sensitivity-aggregate | sensitivity-report   (the sweep of docs/sensitivity.md)
     jepa-bench probe | probe-table             (can an encoder read the state from the frames?)
     jepa-bench probe-frozen | trained-encoders (what a trained encoder keeps; Prop. 2, claim 4)
+    jepa-bench yu-chen                         (Yu & Chen's claims gathered, with the A2C control)
     jepa-bench calibration-report | calibration-winner | settings-table | precision-report
     jepa-bench compare RUN_A RUN_B             (same run apart from timing? exit 0 / 1)
     jepa-bench rerun-check RUN_DIR             (rerun a run here: same run / same distribution /
@@ -227,6 +228,14 @@ def cmd_calibration_report(args) -> int:
     from jepa_bench.studies.calibration import write_calibration_report
     spec = _calibration_spec(args.spec)
     for path in write_calibration_report(Path(args.root), spec, Path(args.out)):
+        print(path)
+    return 0
+
+
+def cmd_yu_chen(args) -> int:
+    from jepa_bench.studies.yu_chen import write_yu_chen_report
+    reports = parse_pairs(args.reports, "--reports", "NAME=PATH/report.json")
+    for path in write_yu_chen_report(reports, Path(args.out), args.a2c_control):
         print(path)
     return 0
 
@@ -638,6 +647,17 @@ def _study_commands(sub) -> None:
     p.add_argument("--spec", required=True, help="the workflow's `calibration` config as JSON")
     p.add_argument("--out", required=True, help="markdown report; CSV tables go beside it")
     p.set_defaults(func=cmd_calibration_report)
+
+    p = sub.add_parser("yu-chen",
+                       help="Yu & Chen's claims and claim 4's second half, gathered from the "
+                            "reports that decide them (docs/yu-chen-protocol.md)")
+    p.add_argument("--reports", nargs="*", default=[], metavar="NAME=PATH",
+                   help="reports with a `claims` list (trained-encoders.json, recovery.json); a "
+                        "missing file is listed as not run yet")
+    p.add_argument("--a2c-control", metavar="CSV",
+                   help="the A2C calibration's confirm.csv, checked against 41.5")
+    p.add_argument("--out", required=True, help="markdown report; its .json twin goes beside it")
+    p.set_defaults(func=cmd_yu_chen)
 
     p = sub.add_parser("calibration-winner",
                        help="apply a calibration's preregistered winner rule to its screen "

@@ -100,6 +100,8 @@ _EXPERIMENT_KEYS = {
     "probe": ("probe_configs", "probe_seeds"),
     "settings": ("compare_settings",),
     "sensitivity": ("configurations", "seeds", "total_steps", "sensitivity"),
+    "trained_encoders": ("configurations", "seeds", "total_steps", "runs_root"),
+    "yu_chen": ("yu_chen",),
 }
 # outputs that show a results folder was written by the pipeline before manifests existed
 _LEGACY_OUTPUTS = ("summary/summary.json", "claims.json", "recovery.json", "theory.md",
@@ -111,8 +113,8 @@ def experiment_manifest(config: dict, runs_root: str) -> dict:
     experiments it lists (runs_root as resolved), not the device or the machine settings."""
     experiments = list(config["experiments"])
     keys = ["experiments"]
-    if {"figure3", "curves", "recovery", "recovery_shared", "precision",
-            "sensitivity"} & set(experiments):
+    if {"figure3", "curves", "recovery", "recovery_shared", "precision", "sensitivity",
+            "trained_encoders"} & set(experiments):
         keys += _RUN_KEYS
     for name in experiments:
         keys += [k for k in _EXPERIMENT_KEYS[name] if k not in keys]
@@ -159,11 +161,12 @@ def _additions_only(old, new) -> bool:
 def manifest_differences(stored: dict, asked: dict) -> list[str]:
     """Keys in which the asked manifest differs from the stored one, sorted. Only keys both
     record are compared (a legacy manifest records fewer), except `experiments`; `calibration`
-    may grow (new stages, cells and seeds) but not change."""
+    may grow (new stages, cells and seeds), `experiments` (a new report on the same runs) and
+    `yu_chen` (more reports gathered) too, but none may change."""
     diffs = []
     for key in sorted(set(stored) & set(asked) - {"format"}):
         old, new = stored[key], asked[key]
-        if key == "calibration" and _additions_only(old, new):
+        if key in ("calibration", "experiments", "yu_chen") and _additions_only(old, new):
             continue
         if old != new:
             diffs.append(key)
@@ -201,13 +204,16 @@ def manifest_error(config: dict, runs_root: str) -> str | None:
 
 
 def write_manifest(config: dict, runs_root: str) -> Path:
-    """Write the manifest of `config` into its results folder if none is there (atomically)."""
+    """Write the manifest of `config` into its results folder (atomically) if none is there, or
+    if the one there records less (an experiment or report added since: manifest_error let it
+    pass, and the record follows)."""
     path = Path(config["results_root"]) / MANIFEST
-    if not path.exists():
+    asked = experiment_manifest(config, runs_root)
+    stored = json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+    if stored != asked and (stored is None or not manifest_differences(stored, asked)):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(experiment_manifest(config, runs_root), indent=2,
-                                  sort_keys=True) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(asked, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         os.replace(tmp, path)
     return path
 

@@ -39,9 +39,9 @@ def test_lint_is_clean(snakemake):
     assert "Congratulations" in res.stdout + res.stderr
 
 
-# the default preset also probes 2 encoders x 2 seeds and sets its verdicts beside v1's; the full
-# grid sets them beside v1's full grid; the tiny preset does neither
-EXTRA_JOBS = {None: {"probe": 4, "probe_table": 1, "settings_table": 1},
+# the default preset also probes 2 encoders x 2 seeds, sets its verdicts beside v1's and gathers
+# Yu & Chen's; the full grid sets them beside v1's full grid; the tiny preset does neither
+EXTRA_JOBS = {None: {"probe": 4, "probe_table": 1, "settings_table": 1, "yu_chen": 1},
               "full-grid": {"settings_table": 1}, "tiny": {}}
 
 
@@ -59,6 +59,13 @@ def test_a2c_grid_builds_curves_without_a_claims_report(tmp_path, dry_run):
     # the paper's claims are about its four PPO configurations: none for the A2C grid
     counts = dry_run(tmp_path, "--configfile", "workflow/config/a2c-grid.yaml")
     assert counts == {"train": 20, "aggregate": 1, "plots": 1, "all": 1, "total": 23}
+
+
+def test_trained_encoders_probe_every_run_then_one_report(tmp_path, dry_run):
+    counts = dry_run(tmp_path, "--configfile", "workflow/config/a2c-grid.yaml",
+                     config=["experiments=[curves,trained_encoders]"])
+    assert counts == {"train": 20, "aggregate": 1, "plots": 1, "frozen_probe": 20,
+                      "trained_encoders": 1, "all": 1, "total": 44}
 
 
 def test_precision_preset_trains_each_seed_once_per_arm(tmp_path, dry_run):

@@ -42,6 +42,22 @@ def test_an_algorithms_part_of_a_set_reaches_that_algorithm_only(monkeypatch):
     assert resolve("state", settings="test-a2c") == resolve("state", settings="v1")
 
 
+def test_v2_a2c_is_v2_with_the_a2c_calibrations_winner():
+    """The set is written by hand from the pipeline's choice; this keeps the two the same."""
+    from pathlib import Path
+
+    from jepa_bench.config import parse_overrides
+    from jepa_bench.metrics import read_json
+    winner = read_json(Path(__file__).resolve().parents[2] / "results" / "a2c-calibration"
+                       / "confirm-winner.json")
+    assert SETTINGS["v2-a2c"] == dict(SETTINGS["v2"], a2c=parse_overrides(winner["set"]))
+    for name in ("j0g1r0", "j1g1r0", "j1g0r0", "j1g0r1", "ppo_shared_nograd", "cnn_pixel_ppo"):
+        assert resolve(name, settings="v2-a2c") == resolve(name, settings="v2")
+    a2c = resolve("a2c_shared_nograd", settings="v2-a2c")
+    assert (a2c.num_steps, a2c.lr, a2c.norm_adv, a2c.gae_lambda, a2c.update_epochs) == \
+        (5, 7e-4, False, 1.0, 1)
+
+
 def test_unknown_set_is_one_line():
     with pytest.raises(ValueError, match="unknown settings set 'v9'; valid sets: v1, v2"):
         resolve("j1g1r0", settings="v9")

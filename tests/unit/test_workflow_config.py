@@ -140,6 +140,21 @@ def test_calibration_may_grow_but_not_change(tmp_path):
     assert "calibration" in manifest_error(dict(cfg, calibration=changed), "runs")
 
 
+def test_a_folder_may_gain_a_report_but_not_lose_one(tmp_path):
+    cfg = _config(tmp_path, experiments=["figure3", "settings"])
+    write_manifest(cfg, "runs")
+    grown = dict(cfg, experiments=["figure3", "settings", "yu_chen"],
+                 yu_chen={"reports": {"a": "a.json"}, "a2c_control": ""})
+    assert manifest_error(grown, "runs") is None
+    assert "experiments" in manifest_error(dict(cfg, experiments=["figure3"]), "runs")
+    # what the new report gathers is then recorded, and may grow but not change
+    write_manifest(grown, "runs")
+    more = dict(grown, yu_chen={"reports": {"a": "a.json", "b": "b.json"}, "a2c_control": ""})
+    assert manifest_error(more, "runs") is None
+    moved = dict(grown, yu_chen={"reports": {"a": "elsewhere.json"}, "a2c_control": ""})
+    assert "yu_chen" in manifest_error(moved, "runs")
+
+
 @pytest.mark.parametrize("argv, executor", [
     (["snakemake", "-c2"], "local"), (["snakemake", "--executor", "slurm"], "slurm"),
     (["snakemake", "-e=slurm"], "slurm"),
