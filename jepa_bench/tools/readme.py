@@ -8,7 +8,9 @@ The README holds generated text between ``<!-- generated:NAME -->`` and
 The ``findings`` block is Figure 3 of the default preset, the claims table with the verdict under
 each settings set (the default preset's and those it compares with, `compare_settings` in
 workflow/config/config.yaml) and the sensitivity sweep's robustness column once
-results/sensitivity/robustness.json exists, and the definitions behind the numbers.
+results/sensitivity/robustness.json exists, and the definitions behind the numbers. The
+``yu-chen`` block is the default preset's yu-chen.json: Yu & Chen's claims and the second half of
+claim 4, each with the verdict of the report that decides it.
 
 Owns the README's wording of a verdict and of the evidence that decided it. Reads claims.json
 files (written by jepa_bench.analysis.claims) and robustness.json (jepa_bench.studies.sensitivity)
@@ -29,7 +31,7 @@ from jepa_bench.analysis.verdicts import sci
 from jepa_bench.config import get_config
 from jepa_bench.metrics import atomic_write_text, read_json
 
-__all__ = ["claim_evidence", "findings", "render", "main"]
+__all__ = ["claim_evidence", "findings", "render", "main", "yu_chen"]
 
 REPO = Path(__file__).resolve().parents[2]
 README = "README.md"
@@ -172,7 +174,34 @@ def findings(repo: Path = REPO) -> str:
     return "\n".join(lines) + "\n"
 
 
-BLOCKS = {"findings": findings}
+def _first_detail(claim: dict) -> str:
+    details = [c["detail"] for c in claim.get("checks", []) if c.get("detail")]
+    return details[0] if details else ""
+
+
+def yu_chen(repo: Path = REPO) -> str:
+    """The yu-chen block: each of Yu & Chen's claims (and claim 4's second half) with the verdict
+    of the report that decides it, from the default preset's yu-chen.json."""
+    preset = yaml.safe_load((repo / DEFAULT_PRESET).read_text(encoding="utf-8"))
+    path = repo / preset["results_root"] / "yu-chen.json"
+    if not path.is_file():
+        return (f"Not gathered yet: `{path.relative_to(repo)}` is written by the default "
+                "preset's `yu_chen` experiment.\n")
+    claims = read_json(path)["claims"]
+    lines = ["| claim | what it says | verdict | the first number behind it |",
+             "|---|---|---|---|"]
+    for c in claims:
+        claim = c["id"] if c["id"] != "-" else c["source"]
+        lines.append(f"| {claim} | {c['statement']} | **{c['verdict']}** | "
+                     f"{_first_detail(c) or '-'} |")
+    lines += ["", f"Gathered by the default preset's `yu_chen` experiment into "
+                  f"`{path.relative_to(repo).with_suffix('.md')}` from the reports that decide "
+                  "each verdict (each names its criterion, fixed before its runs); written here by "
+                  "`python -m jepa_bench.tools.readme`."]
+    return "\n".join(lines) + "\n"
+
+
+BLOCKS = {"findings": findings, "yu-chen": yu_chen}
 
 
 def render(text: str, repo: Path = REPO) -> str:

@@ -107,7 +107,7 @@ def test_variance_range_checks_are_joined_and_unknown_checks_keep_their_detail()
 def repo_copy(tmp_path):
     """The files the findings are written from, in a folder of their own."""
     for rel in ("workflow/config/config.yaml", "results/v1/claims.json", "results/v2/claims.json",
-                "README.md", readme.ROBUSTNESS):
+                "README.md", readme.ROBUSTNESS, "results/v2/yu-chen.json"):
         if (REPO / rel).is_file():
             (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(REPO / rel, tmp_path / rel)
@@ -137,6 +137,20 @@ def test_check_reports_a_stale_readme_and_a_rewrite_fixes_it(repo_copy, capsys):
     assert "-" in capsys.readouterr().out
     assert readme.main(["--repo", str(repo_copy)]) == 0
     assert readme_path.read_text() == TEXT
+
+
+def test_the_yu_chen_block_lists_each_verdict_as_its_report_decided_it(repo_copy):
+    path = repo_copy / "results" / "v2" / "yu-chen.json"
+    path.unlink(missing_ok=True)
+    assert readme.yu_chen(repo_copy).startswith("Not gathered yet: `results/v2/yu-chen.json`")
+    claims = [{"source": "enc", "id": "P2 x vs y", "statement": "partial collapse",
+               "verdict": "inconclusive", "checks": [{"detail": "x: dropped in 2 vs 0 seeds"}]},
+              {"source": "recovery", "id": "-", "statement": "not run yet",
+               "verdict": "not run yet", "checks": []}]
+    path.write_text(json.dumps({"claims": claims}))
+    rows = readme.yu_chen(repo_copy).splitlines()
+    assert rows[2] == "| P2 x vs y | partial collapse | **inconclusive** | x: dropped in 2 vs 0 seeds |"
+    assert rows[3] == "| recovery | not run yet | **not run yet** | - |"
 
 
 def test_an_unknown_block_is_an_error():
