@@ -3,9 +3,7 @@ workflow/rules/recovery_shared.smk) as Snakemake runs it: stage 1 for every seed
 stops and each algorithm's settings set, then the checkpoint, which schedules the switch and
 its probes for the collapsed seeds only. The real run uses stand-ins for `jepa-bench train` and
 `probe-frozen` (synthetic run folders: no training); the checkpoint and the report are the real
-command line.
-
-Until the settings set v2-a2c exists, the tests give A2C v2 in a second config file."""
+command line. PPO runs under v2, A2C under v2-a2c, as the preset says."""
 
 import json
 import os
@@ -20,10 +18,9 @@ PRESET = "workflow/config/recovery-shared.yaml"
 
 
 def _configfile(tmp_path, **values):
-    """A second --configfile over the preset: A2C under v2 (see the module docstring)."""
+    """A second --configfile over the preset, with `values` (lists cannot go through --config)."""
     path = tmp_path / "over.yaml"
-    path.write_text(yaml.safe_dump({"recovery_shared_settings": {"ppo": "v2", "a2c": "v2"},
-                                    **values}))
+    path.write_text(yaml.safe_dump(values or {"seeds": [0, 1, 2, 3, 4]}))
     return str(path)
 
 
@@ -42,6 +39,9 @@ def test_the_preset_plans_stage_one_and_the_checkpoint_for_every_seed(tmp_path, 
                              "--total-steps 300000 ")
     assert stage1.split(" > ")[0].endswith(
         "--settings v2 --resume --quiet --set stop_rel_var=0.0001 --set stop_embed_var=1e-07")
+    a2c = next(c for c in cmds if f"--out {tmp_path}/rs/stages/collapse/a2c/seed0 " in c)
+    assert a2c.startswith("jepa-bench train --config a2c_shared_nograd --seed 0 ")
+    assert " --settings v2-a2c --resume " in a2c
     outcome = next(c for c in cmds if c.startswith("jepa-bench recovery-shared-collapse ")
                    and "--algos ppo " in c)
     assert (f"--root {tmp_path}/rs/stages --algos ppo --settings-sets ppo=v2 " in outcome
@@ -187,7 +187,7 @@ def test_the_checkpoint_switches_only_the_seeds_that_collapsed(tmp_path, snakema
     assert (outcome["collapsed"], outcome["not_collapsed"]) == ([0, 1, 3], [2])
     report = json.loads((results / "recovery.json").read_text())
     assert report["algorithms"]["a2c"]["included_seeds"] == [0, 1, 3]
-    assert report["runs"]["settings_sets"] == {"ppo": "v2", "a2c": "v2"}
+    assert report["runs"]["settings_sets"] == {"ppo": "v2", "a2c": "v2-a2c"}
     assert {(c["id"], c["verdict"]) for c in report["claims"]} == {
         ("a", "reproduced"), ("b", "reproduced"), ("c", "not reproduced")}
     assert report["algorithms"]["ppo"]["probe"]["grad_on"]["theta"]["regained"] == 3

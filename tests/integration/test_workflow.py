@@ -68,6 +68,14 @@ def test_trained_encoders_probe_every_run_then_one_report(tmp_path, dry_run):
                       "trained_encoders": 1, "all": 1, "total": 44}
 
 
+def test_a2c_calibration_screens_then_leaves_the_confirmation_to_its_checkpoint(tmp_path,
+                                                                               dry_run):
+    # before the screen has run, the confirmation's cell is unknown: no confirmation job yet
+    counts = dry_run(tmp_path, "--configfile", "workflow/config/a2c-calibration.yaml")
+    assert counts == {"calibration_train": 18, "calibration_winner": 1, "calibration_report": 1,
+                      "all": 1, "total": 21}
+
+
 def test_precision_preset_trains_each_seed_once_per_arm(tmp_path, dry_run):
     counts = dry_run(tmp_path, "--configfile", "workflow/config/precision.yaml")
     assert counts == {"precision_train": 10, "precision_aggregate": 2, "precision_report": 1,
