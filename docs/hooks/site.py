@@ -5,7 +5,8 @@
   at build time, so the page cannot differ from the parser.
 - The findings: a page's marker ``<!-- findings -->`` becomes the claims table and Figure 3 that
   the README shows, written by ``jepa_bench.tools.readme.findings`` from the committed reports,
-  and ``<!-- readme: what the numbers mean -->`` the README's section of that name.
+  and ``<!-- readme: what the numbers mean -->`` the README's section of that name;
+  ``<!-- yu-chen -->`` becomes the README's Yu & Chen table (``jepa_bench.tools.readme.yu_chen``).
 - Results in the site: a page links a committed result as ``../results/...`` (the path from
   docs/ in the repository, so the link also works on a code host). Each file so linked is added
   to the site under ``results/`` and the link rewritten to it; a link to a result that does not
@@ -30,6 +31,7 @@ RESULT_LINK = re.compile(r"\]\(\.\./(results/[^)#\s]+)")
 CLI_MARKER = "<!-- cli-reference -->"
 FINDINGS_MARKER = "<!-- findings -->"
 MEANING_MARKER = "<!-- readme: what the numbers mean -->"
+YU_CHEN_MARKER = "<!-- yu-chen -->"
 MEANING = re.compile(r"^### What the numbers mean\n(.*?)(?=^#)", re.S | re.M)
 HELP_COLUMNS = "100"
 
@@ -57,6 +59,9 @@ def _expand(markdown: str) -> str:
         markdown = markdown.replace(FINDINGS_MARKER, findings())
     if MEANING_MARKER in markdown:
         markdown = markdown.replace(MEANING_MARKER, meaning())
+    if YU_CHEN_MARKER in markdown:
+        from jepa_bench.tools.readme import yu_chen
+        markdown = markdown.replace(YU_CHEN_MARKER, yu_chen(REPO))
     return markdown
 
 

@@ -60,6 +60,7 @@ def test_the_home_page_shows_the_findings_and_the_linked_results_are_in_the_site
     page = (site / "index.html").read_text(encoding="utf-8")
     assert "T_learn" in page and "results/v2/figures/fig3_return.png" in page
     assert "A verdict" in page  # the README's "What the numbers mean"
+    assert "A2C control" in page and "<!-- yu-chen -->" not in page  # the Yu & Chen table
     for rel in ("results/v2/figures/fig3_return.png", "results/v2/report.html",
                 "results/v1/recovery-small/theory.md", "results/calibration/calibration.md"):
         built = site / rel
