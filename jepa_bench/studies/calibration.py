@@ -194,7 +194,7 @@ def write_winner(root: Path, spec: dict, stage: str, out: Path | None = None) ->
     """Apply the winner rule for `stage` (a stage with `from`) to its source stage's runs under
     `root` and write the result as JSON (default: layout's calibration_winner_json)."""
     if stage not in spec or "from" not in spec[stage]:
-        with_from = [s for s in spec if "from" in spec[s]]
+        with_from = [s for s in TRAINING_STAGES if s in spec and "from" in spec[s]]
         raise ValueError(f"stage {stage!r} confirms no other stage's winner; stages with `from`: "
                          f"{', '.join(with_from) or 'none'}")
     source = source_stage(spec, stage)

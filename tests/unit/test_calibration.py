@@ -123,8 +123,9 @@ def test_a_confirmation_trains_the_winner_with_the_screens_settings(tmp_path, ru
     assert won["from"] == "screen" and won["set"] == ["num_steps=32", "lr=2e-3"]
     text = write_calibration_report(tmp_path, A2C_SPEC, tmp_path / "c.md")[-1].read_text()
     assert "**n32_lr2e-3** (num_steps=32 lr=2e-3)" in text and "Stage B: A2C screen" in text
-    with pytest.raises(ValueError, match="stage 'screen' confirms no other stage's winner"):
-        write_winner(tmp_path, A2C_SPEC, "screen")
+    with pytest.raises(ValueError, match="stage 'screen' confirms no other stage's winner; "
+                                         "stages with `from`: confirm$"):
+        write_winner(tmp_path, {**A2C_SPEC, "protocol": "docs/from.md"}, "screen")
 
 
 def test_calibration_winner_cli_bad_input_exits_2(tmp_path, capsys):
