@@ -191,7 +191,7 @@ def yu_chen(repo: Path = REPO) -> str:
     lines = ["| claim | what it says | verdict | the first number behind it |",
              "|---|---|---|---|"]
     for c in claims:
-        claim = c["id"] if c["id"] != "-" else c["source"]
+        claim = c["source"] if c["id"] == "-" else f"{c['source']}: {c['id']}"
         lines.append(f"| {claim} | {c['statement']} | **{c['verdict']}** | "
                      f"{_first_detail(c) or '-'} |")
     lines += ["", f"Gathered by the default preset's `yu_chen` experiment into "

@@ -149,7 +149,8 @@ def test_the_yu_chen_block_lists_each_verdict_as_its_report_decided_it(repo_copy
                "verdict": "not run yet", "checks": []}]
     path.write_text(json.dumps({"claims": claims}))
     rows = readme.yu_chen(repo_copy).splitlines()
-    assert rows[2] == "| P2 x vs y | partial collapse | **inconclusive** | x: dropped in 2 vs 0 seeds |"
+    assert rows[2] == ("| enc: P2 x vs y | partial collapse | **inconclusive** | "
+                       "x: dropped in 2 vs 0 seeds |")
     assert rows[3] == "| recovery | not run yet | **not run yet** | - |"
 
 
