@@ -3,6 +3,7 @@ gymnasium reference renderer, one torch thread, and the Snakemake runner of the 
 
 Tests import these as fixtures only; no test module imports another."""
 
+import json
 import os
 import re
 import shutil
@@ -97,6 +98,54 @@ def _snakemake(*args, path_prefix=None, timeout=300):
     env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(REPO), env.get("PYTHONPATH"))))
     return subprocess.run([SNAKEMAKE, *args], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+STAND_IN_HEAD = '''#!{python}
+"""Stand-in `jepa-bench`: {handles} write synthetic results (no training) and log their
+arguments to $STAND_IN_LOG, one JSON list a line; every other subcommand is the real CLI."""
+import argparse, json, os, sys
+from pathlib import Path
+
+if sys.argv[1] not in {handles!r}:
+    from jepa_bench.cli import main
+    raise SystemExit(main(sys.argv[1:]))
+with open(os.environ["STAND_IN_LOG"], "a") as fh:
+    fh.write(json.dumps(sys.argv[1:]) + "\\n")
+TRAIN = argparse.ArgumentParser()  # what the workflow's train_shell passes
+for opt in ("--config", "--seed", "--total-steps", "--out", "--renderer", "--device", "--threads",
+            "--settings", "--init-from"):
+    TRAIN.add_argument(opt)
+TRAIN.add_argument("--set", action="append", default=[])
+for flag in ("--resume", "--quiet", "--grad-diagnostic"):
+    TRAIN.add_argument(flag, action="store_true")
+'''
+
+
+def _stand_in(folder: Path, body: str, handles=("train",)) -> tuple[Path, Path]:
+    """Write a stand-in `jepa-bench` into folder/bin: STAND_IN_HEAD, then `body` (both
+    str.format-ed with `python`, so the body doubles its braces), run for the subcommands in
+    `handles`. Returns (the bin folder, for _snakemake's path_prefix; the log it writes to, which
+    the caller exports as STAND_IN_LOG)."""
+    bin_dir = folder / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    script = bin_dir / "jepa-bench"
+    script.write_text((STAND_IN_HEAD + body).format(python=sys.executable, handles=tuple(handles)))
+    script.chmod(0o755)
+    return bin_dir, folder / "stand-in-calls.jsonl"
+
+
+@pytest.fixture
+def stand_in(tmp_path, monkeypatch):
+    """``stand_in(body, handles=("train",))`` -> (bin folder, calls): a stand-in `jepa-bench` on
+    STAND_IN_HEAD (which parses train's options into TRAIN) for the workflow tests; `calls()` is
+    the list of argument lists it was called with."""
+    def make(body: str, handles=("train",)):
+        bin_dir, log = _stand_in(tmp_path, body, handles)
+        monkeypatch.setenv("STAND_IN_LOG", str(log))
+        def calls():
+            return [json.loads(line) for line in log.read_text().splitlines()]
+        return bin_dir, calls
+    return make
 
 
 def _job_counts(output: str) -> dict[str, int]:

@@ -5,8 +5,6 @@ a run folder whose returns depend on the cell's settings (no training); the winn
 report are the real command line."""
 
 import json
-import os
-import sys
 
 import pytest
 import yaml
@@ -17,23 +15,8 @@ PRESET = "workflow/config/a2c-calibration.yaml"
 
 # returns of a screen run: 100 for num_steps=16 with lr=2e-3, 100.04 for num_steps=5 with
 # lr=7e-4 (a tie to one decimal, which the shorter rollout wins), 10 for every other cell
-FAKE_TRAIN = '''#!{python}
-import argparse, json, os, sys
-from pathlib import Path
-
-if sys.argv[1] != "train":
-    from jepa_bench.cli import main
-    raise SystemExit(main(sys.argv[1:]))
-with open(os.environ["FAKE_LOG"], "a") as fh:
-    fh.write(json.dumps(sys.argv[1:]) + "\\n")
-p = argparse.ArgumentParser()
-for opt in ("--config", "--seed", "--total-steps", "--out", "--renderer", "--device", "--threads",
-            "--settings"):
-    p.add_argument(opt)
-p.add_argument("--set", action="append", default=[])
-p.add_argument("--resume", action="store_true")
-p.add_argument("--quiet", action="store_true")
-a = p.parse_args(sys.argv[2:])
+FAKE_TRAIN = '''
+a = TRAIN.parse_args(sys.argv[2:])
 sets = dict(item.split("=") for item in a.set)
 score = {{("16", "2e-3"): 100.0, ("5", "7e-4"): 100.04}}.get((sets["num_steps"], sets["lr"]), 10.0)
 out = Path(a.out)
@@ -46,26 +29,18 @@ out.mkdir(parents=True, exist_ok=True)
 '''
 
 
-def test_the_checkpoint_confirms_the_cell_the_rule_picks(tmp_path, snakemake):
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "jepa-bench").write_text(FAKE_TRAIN.format(python=sys.executable))
-    (fake / "jepa-bench").chmod(0o755)
-    log = tmp_path / "calls.jsonl"
+def test_the_checkpoint_confirms_the_cell_the_rule_picks(tmp_path, snakemake, stand_in):
+    fake, stand_in_calls = stand_in(FAKE_TRAIN)
     over = tmp_path / "over.yaml"
     preset = yaml.safe_load(open(PRESET, encoding="utf-8"))
     over.write_text(yaml.safe_dump({"calibration": {**preset["calibration"], "confirm": {
         **preset["calibration"]["confirm"], "seeds": [100, 101, 102]}}}))
-    os.environ["FAKE_LOG"] = str(log)
-    try:
-        results = tmp_path / "cal"
-        res = snakemake("--cores", "2", "--configfile", PRESET, str(over),
-                        "--config", f"results_root={results}", path_prefix=fake)
-        assert res.returncode == 0, res.stderr[-3000:]
-    finally:
-        os.environ.pop("FAKE_LOG", None)
+    results = tmp_path / "cal"
+    res = snakemake("--cores", "2", "--configfile", PRESET, str(over),
+                    "--config", f"results_root={results}", path_prefix=fake)
+    assert res.returncode == 0, res.stderr[-3000:]
 
-    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    calls = stand_in_calls()
     outs = sorted(c[c.index("--out") + 1].split(f"{results}/")[1] for c in calls)
     screen = [o for o in outs if o.startswith("screen/")]
     confirm = [o for o in outs if o.startswith("confirm/")]

@@ -6,8 +6,6 @@ its probes for the collapsed seeds only. The real run uses stand-ins for `jepa-b
 command line. PPO runs under v2, A2C under v2-a2c, as the preset says."""
 
 import json
-import os
-import sys
 
 import pytest
 import yaml
@@ -78,20 +76,11 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path, snakemake, config, message)
     assert "Traceback" not in res.stderr
 
 
-FAKE_CLI = '''#!{python}
-"""Stand-in `jepa-bench`: `train` and `probe-frozen` write synthetic results (no training) and
-log their arguments; every other subcommand is the real CLI. Stage 1 collapses (rho 5e-5 at its
-third update, where it stops) for the seeds in FAKE_COLLAPSE and stays at its first value
-otherwise; after the switch the grad_on arm recovers (rho 2e-2 from its second update), the
-grad_off arm does not."""
-import argparse, json, os, sys
-from pathlib import Path
-
-if sys.argv[1] not in ("train", "probe-frozen"):
-    from jepa_bench.cli import main
-    raise SystemExit(main(sys.argv[1:]))
-with open(os.environ["FAKE_LOG"], "a") as fh:
-    fh.write(json.dumps(sys.argv[1:]) + "\\n")
+# the stand-in's body (after the shared head, tests/conftest.py): stage 1 collapses (rho 5e-5 at
+# its third update, where it stops) for the seeds in FAKE_COLLAPSE and stays at its first value
+# otherwise; after the switch the grad_on arm recovers (rho 2e-2 from its second update), the
+# grad_off arm does not; probe-frozen writes R² that rise only where the RL gradient was on
+FAKE_CLI = '''
 p = argparse.ArgumentParser()
 if sys.argv[1] == "probe-frozen":
     p.add_argument("run")
@@ -108,13 +97,7 @@ if sys.argv[1] == "probe-frozen":
                                         "seed": info["seed"],
                                         "snapshots": [snap(0, 0.2), snap(info["env_steps"], end)]}}))
     raise SystemExit(0)
-for opt in ("--config", "--seed", "--total-steps", "--out", "--renderer", "--device", "--threads",
-            "--settings", "--init-from"):
-    p.add_argument(opt)
-p.add_argument("--set", action="append", default=[])
-p.add_argument("--resume", action="store_true")
-p.add_argument("--quiet", action="store_true")
-a = p.parse_args(sys.argv[2:])
+a = TRAIN.parse_args(sys.argv[2:])
 from jepa_bench.config import parse_overrides, resolve
 from jepa_bench.layout import RunPaths
 from jepa_bench.metrics import EPISODE_COLUMNS, METRIC_COLUMNS, write_csv_atomic
@@ -141,25 +124,18 @@ paths.run_json.write_text(json.dumps({{"config_name": a.config, "seed": seed, "s
 '''
 
 
-def test_the_checkpoint_switches_only_the_seeds_that_collapsed(tmp_path, snakemake):
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "jepa-bench").write_text(FAKE_CLI.format(python=sys.executable))
-    (fake / "jepa-bench").chmod(0o755)
-    log = tmp_path / "calls.jsonl"
-    os.environ.update(FAKE_LOG=str(log), FAKE_COLLAPSE="0,1,3")
-    try:
-        results = tmp_path / "rs"
-        res = snakemake("--cores", "2", "--configfile", PRESET,
-                        _configfile(tmp_path, seeds=[0, 1, 2, 3],
-                                    recovery_shared_collapse_steps=512, recovery_shared_steps=256),
-                        "--config", f"results_root={results}", path_prefix=fake)
-        assert res.returncode == 0, res.stderr[-3000:]
-    finally:
-        for key in ("FAKE_LOG", "FAKE_COLLAPSE"):
-            os.environ.pop(key, None)
+def test_the_checkpoint_switches_only_the_seeds_that_collapsed(tmp_path, snakemake, stand_in,
+                                                                monkeypatch):
+    fake, stand_in_calls = stand_in(FAKE_CLI, handles=("train", "probe-frozen"))
+    monkeypatch.setenv("FAKE_COLLAPSE", "0,1,3")
+    results = tmp_path / "rs"
+    res = snakemake("--cores", "2", "--configfile", PRESET,
+                    _configfile(tmp_path, seeds=[0, 1, 2, 3],
+                                recovery_shared_collapse_steps=512, recovery_shared_steps=256),
+                    "--config", f"results_root={results}", path_prefix=fake)
+    assert res.returncode == 0, res.stderr[-3000:]
 
-    calls = [json.loads(line) for line in log.read_text().splitlines()]
+    calls = stand_in_calls()
 
     def value(call, option):
         return call[call.index(option) + 1] if option in call else None

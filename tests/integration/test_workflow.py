@@ -5,9 +5,7 @@ Snakemake runs in a subprocess from the repository root, with results under tmp_
 
 import importlib.util
 import json
-import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -181,27 +179,11 @@ def test_profiles_set_train_threads(tmp_path, profile, threads, snakemake, job_c
     assert len(train_cmds) == 20 and all(f"--threads {threads} " in c for c in train_cmds)
 
 
-FAKE_CLI = '''#!{python}
-"""Stand-in `jepa-bench`: `train` writes a small synthetic run folder (no training) and logs its
-arguments; every other subcommand is the real CLI."""
-import argparse, json, os, sys
-from pathlib import Path
-
-if sys.argv[1] != "train":
-    from jepa_bench.cli import main
-    raise SystemExit(main(sys.argv[1:]))
-p = argparse.ArgumentParser()
-for opt in ("--config", "--seed", "--total-steps", "--out", "--renderer", "--device", "--threads",
-            "--settings"):
-    p.add_argument(opt)
-p.add_argument("--set", action="append", default=[])
-p.add_argument("--resume", action="store_true")
-p.add_argument("--quiet", action="store_true")
-a = p.parse_args(sys.argv[2:])
+# the stand-in's body (after the shared head, tests/conftest.py): a small synthetic run folder
+FAKE_CLI = '''
+a = TRAIN.parse_args(sys.argv[2:])
 out, total, seed = Path(a.out), int(a.total_steps), int(a.seed)
 out.mkdir(parents=True, exist_ok=True)
-with open(os.environ["FAKE_TRAIN_LOG"], "a") as fh:
-    fh.write(json.dumps(sys.argv[1:]) + "\\n")
 from jepa_bench.layout import RunPaths
 from jepa_bench.metrics import METRIC_COLUMNS, write_csv_atomic
 paths = RunPaths(out)
@@ -222,46 +204,38 @@ cfg = resolve(a.config, {{**parse_overrides(a.set), "total_steps": total, "rende
 
 
 @pytest.mark.slow  # about 30 s: three real CLI stages, each importing torch
-def test_tiny_preset_runs_to_figures_and_report(tmp_path, snakemake, job_counts):
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    (fake / "jepa-bench").write_text(FAKE_CLI.format(python=sys.executable))
-    (fake / "jepa-bench").chmod(0o755)
-    log = tmp_path / "train_calls.jsonl"
-    os.environ["FAKE_TRAIN_LOG"] = str(log)
-    try:
-        results = tmp_path / "results"
-        args = ["--cores", "2", "--configfile", "workflow/config/tiny.yaml",
-                "--config", f"results_root={results}"]
-        res = snakemake(*args, path_prefix=fake)
-        assert res.returncode == 0, res.stderr[-3000:]
+def test_tiny_preset_runs_to_figures_and_report(tmp_path, snakemake, job_counts, stand_in):
+    fake, stand_in_calls = stand_in(FAKE_CLI)
+    results = tmp_path / "results"
+    args = ["--cores", "2", "--configfile", "workflow/config/tiny.yaml",
+            "--config", f"results_root={results}"]
+    res = snakemake(*args, path_prefix=fake)
+    assert res.returncode == 0, res.stderr[-3000:]
 
-        calls = [json.loads(line) for line in log.read_text().splitlines()]
-        assert len(calls) == 4
-        assert all("--resume" in c and c[c.index("--total-steps") + 1] == "512" for c in calls)
-        assert all(" ".join(c).endswith("--settings v2 --resume --quiet --set num_envs=4 "
-                                        "--set num_steps=32") for c in calls)
-        for stem in ("fig3_return", "embed_var", "jepa_loss", "embed_rank"):
-            for ext in ("png", "pdf"):
-                assert (results / "figures" / f"{stem}.{ext}").stat().st_size > 0
-        claims = json.loads((results / "claims.json").read_text())
-        assert [c["id"] for c in claims["claims"]] == [1, 2, 3, 4, 5]
-        assert (results / "claims.md").read_text().startswith(
-            "# Claims of section 3, checked against our runs\n\n**Smoke test, not a verdict**")
-        for name in ("train/j1g1r0/seed0", "aggregate", "plots", "claims"):
-            assert (results / "logs" / f"{name}.log").exists()
+    calls = stand_in_calls()
+    assert len(calls) == 4
+    assert all("--resume" in c and c[c.index("--total-steps") + 1] == "512" for c in calls)
+    assert all(" ".join(c).endswith("--settings v2 --resume --quiet --set num_envs=4 "
+                                    "--set num_steps=32") for c in calls)
+    for stem in ("fig3_return", "embed_var", "jepa_loss", "embed_rank"):
+        for ext in ("png", "pdf"):
+            assert (results / "figures" / f"{stem}.{ext}").stat().st_size > 0
+    claims = json.loads((results / "claims.json").read_text())
+    assert [c["id"] for c in claims["claims"]] == [1, 2, 3, 4, 5]
+    assert (results / "claims.md").read_text().startswith(
+        "# Claims of section 3, checked against our runs\n\n**Smoke test, not a verdict**")
+    for name in ("train/j1g1r0/seed0", "aggregate", "plots", "claims"):
+        assert (results / "logs" / f"{name}.log").exists()
 
-        # complete: nothing to do. Interrupted while one run was training (its outputs and
-        # everything downstream missing): only that run is redone, then the later stages
-        assert "Nothing to be done" in snakemake(*args, "-n", path_prefix=fake).stdout
-        (results / "runs" / "j1g0r1" / "seed1" / "metrics.csv").unlink()
-        for sub in ("summary", "figures"):
-            shutil.rmtree(results / sub)
-        (results / "claims.md").unlink()
-        counts = job_counts(snakemake(*args, "-n", path_prefix=fake).stdout)
-        assert counts == {"train": 1, "aggregate": 1, "plots": 1, "claims": 1, "all": 1, "total": 5}
-    finally:
-        os.environ.pop("FAKE_TRAIN_LOG", None)
+    # complete: nothing to do. Interrupted while one run was training (its outputs and
+    # everything downstream missing): only that run is redone, then the later stages
+    assert "Nothing to be done" in snakemake(*args, "-n", path_prefix=fake).stdout
+    (results / "runs" / "j1g0r1" / "seed1" / "metrics.csv").unlink()
+    for sub in ("summary", "figures"):
+        shutil.rmtree(results / sub)
+    (results / "claims.md").unlink()
+    counts = job_counts(snakemake(*args, "-n", path_prefix=fake).stdout)
+    assert counts == {"train": 1, "aggregate": 1, "plots": 1, "claims": 1, "all": 1, "total": 5}
 
 
 RECOVERY = ["--configfile", "workflow/config/recovery.yaml"]
