@@ -35,6 +35,7 @@ __all__ = [
     "all_of",
     "below",
     "check_lines",
+    "first_detail",
     "json_safe",
     "make_check",
     "make_claim",
@@ -138,6 +139,12 @@ def make_claim(cid, about: dict, statement: str, criterion: str, checks: list[di
         verdict = verdict_of([c["result"] for c in checks])
     return {"id": cid, **about, "statement": statement, "criterion": criterion,
             "checks": checks, "verdict": verdict, **extra}
+
+
+def first_detail(claim: dict) -> str:
+    """The sentence of a claim's first check that has one ("" if none): the number a summary
+    table shows beside the verdict."""
+    return next((c["detail"] for c in claim.get("checks", []) if c.get("detail")), "")
 
 
 def check_lines(claim: dict) -> list[str]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from jepa_bench.analysis.verdicts import first_detail
 from jepa_bench.metrics import atomic_write_text, read_json
 
 
 def _cell(claim: dict) -> str:
-    numbers = [c["detail"] for c in claim.get("checks", []) if c.get("detail")]
-    first = numbers[0] if numbers else ""
+    first = first_detail(claim)
     return f"**{claim['verdict']}**" + (f" ({first})" if first else "")
 
 

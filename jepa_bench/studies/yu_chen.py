@@ -21,12 +21,14 @@ from typing import Mapping
 
 import pandas as pd
 
-from jepa_bench.analysis.verdicts import Interval, above, make_check, make_claim, write_report
+from jepa_bench.analysis.verdicts import (Interval, above, first_detail, make_check, make_claim,
+                                          write_report)
 from jepa_bench.metrics import markdown_table, read_json
 from jepa_bench.analysis.stats import describe_sample
 from jepa_bench.studies.calibration import CONFIRM_EPISODES, CONFIRM_FLOOR
 
-__all__ = ["A2C_CONTROL_ID", "TARGET_MET", "TARGET_NOT_MET", "a2c_control_claim", "gather_claims", "write_yu_chen_report"]
+__all__ = ["A2C_CONTROL_ID", "TARGET_MET", "TARGET_NOT_MET", "a2c_control_claim", "gather_claims",
+           "write_yu_chen_report"]
 
 A2C_CONTROL_ID = "A2C control"
 TARGET_MET, TARGET_NOT_MET = "target met", "target not met"
@@ -71,11 +73,6 @@ def gather_claims(reports: Mapping[str, Path]) -> list[dict]:
     return out
 
 
-def _first_detail(claim: dict) -> str:
-    details = [c["detail"] for c in claim.get("checks", []) if c.get("detail")]
-    return details[0] if details else ""
-
-
 def write_yu_chen_report(reports: Mapping[str, Path], out_md: str | os.PathLike,
                          a2c_control: str | os.PathLike | None = None) -> tuple[Path, Path]:
     """yu-chen.md and its JSON twin: one row per claim (source, id, statement, verdict, first
@@ -91,7 +88,7 @@ def write_yu_chen_report(reports: Mapping[str, Path], out_md: str | os.PathLike,
                        "checks": []}
         claims.insert(0, {"source": "a2c-calibration", "path": str(a2c_control), **control})
     table = pd.DataFrame([{"source": c["source"], "claim": c["id"], "statement": c["statement"],
-                           "verdict": f"**{c['verdict']}**", "numbers": _first_detail(c)}
+                           "verdict": f"**{c['verdict']}**", "numbers": first_detail(c)}
                           for c in claims])
     text = "\n".join([
         "# Yu & Chen's claims, and the second half of Kenneweg et al.'s claim 4\n",

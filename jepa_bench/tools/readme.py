@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from jepa_bench.analysis.verdicts import sci
+from jepa_bench.analysis.verdicts import first_detail, sci
 from jepa_bench.config import get_config
 from jepa_bench.metrics import atomic_write_text, read_json
 
@@ -174,11 +174,6 @@ def findings(repo: Path = REPO) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _first_detail(claim: dict) -> str:
-    details = [c["detail"] for c in claim.get("checks", []) if c.get("detail")]
-    return details[0] if details else ""
-
-
 def yu_chen(repo: Path = REPO) -> str:
     """The yu-chen block: each of Yu & Chen's claims (and claim 4's second half) with the verdict
     of the report that decides it, from the default preset's yu-chen.json."""
@@ -193,7 +188,7 @@ def yu_chen(repo: Path = REPO) -> str:
     for c in claims:
         claim = c["source"] if c["id"] == "-" else f"{c['source']}: {c['id']}"
         lines.append(f"| {claim} | {c['statement']} | **{c['verdict']}** | "
-                     f"{_first_detail(c) or '-'} |")
+                     f"{first_detail(c) or '-'} |")
     lines += ["", f"Gathered by the default preset's `yu_chen` experiment into "
                   f"`{path.relative_to(repo).with_suffix('.md')}` from the reports that decide "
                   "each verdict (each names its criterion, fixed before its runs); written here by "

@@ -32,3 +32,10 @@ def test_a_report_is_markdown_and_its_json_twin(tmp_path):
     data = json.loads(js.read_text())
     assert data["claims"][0]["verdict"] == REPRODUCED
     assert data["claims"][0]["checks"][0]["numbers"]["nan"] is None  # NaN as null
+
+
+def test_first_detail_is_the_first_check_that_has_a_sentence():
+    from jepa_bench.analysis.verdicts import first_detail
+    claim = {"checks": [{"detail": ""}, {"detail": "final return 30 vs 25"}, {"detail": "x"}]}
+    assert first_detail(claim) == "final return 30 vs 25"
+    assert first_detail({"checks": []}) == "" and first_detail({}) == ""
