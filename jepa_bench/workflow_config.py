@@ -7,7 +7,8 @@ whose items Snakemake hands over as strings. `manifest_error` / `write_manifest`
 folder holds one experiment ({results_root}/experiment.json). `runs_root_error`: run folders the
 pipeline would reuse (a runs_root shared with another preset) that were made with other
 settings. `device_error`: device=cuda on a machine without CUDA. `clear_stale_locks`: a killed
-Snakemake's locks do not block the rerun.
+Snakemake's locks do not block the rerun. `sync_commit_times`: committed outputs in a fresh clone
+are not older than their committed inputs, so Snakemake does not redo them.
 common.smk prints any of these errors as one line and exits with status 2.
 """
 
@@ -311,6 +312,12 @@ def device_error(config: dict, argv: list[str]) -> str | None:
 _HELD = []  # the open lock file of this process, kept for its lifetime
 
 
+def folder_lock_held() -> bool:
+    """Whether this process holds the lock `clear_stale_locks` takes: no other Snakemake of this
+    folder is running."""
+    return bool(_HELD)
+
+
 def clear_stale_locks(snakemake_dir: str | Path = ".snakemake") -> bool:
     """Remove Snakemake's directory locks when no other Snakemake of this folder is alive.
 
@@ -336,3 +343,58 @@ def clear_stale_locks(snakemake_dir: str | Path = ".snakemake") -> bool:
     for path in stale:
         path.unlink(missing_ok=True)
     return bool(stale)
+
+
+def sync_commit_times(paths=("results",), repo: str | Path = ".",
+                      stamp: str | Path = ".snakemake/jepa-bench-commit-times") -> int | None:
+    """Give every committed file under `paths` that is unchanged in the working tree the time of
+    the last commit that changed it, once per checked-out commit. Returns how many files were
+    set, or None when nothing was done (not a git work tree, no git, or already done for HEAD).
+
+    Snakemake reruns a job whose input is newer than its output. Git writes a checkout's files
+    in path order, not in the order the pipeline made them, so in a fresh clone (or after a
+    pull) a committed output can look older than its committed input: `recovery/a2c/grad_on/`
+    is written before `recovery/collapse/`, and the recovery preset would retrain ten runs that
+    are already there. With commit times an output committed with or after its inputs is never
+    older than they are. Files with uncommitted changes keep their own times, and the stamp
+    (the HEAD it was done for) keeps a later `touch` meant to force a rerun in effect until the
+    next commit or checkout. Must not change any file's content."""
+    import subprocess
+
+    repo = Path(repo)
+
+    def git(*args):
+        return subprocess.run(["git", "-c", "core.quotepath=off", *args], cwd=repo, capture_output=True, text=True,
+                              check=True).stdout
+
+    stamp = repo / stamp
+    try:
+        head = git("rev-parse", "HEAD").strip()
+        if stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == head:
+            return None
+        top = Path(git("rev-parse", "--show-toplevel").strip())
+        changed = set(git("diff", "--name-only", "HEAD", "--", *paths).splitlines())
+        history = git("log", "--format=%x01%ct", "--name-only", "--no-renames", "--", *paths)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    latest: dict[str, int] = {}
+    when = 0
+    for line in history.splitlines():
+        if line.startswith("\x01"):
+            when = int(line[1:])
+        elif line and line not in latest:
+            latest[line] = when  # the log runs newest first
+    count = 0
+    for rel, when in latest.items():
+        path = top / rel
+        if rel in changed or not path.is_file():
+            continue
+        os.utime(path, (when, when))
+        count += 1
+    # git's index keeps each file's time: refresh it, or every later `git status` rereads them
+    subprocess.run(["git", "update-index", "-q", "--refresh"], cwd=repo, capture_output=True)
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    tmp = stamp.with_suffix(".tmp")
+    tmp.write_text(head + "\n", encoding="utf-8")
+    os.replace(tmp, stamp)
+    return count

@@ -79,3 +79,22 @@ def test_killed_pipeline_continues_and_a_changed_config_is_refused(tmp_path):
     status = subprocess.run(["git", "status", "--porcelain", "results"], cwd=clone,
                             capture_output=True, text=True).stdout
     assert status == "", status  # nothing committed was touched
+
+
+def test_a_fresh_clone_does_not_redo_committed_results(tmp_path):
+    """Git writes a checkout in path order, so results/v2/recovery/recovery/a2c/ (outputs) lands
+    before .../collapse/ (their inputs); without the commit times of workflow_config's
+    sync_commit_times the recovery preset would retrain ten committed runs, and the trained-encoder
+    preset would redo twenty probes."""
+    clone = _clone(tmp_path / "clone")
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+               PYTHONPATH=str(clone))
+    for preset in ("recovery", "a2c-grid-v2-a2c", "recovery-shared", "full-grid"):
+        res = subprocess.run([SNAKEMAKE, "-n", "--configfile", f"workflow/config/{preset}.yaml"],
+                             cwd=clone, env=env, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 0, res.stderr[-2000:]
+        assert "Nothing to be done" in res.stdout + res.stderr, (preset, res.stdout[-2000:])
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=clone, capture_output=True,
+                            text=True).stdout
+    assert all(line[3:].startswith(("jepa_bench/", "tests/", "workflow/", "docs/", "README"))
+               for line in status.splitlines()), status  # only the laid-over edits

@@ -1,5 +1,6 @@
 """One-line config errors and command-line seeds for the Snakemake workflow."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -290,3 +291,64 @@ def test_an_unreadable_shared_run_json_is_named(tmp_path):
     bad.write_text('{"config": ')
     message = runs_root_error(cfg, runs)
     assert message.startswith(f"{bad} cannot be read (") and "restore it" in message
+
+
+# --- committed results keep the order they were made in ------------------------------------------
+
+def _git(repo, *args, when=None):
+    import subprocess
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@t")
+    if when is not None:
+        env |= {"GIT_AUTHOR_DATE": f"@{when} +0000", "GIT_COMMITTER_DATE": f"@{when} +0000"}
+    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+
+
+def test_committed_files_get_their_last_commits_time_once_per_head(tmp_path):
+    """An output committed after its input is newer than it again whatever order the checkout
+    wrote them in; a file changed since its commit keeps its own time; the stamp makes the
+    second call a no-op, so a later `touch` stays in effect until HEAD moves."""
+    from jepa_bench.workflow_config import sync_commit_times
+    repo = tmp_path / "repo"
+    (repo / "results" / "b").mkdir(parents=True)
+    (repo / "results" / "a").mkdir()
+    _git(repo, "init", "-q")
+    (repo / "results" / "b" / "input.txt").write_text("run\n")
+    (repo / "results" / "a" / "edited.txt").write_text("v1\n")
+    (repo / "other.txt").write_text("not under results\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "runs", when=1_700_000_000)
+    (repo / "results" / "a" / "output.txt").write_text("report\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "report", when=1_700_000_500)
+    # the checkout's order: the output written first, then its input, both "now"
+    for rel in ("results/a/output.txt", "results/b/input.txt", "other.txt"):
+        os.utime(repo / rel, (1_800_000_000, 1_800_000_000))
+    (repo / "results" / "a" / "edited.txt").write_text("v2, not committed\n")
+    os.utime(repo / "results" / "a" / "edited.txt", (1_800_000_100, 1_800_000_100))
+
+    assert sync_commit_times(repo=repo) == 2
+    mtime = {rel: os.stat(repo / rel).st_mtime
+             for rel in ("results/a/output.txt", "results/b/input.txt",
+                         "results/a/edited.txt", "other.txt")}
+    assert mtime == {"results/a/output.txt": 1_700_000_500, "results/b/input.txt": 1_700_000_000,
+                     "results/a/edited.txt": 1_800_000_100, "other.txt": 1_800_000_000}
+    stamp = repo / ".snakemake" / "jepa-bench-commit-times"
+    assert len(stamp.read_text().strip()) == 40
+
+    os.utime(repo / "results" / "b" / "input.txt", (1_900_000_000, 1_900_000_000))
+    assert sync_commit_times(repo=repo) is None  # same HEAD: the touch stands
+    assert os.stat(repo / "results" / "b" / "input.txt").st_mtime == 1_900_000_000
+    _git(repo, "commit", "-q", "--allow-empty", "-m", "later", when=1_700_001_000)
+    assert sync_commit_times(repo=repo) == 2  # a new HEAD: synced again
+    assert os.stat(repo / "results" / "b" / "input.txt").st_mtime == 1_700_000_000
+
+
+def test_commit_times_outside_a_git_work_tree_do_nothing(tmp_path):
+    from jepa_bench.workflow_config import sync_commit_times
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "x.txt").write_text("x")
+    before = os.stat(tmp_path / "results" / "x.txt").st_mtime
+    assert sync_commit_times(repo=tmp_path) is None
+    assert os.stat(tmp_path / "results" / "x.txt").st_mtime == before
+    assert not (tmp_path / ".snakemake").exists()

@@ -14,8 +14,9 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from jepa_bench.workflow_config import (clear_stale_locks, config_error, device_error,
-                                        load_schema, manifest_error, runs_root_error,
-                                        seeds_from_command_line, write_manifest)
+                                        folder_lock_held, load_schema, manifest_error,
+                                        runs_root_error, seeds_from_command_line,
+                                        sync_commit_times, write_manifest)
 
 
 def stop(message):
@@ -56,6 +57,11 @@ if _problem:
     stop(_problem)
 # a Snakemake killed by SIGKILL leaves its locks behind; no other one is alive if we get ours
 clear_stale_locks()
+# git writes a clone's files in path order, so a committed output can look older than its
+# committed input: give committed results their commit's time (once per HEAD), and a fresh
+# clone or a pull does not redo what is committed; not while another Snakemake here runs
+if folder_lock_held():
+    sync_commit_times()
 
 
 onstart:
