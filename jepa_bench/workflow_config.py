@@ -22,6 +22,8 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft202012Validator
 
+from jepa_bench.gitrepo import git
+
 
 def load_schema(path: str | Path) -> dict:
     with open(path, encoding="utf-8") as fh:
@@ -359,27 +361,25 @@ def sync_commit_times(paths=("results",), repo: str | Path = ".",
     older than they are. Files with uncommitted changes keep their own times, and the stamp
     (the HEAD it was done for) keeps a later `touch` meant to force a rerun in effect until the
     next commit or checkout. Must not change any file's content."""
-    import subprocess
-
     repo = Path(repo)
-
-    def git(*args):
-        return subprocess.run(["git", "-c", "core.quotepath=off", *args], cwd=repo, capture_output=True, text=True,
-                              check=True).stdout
-
     stamp = repo / stamp
-    try:
-        head = git("rev-parse", "HEAD").strip()
-        if stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == head:
-            return None
-        top = Path(git("rev-parse", "--show-toplevel").strip())
-        changed = set(git("diff", "--name-only", "HEAD", "--", *paths).splitlines())
-        history = git("log", "--format=%x01%ct", "--name-only", "--no-renames", "--", *paths)
-    except (OSError, subprocess.CalledProcessError):
+    head = git("rev-parse", "HEAD", folder=repo)
+    if head is None:
         return None
+    head = head.decode().strip()
+    if stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == head:
+        return None
+    top = git("rev-parse", "--show-toplevel", folder=repo)
+    changed = git("diff", "--name-only", "HEAD", "--", *paths, folder=repo)
+    history = git("log", "--format=%x01%ct", "--name-only", "--no-renames", "--", *paths,
+                  folder=repo)
+    if top is None or changed is None or history is None:
+        return None
+    top = Path(top.decode().strip())
+    changed = set(changed.decode().splitlines())
     latest: dict[str, int] = {}
     when = 0
-    for line in history.splitlines():
+    for line in history.decode().splitlines():
         if line.startswith("\x01"):
             when = int(line[1:])
         elif line and line not in latest:
@@ -392,7 +392,7 @@ def sync_commit_times(paths=("results",), repo: str | Path = ".",
         os.utime(path, (when, when))
         count += 1
     # git's index keeps each file's time: refresh it, or every later `git status` rereads them
-    subprocess.run(["git", "update-index", "-q", "--refresh"], cwd=repo, capture_output=True)
+    git("update-index", "-q", "--refresh", folder=repo)
     stamp.parent.mkdir(parents=True, exist_ok=True)
     tmp = stamp.with_suffix(".tmp")
     tmp.write_text(head + "\n", encoding="utf-8")

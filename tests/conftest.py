@@ -178,3 +178,34 @@ def tiny_results(tmp_path_factory):
     res = _snakemake(*args, timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
     return args, results
+
+
+class GitRepo:
+    """A throwaway git repository: `commit(message, when)` commits everything at the Unix time
+    `when` (author and committer) and returns the full hash."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self.run("init", "-q")
+
+    def run(self, *args: str, when: int | None = None) -> str:
+        env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+                   GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+        if when is not None:
+            env |= {"GIT_AUTHOR_DATE": f"@{when} +0000", "GIT_COMMITTER_DATE": f"@{when} +0000"}
+        return subprocess.run(["git", *args], cwd=self.root, env=env, check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    def commit(self, message: str, when: int) -> str:
+        self.run("add", "-A")
+        self.run("commit", "-q", "--allow-empty", "-m", message, when=when)
+        return self.run("rev-parse", "HEAD")
+
+
+@pytest.fixture
+def git_repo(tmp_path):
+    """A GitRepo in tmp_path/repo (skipped without git)."""
+    if shutil.which("git") is None:
+        pytest.skip("needs git")
+    return GitRepo(tmp_path / "repo")

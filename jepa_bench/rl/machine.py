@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from jepa_bench.gitrepo import git
+
 __all__ = ["cpu_bf16_flags", "cpu_bf16_supported", "cpuinfo", "git_revision", "git_state",
            "machine_info", "resolve_device", "utc_now", "versions"]
 
@@ -77,18 +79,9 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def _git(*args: str, folder: Path = PACKAGE_DIR) -> bytes | None:
-    """stdout of `git args` run in `folder`; None outside a git work tree or without git."""
-    try:
-        out = subprocess.run(["git", *args], cwd=folder, capture_output=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout if out.returncode == 0 else None
-
-
 def git_revision(folder: Path = PACKAGE_DIR) -> str:
     """The commit checked out where the package's code lies; 'unknown' outside a git work tree."""
-    out = _git("rev-parse", "HEAD", folder=folder)
+    out = git("rev-parse", "HEAD", folder=folder)
     return (out or b"").decode().strip() or "unknown"
 
 
@@ -98,8 +91,8 @@ def git_state(folder: Path = PACKAGE_DIR) -> dict:
     staged or not, or an untracked file that git does not ignore lies there; "git_diff_sha256":
     the SHA-256 of `git diff HEAD --binary` of those files followed by each untracked file's
     name and bytes, None when clean}. Both None outside a git work tree."""
-    diff = _git("diff", "HEAD", "--binary", "--", ".", folder=folder)
-    untracked = _git("ls-files", "--others", "--exclude-standard", "-z", "--", ".", folder=folder)
+    diff = git("diff", "HEAD", "--binary", "--", ".", folder=folder)
+    untracked = git("ls-files", "--others", "--exclude-standard", "-z", "--", ".", folder=folder)
     if diff is None or untracked is None:
         return {"git_dirty": None, "git_diff_sha256": None}
     names = sorted(n for n in untracked.decode(errors="surrogateescape").split("\0") if n)

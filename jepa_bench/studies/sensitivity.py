@@ -33,16 +33,18 @@ from jepa_bench.analysis.aggregate import check_run_config, read_summary
 from jepa_bench.analysis.stats import describe_sample, welch_interval
 from jepa_bench.analysis.verdicts import sci, write_report
 from jepa_bench.config import PAPER_CONFIGS, config_differences, parse_overrides
+from jepa_bench.gitrepo import first_commit, is_ancestor
 from jepa_bench.layout import RunPaths
 from jepa_bench.metrics import DIAGNOSTIC_COLUMNS, markdown_table, read_json
 
-__all__ = ["CENTRE", "CONTRAST", "GRAD_TERMS", "RELATIVE_COLLAPSE", "SweepPoint",
+__all__ = ["CENTRE", "CONTRAST", "GRAD_TERMS", "PROTOCOL", "RELATIVE_COLLAPSE", "SweepPoint",
            "check_point_runs", "contrast_table", "gradient_table", "point_run_files",
-           "point_run_roots",
-           "points_through", "robustness", "robustness_result", "scale_free_table", "sweep_points",
-           "write_robustness_report"]
+           "point_run_roots", "points_through", "preregistration", "robustness",
+           "robustness_result", "scale_free_table", "sweep_points", "write_robustness_report"]
 
 CENTRE = "centre"
+PROTOCOL = "docs/sensitivity.md"
+"""The preregistration, relative to the repository's top: committed before the first run."""
 """The name of the centre point: settings set v2 unchanged, every configuration run."""
 RELATIVE_COLLAPSE = 1e-4
 """The scale-free collapse line: min embed_var / embed_var at update 1 (docs/sensitivity.md)."""
@@ -158,6 +160,52 @@ def check_point_runs(point: SweepPoint, run_roots: Mapping[str, Path], seeds: Se
                 raise ValueError(f"sensitivity point {point.name!r}: {a} and {b} differ in "
                                  f"{sorted(diff - inert)}, not only in J, ∇ and R")
     return notes
+
+
+def preregistration(run_folders: Sequence[Path], protocol: str = PROTOCOL,
+                    repo: str | os.PathLike = ".") -> dict:
+    """Whether every run was trained after the protocol was committed: each session of each
+    run (run.json's ``sessions``, a resumed run has several) names the commit its code was at,
+    which must descend from the first commit of `protocol`. Returns {"protocol", "commit" (its
+    first commit, None without git history), "runs", "revisions" ({short hash: sessions}),
+    "after", "before", "unknown" (run folders), "dirty" (run folders trained with uncommitted
+    code changes)}. Reads only run.json and git."""
+    commit = first_commit(protocol, folder=repo)
+    revisions: dict[str, int] = {}
+    after, before, unknown, dirty = [], [], [], []
+    for folder in run_folders:
+        info = read_json(Path(folder) / "run.json")
+        sessions = info.get("sessions") or [info]
+        revs = [str(x.get("git_rev") or "unknown") for x in sessions]
+        for rev in revs:
+            revisions[rev[:7]] = revisions.get(rev[:7], 0) + 1
+        if any(x.get("git_dirty") for x in sessions):
+            dirty.append(str(folder))
+        known = [None if commit is None or rev == "unknown" else is_ancestor(commit, rev, repo)
+                 for rev in revs]
+        (before if False in known else unknown if None in known else after).append(str(folder))
+    return {"protocol": protocol, "commit": commit, "runs": len(run_folders),
+            "revisions": dict(sorted(revisions.items())), "after": len(after),
+            "before": before, "unknown": unknown, "dirty": dirty}
+
+
+def _preregistration_lines(audit: dict) -> list[str]:
+    revs = ", ".join(f"`{r}` ({n})" for r, n in audit["revisions"].items())
+    if audit["commit"] is None:
+        head = (f"Not checked here: git knows no commit of `{audit['protocol']}` (no history). "
+                f"The {audit['runs']} runs were trained at {revs}.")
+    else:
+        head = (f"`{audit['protocol']}` was first committed at `{audit['commit'][:7]}`. Of the "
+                f"{audit['runs']} runs read here, {audit['after']} were trained (every session) "
+                f"at commits that descend from it; sessions per commit: {revs}.")
+    lines = [head]
+    for key, what in (("before", "trained at a commit that does not descend from the "
+                                 "protocol"),
+                      ("unknown", "trained at a commit this repository does not know"),
+                      ("dirty", "trained with uncommitted changes to the code")):
+        if audit[key]:
+            lines.append(f"{len(audit[key])} {what}: {', '.join(audit[key])}.")
+    return lines
 
 
 # --- what the study measures beyond the claims ----------------------------------------------
@@ -310,6 +358,7 @@ def format_robustness(result: dict) -> str:
         for name, r in rows.items():
             body.append([p, name, sci(r["jepa_over_critic"]), sci(r["jepa_over_actor"])])
     lines += [_table(["point", "configuration", "JEPA/critic", "JEPA/actor"], body), ""]
+    lines += ["## Preregistration", ""] + _preregistration_lines(result["preregistration"]) + [""]
     if result["notes"]:
         lines += ["## Notes", ""] + [f"- {n}" for n in result["notes"]] + [""]
     return "\n".join(lines)
@@ -333,7 +382,7 @@ def robustness_result(root: str | os.PathLike, points: Sequence[SweepPoint],
     `record` names committed claims.json files shown beside the points, not counted."""
     root = Path(root)
     claims = {label: read_json(Path(path)) for label, path in (record or {}).items()}
-    contrast, scale_free, gradients, notes = {}, {}, {}, []
+    contrast, scale_free, gradients, notes, folders = {}, {}, {}, [], []
     for point in points:
         if point.name not in done:
             claims[point.name] = None
@@ -352,12 +401,13 @@ def robustness_result(root: str | os.PathLike, points: Sequence[SweepPoint],
                                                        "jepa_over_actor")})
         notes += [f"{point.name}: {c} reused from the centre" for c in configurations
                   if c not in point.rerun]
+        folders += [RunPaths.of(roots[c], c, s).root for c in configurations for s in seeds]
     return {"planned": [p.name for p in points], "done": list(done),
             "points": list(claims), "axes": {p.name: p.axis for p in points},
             "overrides": {p.name: list(p.overrides) for p in points},
             "robustness": robustness(claims, [p.name for p in points]),
             "contrast": contrast, "scale_free": scale_free, "gradients": gradients,
-            "notes": notes}
+            "preregistration": preregistration(sorted(set(folders))), "notes": notes}
 
 
 def write_robustness_report(out_md: str | os.PathLike, result: dict) -> tuple[Path, Path]:

@@ -2,6 +2,7 @@
 point reads, the check of a point's runs, the scale-free indicator and gradient ratios against
 hand values, the robustness table, and the report and figures written from made-up runs."""
 
+import json
 import math
 
 import pandas as pd
@@ -190,3 +191,43 @@ def test_the_cli_shells_over_the_same_functions(tmp_path, run_folder, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["jepa-bench sensitivity-aggregate: error: --point 'nope' is not one of: "
                    "centre, jepa_coef_0.1, clip_parts"]
+
+
+# --- preregistration: every run trained after the protocol was committed --------------------------
+
+def test_preregistration_names_runs_not_descended_from_the_protocol(git_repo):
+    """Runs whose every session is at a commit after the protocol's first commit count; a run
+    with one session before it, at an unknown commit, or with uncommitted code is named."""
+    from jepa_bench.studies.sensitivity import _preregistration_lines, preregistration
+    repo = git_repo.root
+    (repo / "README").write_text("start\n")
+    early = git_repo.commit("before the protocol", when=1_700_000_000)
+    (repo / "docs").mkdir()
+    (repo / "docs" / "sensitivity.md").write_text("the protocol\n")
+    protocol = git_repo.commit("protocol", when=1_700_000_100)
+    (repo / "docs" / "sensitivity.md").write_text("the protocol, with a deviation appended\n")
+    later = git_repo.commit("later", when=1_700_000_200)
+
+    def run(name, *sessions):
+        folder = repo / "runs" / name
+        folder.mkdir(parents=True)
+        (folder / "run.json").write_text(json.dumps({"sessions": [
+            {"git_rev": rev, "git_dirty": dirty} for rev, dirty in sessions]}))
+        return folder
+
+    folders = [run("ok", (protocol, False), (later, False)), run("resumed_early", (early, False),
+               (later, False)), run("unknown", ("f" * 40, False)), run("dirty", (later, True))]
+    audit = preregistration(folders, repo=repo)
+    assert audit["commit"] == protocol  # the first commit, not the one that appended
+    assert audit["runs"] == 4 and audit["after"] == 2  # ok and dirty descend from it
+    assert audit["before"] == [str(folders[1])] and audit["unknown"] == [str(folders[2])]
+    assert audit["dirty"] == [str(folders[3])]
+    assert audit["revisions"] == {protocol[:7]: 1, later[:7]: 3, early[:7]: 1, "fffffff": 1}
+    text = "\n".join(_preregistration_lines(audit))
+    assert f"first committed at `{protocol[:7]}`" in text and "2 were trained" in text
+    assert "1 trained at a commit that does not descend from the protocol" in text
+
+    # no history (an unpacked archive): said, not guessed
+    outside = preregistration([folders[0]], repo=repo / "runs" / "ok", protocol="nowhere.md")
+    assert outside["commit"] is None and outside["unknown"] == [str(folders[0])]
+    assert "Not checked here" in _preregistration_lines(outside)[0]

@@ -295,32 +295,20 @@ def test_an_unreadable_shared_run_json_is_named(tmp_path):
 
 # --- committed results keep the order they were made in ------------------------------------------
 
-def _git(repo, *args, when=None):
-    import subprocess
-    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@t")
-    if when is not None:
-        env |= {"GIT_AUTHOR_DATE": f"@{when} +0000", "GIT_COMMITTER_DATE": f"@{when} +0000"}
-    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
-
-
-def test_committed_files_get_their_last_commits_time_once_per_head(tmp_path):
+def test_committed_files_get_their_last_commits_time_once_per_head(git_repo):
     """An output committed after its input is newer than it again whatever order the checkout
     wrote them in; a file changed since its commit keeps its own time; the stamp makes the
     second call a no-op, so a later `touch` stays in effect until HEAD moves."""
     from jepa_bench.workflow_config import sync_commit_times
-    repo = tmp_path / "repo"
+    repo = git_repo.root
     (repo / "results" / "b").mkdir(parents=True)
     (repo / "results" / "a").mkdir()
-    _git(repo, "init", "-q")
     (repo / "results" / "b" / "input.txt").write_text("run\n")
     (repo / "results" / "a" / "edited.txt").write_text("v1\n")
     (repo / "other.txt").write_text("not under results\n")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-q", "-m", "runs", when=1_700_000_000)
+    git_repo.commit("runs", when=1_700_000_000)
     (repo / "results" / "a" / "output.txt").write_text("report\n")
-    _git(repo, "add", ".")
-    _git(repo, "commit", "-q", "-m", "report", when=1_700_000_500)
+    git_repo.commit("report", when=1_700_000_500)
     # the checkout's order: the output written first, then its input, both "now"
     for rel in ("results/a/output.txt", "results/b/input.txt", "other.txt"):
         os.utime(repo / rel, (1_800_000_000, 1_800_000_000))
@@ -339,7 +327,7 @@ def test_committed_files_get_their_last_commits_time_once_per_head(tmp_path):
     os.utime(repo / "results" / "b" / "input.txt", (1_900_000_000, 1_900_000_000))
     assert sync_commit_times(repo=repo) is None  # same HEAD: the touch stands
     assert os.stat(repo / "results" / "b" / "input.txt").st_mtime == 1_900_000_000
-    _git(repo, "commit", "-q", "--allow-empty", "-m", "later", when=1_700_001_000)
+    git_repo.run("commit", "-q", "--allow-empty", "-m", "later", when=1_700_001_000)
     assert sync_commit_times(repo=repo) == 2  # a new HEAD: synced again
     assert os.stat(repo / "results" / "b" / "input.txt").st_mtime == 1_700_000_000
 
