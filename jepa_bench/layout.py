@@ -37,6 +37,7 @@ RUN_JSON = "run.json"
 METRICS_CSV = "metrics.csv"
 EPISODES_CSV = "episodes.csv"
 CHECKPOINT = ("checkpoints", "last.pt")
+CHECKPOINT_RECORD = ("checkpoints", "run.json")
 ENCODER_DIR = "encoder"
 COLLAPSE_STAGE = "collapse"
 PROBE_DIR = "probe"
@@ -87,6 +88,13 @@ class RunPaths:
     @property
     def checkpoint(self) -> Path:
         return self.root.joinpath(*CHECKPOINT)
+
+    @property
+    def checkpoint_record(self) -> Path:
+        """run.json as it was when the checkpoint was last written, beside it: what `--resume`
+        reads when run.json is gone (Snakemake deletes an incomplete job's outputs before it
+        reruns the job), so that the earlier sessions stay on record."""
+        return self.root.joinpath(*CHECKPOINT_RECORD)
 
     def encoder_snapshot(self, env_step: int) -> Path:
         """The x-encoder's weights as they were at `env_step`: ``encoder/step{env_step}.pt``."""

@@ -32,7 +32,8 @@ continues from there to the same numbers as a run that was never stopped.
 
 run.json records, besides what was run, when and from what code: `started_at` / `ended_at` (UTC,
 ISO 8601), `git_rev`, `git_dirty` (uncommitted changes to the package's code) and
-`git_diff_sha256`, and one entry per process that worked on the run in `sessions`. `compare`
+`git_diff_sha256`, and one entry per process that worked on the run in `sessions` (kept with
+the checkpoint too, so a resume after Snakemake deleted run.json loses none). `compare`
 ignores all of these.
 """
 
@@ -117,7 +118,7 @@ def _prepare_folder(paths: RunPaths, cfg: TrainConfig, seed: int, resume: bool, 
         if force:
             _force_delete(paths)
         if resume and not force and paths.checkpoint.exists():
-            return "resume", None
+            return "resume", _checkpoint_record(paths, seed)
         if resume and not force:
             print(f"jepa-bench train: note: no run in {paths.root} to resume; starting a fresh "
                   "one", file=sys.stderr)
@@ -154,6 +155,24 @@ def _prepare_folder(paths: RunPaths, cfg: TrainConfig, seed: int, resume: bool, 
     if status == "complete":
         return "complete", info
     return ("resume", info) if paths.checkpoint.exists() else ("fresh", None)
+
+
+def _checkpoint_record(paths: RunPaths, seed: int) -> dict | None:
+    """The run.json written with the checkpoint, when it is a readable record of this seed
+    (the earlier sessions of a run whose run.json was deleted); None otherwise."""
+    try:
+        info = read_json(paths.checkpoint_record)
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and info.get("seed") == seed else None
+
+
+def _write_record(paths: RunPaths, info: dict) -> None:
+    """run.json, and its copy beside the checkpoint when there is one (see
+    RunPaths.checkpoint_record); both renamed into place."""
+    write_json_atomic(paths.run_json, info)
+    if paths.checkpoint.exists():
+        write_json_atomic(paths.checkpoint_record, info)
 
 
 def read_run_json(paths: RunPaths) -> dict:
@@ -511,7 +530,7 @@ def _train(cfg: TrainConfig, seed: int, paths: RunPaths, dev: torch.device, *, c
     last_good = None  # the state after the last complete update: what a stop signal keeps
     try:
         last_good = _snapshot(trainer)
-        write_json_atomic(paths.run_json, info)
+        _write_record(paths, info)
         if trainer.update == 0:  # the encoder at initialisation (or as --init-from loaded it)
             trainer.save_encoder(paths)
         while trainer.update < cfg.num_updates and not _stopped_early(cfg, trainer):
@@ -532,7 +551,7 @@ def _train(cfg: TrainConfig, seed: int, paths: RunPaths, dev: torch.device, *, c
             if last or trainer.update % cfg.checkpoint_every == 0:
                 trainer.save(paths)
                 info.update(env_steps=trainer.global_step, updates=trainer.update)
-                write_json_atomic(paths.run_json, info)
+                _write_record(paths, info)
             if stop_after_updates is not None and done_here >= stop_after_updates and not last:
                 bar.close()
                 tracker.close()
@@ -544,7 +563,7 @@ def _train(cfg: TrainConfig, seed: int, paths: RunPaths, dev: torch.device, *, c
         info.update(status="failed", error=str(exc), env_steps=trainer.global_step,
                     updates=trainer.update)
         _end_session(info, "failed")
-        write_json_atomic(paths.run_json, info)
+        _write_record(paths, info)
         raise
     except KeyboardInterrupt as exc:
         if last_good is None:  # stopped before anything was written
@@ -558,7 +577,7 @@ def _train(cfg: TrainConfig, seed: int, paths: RunPaths, dev: torch.device, *, c
             info.update(status="interrupted", interrupted_by=how, env_steps=trainer.global_step,
                         updates=trainer.update)
             _end_session(info, f"interrupted ({how})")
-            write_json_atomic(paths.run_json, info)
+            _write_record(paths, info)
         return info
     bar.close()
     tracker.close()
@@ -567,5 +586,5 @@ def _train(cfg: TrainConfig, seed: int, paths: RunPaths, dev: torch.device, *, c
     info.update(status="complete", env_steps=trainer.global_step, updates=trainer.update,
                 wall_time=round(trainer.wall_time, 3))
     _end_session(info, "complete")
-    write_json_atomic(paths.run_json, info)
+    _write_record(paths, info)
     return info

@@ -93,7 +93,11 @@ def _per_update():
     return cfg.update_epochs * cfg.num_minibatches
 
 
-def test_killed_process_resumes_to_the_same_metrics(tmp_path):
+@pytest.mark.parametrize("outputs_deleted", [False, True])
+def test_killed_process_resumes_to_the_same_metrics(tmp_path, outputs_deleted):
+    """SIGKILL inside an update, then --resume: the same run. With outputs_deleted, run.json and
+    the CSVs are gone before the resume, as Snakemake deletes an incomplete job's outputs; the
+    killed session stays on record (the copy of run.json beside the checkpoint)."""
     steps = 320  # 10 updates of 32 steps
     ref = tmp_path / "ref"
     assert _train(ref, steps=steps) == 0
@@ -105,9 +109,15 @@ def test_killed_process_resumes_to_the_same_metrics(tmp_path):
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert json.loads((out / "run.json").read_text())["status"] == "running"
     assert len(_rows(out / "metrics.csv")) == 3  # the rows of the last checkpoint, no more
+    if outputs_deleted:
+        for name in ("run.json", "metrics.csv", "episodes.csv"):
+            (out / name).unlink()
 
     assert _train(out, steps=steps, extra=["--resume"]) == 0
-    assert json.loads((out / "run.json").read_text())["status"] == "complete"
+    info = json.loads((out / "run.json").read_text())
+    assert info["status"] == "complete"
+    assert [(x["first_update"], x["end"]) for x in info["sessions"]] == [(0, None), (3, "complete")]
+    assert info["started_at"] == info["sessions"][0]["started_at"]
     for name in ("metrics.csv", "episodes.csv"):
         assert _rows(out / name) == _rows(ref / name)
 
