@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.linalg import null_space
 
-from jepa_bench.studies.theory.mdp import (PolicyEvaluation, Problem, TheoryConfig, evaluate_policy,
-                                   jepa_increment, jepa_loss, jepa_residuals, softmax_policy)
+from jepa_bench.studies.theory.mdp import (FiniteMDP, PolicyEvaluation, Problem, TheoryConfig,
+                                   evaluate_policy, jepa_increment, jepa_loss, jepa_residuals,
+                                   softmax_policy)
 
 # --------------------------------------------------------------------------------------------
 # The construction and its checks (shared by both propositions and the findings)
@@ -67,149 +69,193 @@ def _converges(errors: Sequence[float], floors: Sequence[float], tol: float) -> 
     return monotone and errs[-1] <= tol, errs[-1]
 
 
-def run_construction(
-    problem: Problem,
+@dataclass(frozen=True)
+class _FirstOrder:
+    """The unperturbed policy at the moved state and the first-order slope of J_PG there."""
+
+    d_s: float  # d_pi(s_move), the unnormalised discounted occupancy
+    p_a: float  # pi(a_delta | s_move)
+    advantage: float  # A(s_move, a_delta)
+    gain: float  # row . u: 1 for Prop. 1, w^T u for Prop. 2
+    drift: np.ndarray  # W u, the logit drift from moving the code; 0 in the paper's constructions
+    k1: float  # d(s) p_a A(s, a) (row . u)
+    c0: float  # d(s) sum_a p_a A(s, a) (W u)_a
+
+
+def _first_order(
+    W: np.ndarray,
+    ev: PolicyEvaluation,
+    pi0: np.ndarray,
     s_move: int,
     a_delta: int,
     u: np.ndarray,
     row: np.ndarray,
-    config: TheoryConfig = TheoryConfig(),
-    *,
-    k_rule: str = "paper",
-    k: float | None = None,
-) -> dict:
-    """Move E(s_move) to E(s_move) + eps*u, add dW = k e_{a_delta} row^T, and measure everything.
-
-    The paper's constructions are the special cases row = u (Prop. 1) and row = u + v = w
-    (Prop. 2), both with W u = 0. A general (u, row) is allowed so that variants of the argument
-    can be tested; then the first-order slope of J_PG is -(k k1 + c0) eps with
-        k1 = d(s) p_{a_delta} A(s, a_delta) (row . u),   c0 = d(s) sum_a p_a A(s, a) (W u)_a,
-    and c0 = 0 whenever W u = 0.
-
-    k_rule: 'paper' takes C = 2 m L E_max from eq. (5); 'corrected' takes the constant that also
-    counts transitions *into* s_move (see `findings`). k = k_factor * 2 (C + max(0, -c0)) / k1,
-    unless `k` is given.
-    """
-    cfg = config
-    mdp, codes, W, b, wm, batch = (
-        problem.mdp,
-        problem.codes,
-        problem.weight,
-        problem.bias,
-        problem.world_model,
-        problem.batch,
-    )
-    logits0, pi0 = softmax_policy(codes, W, b)
-    ev = evaluate_policy(mdp, pi0)
-    z = codes[s_move]
-    others = np.array([s for s in range(mdp.n_states) if s != s_move], dtype=int)
+) -> _FirstOrder:
+    """k1 and c0 of the first-order slope -(k k1 + c0) eps of J_PG, and what they are made of."""
     d_s = float(ev.occupancy[s_move])
     p = pi0[s_move]
     adv = ev.advantage[s_move]
-    gain = float(row @ u)  # 1 for Prop. 1, w^T u for Prop. 2
-    drift = W @ u  # logit drift from moving the code; 0 in the paper's constructions
+    gain = float(row @ u)
+    drift = W @ u
     k1 = d_s * float(p[a_delta]) * float(adv[a_delta]) * gain
     c0 = d_s * float(np.sum(p * adv * drift))
+    return _FirstOrder(d_s, float(p[a_delta]), float(adv[a_delta]), gain, drift, k1, c0)
 
-    # JEPA constants: the paper's (only steps leaving s_move) and the corrected ones.
-    residuals = jepa_residuals(wm, codes, batch)
-    errors = np.linalg.norm(residuals, axis=1)
+
+def _jepa_constants(problem: Problem, s_move: int) -> dict:
+    """JEPA constants of dJ_JEPA <= C eps + C2 eps^2: the paper's (only steps leaving s_move) and
+    the corrected ones (steps entering s_move too), keyed as in the result's 'jepa'."""
+    wm, batch = problem.world_model, problem.batch
+    errors = np.linalg.norm(jepa_residuals(wm, problem.codes, batch), axis=1)
     e_max = float(errors.max())
     L = float(wm.lipschitz)
     leaving = batch.states == s_move
     entering = batch.next_states == s_move
     m = int(leaving.sum())
-    n_in = int(entering.sum())
     c_paper, c2_paper = 2.0 * m * L * e_max, m * L**2
     reach = L * leaving + 1.0 * entering  # |change of residual t| <= eps * reach_t
     c_corr, c2_corr = 2.0 * float(np.sum(reach * errors)), float(np.sum(reach**2))
-    c_for_k = {"paper": c_paper, "corrected": c_corr}[k_rule]
-    if k is None:
-        need = c_for_k + max(0.0, -c0)
-        # a need at rounding level (no JEPA cost, W u = 0) is none: then any k > 0 will do
-        k = cfg.k_factor * 2.0 * need / k1 if (need > 1e-12 and k1 > 0) else 1.0
-    k = float(k)
+    return {
+        "m_leaving": m,
+        "n_entering": int(entering.sum()),
+        "lipschitz": L,
+        "e_max": e_max,
+        "C_paper": c_paper,
+        "C2_paper": c2_paper,
+        "C_corrected": c_corr,
+        "C2_corrected": c2_corr,
+    }
 
-    e_a = np.zeros(mdp.n_actions)
+
+def _choose_k(
+    cfg: TheoryConfig, k_rule: str, jepa: dict, slope: _FirstOrder, k: float | None
+) -> float:
+    """k = k_factor * 2 (C + max(0, -c0)) / k1 with the C of `k_rule`, unless `k` is given."""
+    c_for_k = {"paper": jepa["C_paper"], "corrected": jepa["C_corrected"]}[k_rule]
+    if k is None:
+        need = c_for_k + max(0.0, -slope.c0)
+        # a need at rounding level (no JEPA cost, W u = 0) is none: then any k > 0 will do
+        k = cfg.k_factor * 2.0 * need / slope.k1 if (need > 1e-12 and slope.k1 > 0) else 1.0
+    return float(k)
+
+
+def _tweak_head(
+    problem: Problem,
+    logits0: np.ndarray,
+    a_delta: int,
+    row: np.ndarray,
+    k: float,
+    cfg: TheoryConfig,
+) -> tuple[np.ndarray, float, float]:
+    """The tweaked head W + k e_{a_delta} row^T, the logit tolerance for it, and the largest
+    logit change the tweak alone (eps = 0) makes over all states."""
+    codes = problem.codes
+    e_a = np.zeros(problem.mdp.n_actions)
     e_a[a_delta] = 1.0
     dW = k * np.outer(e_a, row)
-    W_new = W + dW
+    W_new = problem.weight + dW
     zmax = float(np.linalg.norm(codes, axis=1).max())
     logit_tol = cfg.logit_rtol * (1.0 + k * float(np.linalg.norm(row)) * (zmax + 1.0))
+    invisible = float(np.abs(softmax_policy(codes, W_new, problem.bias)[0] - logits0).max())
+    return W_new, logit_tol, invisible
 
-    # The tweak alone (eps = 0) must be invisible to every state.
-    invisible = float(np.abs(softmax_policy(codes, W_new, b)[0] - logits0).max())
 
-    rows = []
-    for k_eps in cfg.k_eps_grid:
-        eps = k_eps / k
-        new_codes = codes.copy()
-        new_codes[s_move] = z + eps * u
-        logits1, pi1 = softmax_policy(new_codes, W_new, b)
-        dl = logits1 - logits0
-        expected = eps * drift.copy()
-        expected[a_delta] += k * eps * gain
-        d_pi = pi1 - pi0
-        dj_fix = -float(np.sum(ev.occupancy[:, None] * d_pi * ev.q))
-        dj_full = evaluate_policy(mdp, pi1).j_pg - ev.j_pg
-        pred = -(k * k1 + c0) * eps
-        dj_jepa = jepa_increment(wm, codes, new_codes, batch)
-        wm_step = max(
-            float(np.linalg.norm(wm.predict(z + eps * u, a) - wm.predict(z, a)))
-            for a in range(mdp.n_actions)
-        )
-        rows.append(
-            {
-                "k_eps": k_eps,
-                "eps": eps,
-                "max_other_state_logit_change": float(np.abs(dl[others]).max())
-                if len(others)
-                else 0.0,
-                "logit_increment": float(dl[s_move, a_delta]),
-                "logit_increment_expected": float(expected[a_delta]),
-                "logit_error_at_moved_state": float(np.abs(dl[s_move] - expected).max()),
-                "dj_pg_fixed": dj_fix,
-                "dj_pg_full": dj_full,
-                "dj_pg_first_order": pred,
-                "ratio_fixed": dj_fix / pred if pred != 0 else math.nan,
-                "ratio_full": dj_full / pred if pred != 0 else math.nan,
-                "full_minus_fixed": dj_full - dj_fix,
-                "dj_jepa": dj_jepa,
-                "jepa_bound_paper": c_paper * eps + c2_paper * eps**2,
-                "jepa_bound_corrected": c_corr * eps + c2_corr * eps**2,
-                "wm_step_over_L_eps": wm_step / (L * eps)
-                if L > 0 and math.isfinite(L)
-                else math.nan,
-                "dj_total": dj_full + dj_jepa,
-            }
-        )
+def _grid_row(
+    problem: Problem,
+    ev: PolicyEvaluation,
+    logits0: np.ndarray,
+    pi0: np.ndarray,
+    W_new: np.ndarray,
+    s_move: int,
+    a_delta: int,
+    u: np.ndarray,
+    k: float,
+    slope: _FirstOrder,
+    jepa: dict,
+    k_eps: float,
+) -> dict:
+    """One grid point, eps = k_eps / k: the logit changes, dJ_PG (distribution held fixed and
+    full) against its first-order prediction, dJ_JEPA against both bounds, and d(J_PG + J_JEPA)."""
+    mdp, codes, wm, batch = problem.mdp, problem.codes, problem.world_model, problem.batch
+    z = codes[s_move]
+    others = np.array([s for s in range(mdp.n_states) if s != s_move], dtype=int)
+    L = jepa["lipschitz"]
+    eps = k_eps / k
+    new_codes = codes.copy()
+    new_codes[s_move] = z + eps * u
+    logits1, pi1 = softmax_policy(new_codes, W_new, problem.bias)
+    dl = logits1 - logits0
+    expected = eps * slope.drift.copy()
+    expected[a_delta] += k * eps * slope.gain
+    d_pi = pi1 - pi0
+    dj_fix = -float(np.sum(ev.occupancy[:, None] * d_pi * ev.q))
+    dj_full = evaluate_policy(mdp, pi1).j_pg - ev.j_pg
+    pred = -(k * slope.k1 + slope.c0) * eps
+    dj_jepa = jepa_increment(wm, codes, new_codes, batch)
+    wm_step = max(
+        float(np.linalg.norm(wm.predict(z + eps * u, a) - wm.predict(z, a)))
+        for a in range(mdp.n_actions)
+    )
+    return {
+        "k_eps": k_eps,
+        "eps": eps,
+        "max_other_state_logit_change": float(np.abs(dl[others]).max()) if len(others) else 0.0,
+        "logit_increment": float(dl[s_move, a_delta]),
+        "logit_increment_expected": float(expected[a_delta]),
+        "logit_error_at_moved_state": float(np.abs(dl[s_move] - expected).max()),
+        "dj_pg_fixed": dj_fix,
+        "dj_pg_full": dj_full,
+        "dj_pg_first_order": pred,
+        "ratio_fixed": dj_fix / pred if pred != 0 else math.nan,
+        "ratio_full": dj_full / pred if pred != 0 else math.nan,
+        "full_minus_fixed": dj_full - dj_fix,
+        "dj_jepa": dj_jepa,
+        "jepa_bound_paper": jepa["C_paper"] * eps + jepa["C2_paper"] * eps**2,
+        "jepa_bound_corrected": jepa["C_corrected"] * eps + jepa["C2_corrected"] * eps**2,
+        "wm_step_over_L_eps": wm_step / (L * eps) if L > 0 and math.isfinite(L) else math.nan,
+        "dj_total": dj_full + dj_jepa,
+    }
 
-    grid = [r["k_eps"] for r in rows]
-    err_fix = [abs(r["ratio_fixed"] - 1.0) for r in rows]
-    err_full = [abs(r["ratio_full"] - 1.0) for r in rows]
-    gap = [abs(r["full_minus_fixed"]) for r in rows]
-    # Rounding floor of a ratio: the measured logit error relative to the logit step, plus the
-    # rounding of J_PG itself relative to the predicted change (both times a safety factor 10).
+
+def _rounding_floors(rows: list[dict], gain: float, j_pg: float) -> list[float]:
+    """Rounding floor of the first-order ratios at each grid point: the measured logit error
+    relative to the logit step, plus the rounding of J_PG itself relative to the predicted change
+    (both times a safety factor 10); inf where the prediction is 0."""
     logit_err = max(
         max(r["logit_error_at_moved_state"], r["max_other_state_logit_change"]) for r in rows
     )
-    floors = [
+    return [
         10.0
         * (
             logit_err / (r["k_eps"] * max(abs(gain), 1e-300))
-            + 1e-16 * (1.0 + abs(ev.j_pg)) / abs(r["dj_pg_first_order"])
+            + 1e-16 * (1.0 + abs(j_pg)) / abs(r["dj_pg_first_order"])
         )
         if r["dj_pg_first_order"] != 0
         else math.inf
         for r in rows
     ]
+
+
+def _construction_checks(
+    problem: Problem,
+    rows: list[dict],
+    err_fix: list[float],
+    err_full: list[float],
+    floors: list[float],
+    invisible: float,
+    logit_tol: float,
+    k1: float,
+    cfg: TheoryConfig,
+    k_rule: str,
+) -> dict:
+    """The construction's checks, by name: the tweak is invisible, only the moved state's logit
+    moves and by k eps, J_PG falls at first order, J_JEPA stays in its bound, J falls."""
     conv_fix = _converges(err_fix, floors, cfg.ratio_tol)
     conv_full = _converges(err_full, floors, cfg.ratio_tol)
     small = [r for r in rows if r["k_eps"] <= cfg.small_k_eps]
-    headline = min(rows, key=lambda r: abs(math.log(r["k_eps"] / cfg.headline_k_eps)))
     jepa_slack = max(r["dj_jepa"] - r["jepa_bound_corrected"] for r in rows)
-
-    checks = {
+    jepa_scale = 1.0 + abs(jepa_loss(problem.world_model, problem.codes, problem.batch))
+    return {
         "tweak_alone_invisible": _check(
             invisible <= logit_tol,
             invisible,
@@ -245,7 +291,7 @@ def run_construction(
             "same with J_PG = -mu0^T V^pi' re-evaluated exactly (distribution not held fixed)",
         ),
         "jepa_within_corrected_bound": _check(
-            jepa_slack <= 1e-12 * (1.0 + abs(jepa_loss(wm, codes, batch))),
+            jepa_slack <= 1e-12 * jepa_scale,
             jepa_slack,
             0.0,
             "max over the grid of dJ_JEPA - (C_corr eps + C'_corr eps^2); must be <= 0 "
@@ -261,40 +307,80 @@ def run_construction(
         ),
     }
 
+
+def _d_pi_readings(mdp: FiniteMDP, s_move: int, d_s: float) -> tuple[dict, dict]:
+    """Three readings of d_pi(s_move), and the limit of dJ_full / (closed form with each reading):
+    1 only for the unnormalised occupancy."""
     readings = {
         "occupancy_unnormalised": d_s,
         "start_distribution": float(mdp.start[s_move]),
         "occupancy_normalised": (1.0 - mdp.gamma) * d_s,
     }
-    # Limit of dJ_full / (closed form with that reading of d_pi): 1 only for the unnormalised
-    # occupancy.
-    reading_limits = {name: (d_s / val if val > 0 else math.inf) for name, val in readings.items()}
+    return readings, {name: (d_s / val if val > 0 else math.inf) for name, val in readings.items()}
 
+
+def run_construction(
+    problem: Problem,
+    s_move: int,
+    a_delta: int,
+    u: np.ndarray,
+    row: np.ndarray,
+    config: TheoryConfig = TheoryConfig(),
+    *,
+    k_rule: str = "paper",
+    k: float | None = None,
+) -> dict:
+    """Move E(s_move) to E(s_move) + eps*u, add dW = k e_{a_delta} row^T, and measure everything.
+
+    The paper's constructions are the special cases row = u (Prop. 1) and row = u + v = w
+    (Prop. 2), both with W u = 0. A general (u, row) is allowed so that variants of the argument
+    can be tested; then the first-order slope of J_PG is -(k k1 + c0) eps with
+        k1 = d(s) p_{a_delta} A(s, a_delta) (row . u),   c0 = d(s) sum_a p_a A(s, a) (W u)_a,
+    and c0 = 0 whenever W u = 0.
+
+    k_rule: 'paper' takes C = 2 m L E_max from eq. (5); 'corrected' takes the constant that also
+    counts transitions *into* s_move (see `findings`). k = k_factor * 2 (C + max(0, -c0)) / k1,
+    unless `k` is given.
+    """
+    cfg = config
+    logits0, pi0 = softmax_policy(problem.codes, problem.weight, problem.bias)
+    ev = evaluate_policy(problem.mdp, pi0)
+    slope = _first_order(problem.weight, ev, pi0, s_move, a_delta, u, row)
+    jepa = _jepa_constants(problem, s_move)
+    k = _choose_k(cfg, k_rule, jepa, slope, k)
+    W_new, logit_tol, invisible = _tweak_head(problem, logits0, a_delta, row, k, cfg)
+    rows = [
+        _grid_row(problem, ev, logits0, pi0, W_new, s_move, a_delta, u, k, slope, jepa, k_eps)
+        for k_eps in cfg.k_eps_grid
+    ]
+    grid = [r["k_eps"] for r in rows]
+    err_fix = [abs(r["ratio_fixed"] - 1.0) for r in rows]
+    err_full = [abs(r["ratio_full"] - 1.0) for r in rows]
+    gap = [abs(r["full_minus_fixed"]) for r in rows]
+    floors = _rounding_floors(rows, slope.gain, ev.j_pg)
+    checks = _construction_checks(
+        problem, rows, err_fix, err_full, floors, invisible, logit_tol, slope.k1, cfg, k_rule
+    )
+    readings, reading_limits = _d_pi_readings(problem.mdp, s_move, slope.d_s)
+    headline = min(rows, key=lambda r: abs(math.log(r["k_eps"] / cfg.headline_k_eps)))
+    k1 = slope.k1
     return {
         "s_move": int(s_move),
         "a_delta": int(a_delta),
         "k": k,
         "k_rule": k_rule,
         "k1": k1,
-        "c0": c0,
-        "row_dot_u": gain,
-        "max_abs_W_u": float(np.abs(drift).max()),
-        "u_dot_z": float(u @ z),
-        "p_a_delta": float(p[a_delta]),
-        "advantage": float(adv[a_delta]),
+        "c0": slope.c0,
+        "row_dot_u": slope.gain,
+        "max_abs_W_u": float(np.abs(slope.drift).max()),
+        "u_dot_z": float(u @ problem.codes[s_move]),
+        "p_a_delta": slope.p_a,
+        "advantage": slope.advantage,
         "d_pi": readings,
         "ratio_limit_by_reading_of_d_pi": reading_limits,
-        "jepa": {
-            "m_leaving": m,
-            "n_entering": n_in,
-            "lipschitz": L,
-            "e_max": e_max,
-            "C_paper": c_paper,
-            "C2_paper": c2_paper,
-            "C_corrected": c_corr,
-            "C2_corrected": c2_corr,
-            "k_threshold_paper": 2.0 * c_paper / k1 if k1 > 0 else math.inf,
-            "k_threshold_corrected": 2.0 * c_corr / k1 if k1 > 0 else math.inf,
+        "jepa": jepa | {
+            "k_threshold_paper": 2.0 * jepa["C_paper"] / k1 if k1 > 0 else math.inf,
+            "k_threshold_corrected": 2.0 * jepa["C_corrected"] / k1 if k1 > 0 else math.inf,
         },
         "logit_tolerance": logit_tol,
         "ratio_rounding_floor": floors,
