@@ -117,11 +117,16 @@ def _summary(name: str, report: dict) -> str:
 
 
 def _robustness(repo: Path) -> dict[int, str] | None:
+    """Per claim: at how many of the sweep's points run it is reproduced, and each point whose
+    verdict differs from the centre's, with that verdict (None before the sweep has results)."""
     path = repo / ROBUSTNESS
     if not path.is_file():
         return None
     rows = read_json(path)["robustness"]["claims"]
-    return {row["id"]: f"reproduced at {row['holds']} of {row['of']} points" for row in rows}
+    return {row["id"]: f"reproduced at {row['holds']} of {row['of']} points"
+            + "".join(f"<br>differs from the centre at {point}: "
+                      f"{row['cells'][point]['verdict']}" for point in row["flipped_by"])
+            for row in rows}
 
 
 def findings(repo: Path = REPO) -> str:

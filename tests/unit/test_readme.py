@@ -118,6 +118,8 @@ def test_the_robustness_column_joins_once_the_sweep_has_written_its_report(repo_
     (repo_copy / readme.ROBUSTNESS).unlink(missing_ok=True)  # before the sweep's first report
     assert "robustness" not in readme.findings(repo_copy).split("\n\n")[1]
     rows = [{"id": i, "holds": i % 3, "of": 8, "flipped_by": []} for i in range(1, 6)]
+    rows[1] |= {"flipped_by": ["a"], "cells": {"centre": {"verdict": "not reproduced"},
+                                               "a": {"verdict": "inconclusive"}}}
     path = repo_copy / readme.ROBUSTNESS
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"robustness": {"claims": rows}, "planned": ["centre", "a", "b"],
@@ -125,6 +127,8 @@ def test_the_robustness_column_joins_once_the_sweep_has_written_its_report(repo_
     table = readme.findings(repo_copy).split("\n\n")[1].splitlines()
     assert table[0].endswith("| robustness (sensitivity sweep) |")
     assert table[2].endswith("| reproduced at 1 of 8 points |")  # claim 1
+    assert table[3].endswith("| reproduced at 2 of 8 points<br>differs from the centre at a: "
+                             "inconclusive |")  # claim 2, whose verdict point a changes
     text = readme.findings(repo_copy)
     assert "has no results yet" not in text
     assert "has run 1 of its 3 points; not yet run: a, b" in text
