@@ -38,8 +38,8 @@ from jepa_bench.layout import RunPaths
 from jepa_bench.metrics import DIAGNOSTIC_COLUMNS, markdown_table, read_json
 
 __all__ = ["CENTRE", "CONTRAST", "GRAD_TERMS", "PROTOCOL", "RELATIVE_COLLAPSE", "SweepPoint",
-           "check_point_runs", "contrast_table", "gradient_table", "point_run_files",
-           "point_run_roots", "points_through", "preregistration", "robustness",
+           "check_point_runs", "configuration_fields", "contrast_table", "gradient_table",
+           "point_run_files", "point_run_roots", "points_through", "preregistration", "robustness",
            "robustness_result", "scale_free_table", "sweep_points", "write_robustness_report"]
 
 CENTRE = "centre"
@@ -150,16 +150,45 @@ def check_point_runs(point: SweepPoint, run_roots: Mapping[str, Path], seeds: Se
             configs[name] = info["config"]
         if name not in point.rerun and point.overrides:
             notes.append(f"{name}: reused from the centre ({run_roots[name]})")
+    for a, b, other in _paper_differences(configs):
+        raise ValueError(f"sensitivity point {point.name!r}: {a} and {b} differ in "
+                         f"{other}, not only in J, ∇ and R")
+    return notes
+
+
+def _paper_differences(configs: Mapping[str, dict]) -> list[tuple[str, str, list[str]]]:
+    """Each pair of the paper's configurations (by name, their TrainConfig dicts) that differ in
+    a field other than J, ∇ and R and the fields inert without J: (a, b, those fields)."""
     paper = [c for c in PAPER_CONFIGS if c in configs]
-    for a in paper:
-        for b in paper:
+    found = []
+    for i, a in enumerate(paper):
+        for b in paper[i + 1:]:
             diff = set(config_differences(configs[a], configs[b])) - set(SWITCHES)
             inert = {k for k in diff if k in INERT_WITHOUT_JEPA and not (
                 configs[a]["jepa"] and configs[b]["jepa"])}
             if diff - inert:
-                raise ValueError(f"sensitivity point {point.name!r}: {a} and {b} differ in "
-                                 f"{sorted(diff - inert)}, not only in J, ∇ and R")
-    return notes
+                found.append((a, b, sorted(diff - inert)))
+    return found
+
+
+def configuration_fields(run_roots: Mapping[str, Path], seeds: Sequence[int]) -> dict:
+    """What the paper's configurations of a point differ in, read from every run's run.json:
+    {"switches": the fields that differ among J, ∇, R, "inert": fields that differ only where
+    a Ĵ run (reused from the centre) does not use them, "other": any further field (must stay
+    empty; check_point_runs refuses such a point)}."""
+    configs, differing = {}, set()
+    for name, runs_root in run_roots.items():
+        for seed in seeds:
+            cfg = read_json(RunPaths.of(runs_root, name, seed).run_json)["config"]
+            if name in configs:
+                differing |= set(config_differences(configs[name], cfg)) - {"seed"}
+            configs.setdefault(name, cfg)
+    names = list(configs)
+    diff = {k for i, a in enumerate(names) for b in names[i + 1:]
+            for k in config_differences(configs[a], configs[b])}
+    other = sorted({k for _, _, ks in _paper_differences(configs) for k in ks} | differing)
+    return {"switches": sorted(diff & set(SWITCHES)),
+            "inert": sorted((diff - set(SWITCHES)) - set(other)), "other": other}
 
 
 def preregistration(run_folders: Sequence[Path], protocol: str = PROTOCOL,
@@ -358,7 +387,17 @@ def format_robustness(result: dict) -> str:
         for name, r in rows.items():
             body.append([p, name, sci(r["jepa_over_critic"]), sci(r["jepa_over_actor"])])
     lines += [_table(["point", "configuration", "JEPA/critic", "JEPA/actor"], body), ""]
-    lines += ["## Preregistration", ""] + _preregistration_lines(result["preregistration"]) + [""]
+    lines += ["## What the configurations differ in", "",
+              "Read from every run's run.json at each point run: the paper's four configurations "
+              "may differ only in J, ∇ and R (`jepa`, `rl_grad`, `var_reg`), and in a field that "
+              "does not enter the objective of a Ĵ run reused from the centre.", ""]
+    for name, f in result["configurations"].items():
+        inert = f"; {', '.join(f['inert'])} only where a Ĵ run does not use it" \
+            if f["inert"] else ""
+        other = f"; ALSO IN {', '.join(f['other'])}" if f["other"] else "; nothing else"
+        lines.append(f"- {name}: {', '.join(f['switches'])}{inert}{other}.")
+    lines += ["", "## Preregistration", ""] + _preregistration_lines(result["preregistration"]) \
+        + [""]
     if result["notes"]:
         lines += ["## Notes", ""] + [f"- {n}" for n in result["notes"]] + [""]
     return "\n".join(lines)
@@ -382,7 +421,7 @@ def robustness_result(root: str | os.PathLike, points: Sequence[SweepPoint],
     `record` names committed claims.json files shown beside the points, not counted."""
     root = Path(root)
     claims = {label: read_json(Path(path)) for label, path in (record or {}).items()}
-    contrast, scale_free, gradients, notes, folders = {}, {}, {}, [], []
+    contrast, scale_free, gradients, fields, notes, folders = {}, {}, {}, {}, [], []
     for point in points:
         if point.name not in done:
             claims[point.name] = None
@@ -391,6 +430,7 @@ def robustness_result(root: str | os.PathLike, points: Sequence[SweepPoint],
         claims[point.name] = read_json(folder / "claims.json")
         contrast[point.name] = contrast_table(folder / "summary")
         roots = point_run_roots(point, root, configurations)
+        fields[point.name] = configuration_fields(roots, seeds)
         sf = scale_free_table(roots, seeds)
         scale_free[point.name] = _per_config(sf, lambda g: {
             "rho_geomean": _geomean(g["rho_min"]), "collapsed": int(g["collapsed_relative"].sum()),
@@ -407,7 +447,8 @@ def robustness_result(root: str | os.PathLike, points: Sequence[SweepPoint],
             "overrides": {p.name: list(p.overrides) for p in points},
             "robustness": robustness(claims, [p.name for p in points]),
             "contrast": contrast, "scale_free": scale_free, "gradients": gradients,
-            "preregistration": preregistration(sorted(set(folders))), "notes": notes}
+            "configurations": fields, "preregistration": preregistration(sorted(set(folders))),
+            "notes": notes}
 
 
 def write_robustness_report(out_md: str | os.PathLike, result: dict) -> tuple[Path, Path]:

@@ -12,9 +12,9 @@ from jepa_bench.analysis.aggregate import summarise
 from jepa_bench.analysis.claims import write_claims
 from jepa_bench.config import PAPER_CONFIGS, parse_overrides, resolve
 from jepa_bench.layout import RunPaths
-from jepa_bench.studies.sensitivity import (CENTRE, check_point_runs, first_number,
-                                            gradient_table, point_run_roots, points_through,
-                                            robustness, robustness_result, scale_free_table,
+from jepa_bench.studies.sensitivity import (CENTRE, check_point_runs, configuration_fields,
+                                            first_number, gradient_table, point_run_roots,
+                                            points_through, robustness, robustness_result, scale_free_table,
                                             sweep_points, write_robustness_report)
 from jepa_bench.studies.sensitivity_figures import contrast_figure, gradient_figure, jepa_weight
 
@@ -70,12 +70,17 @@ def test_a_point_reads_the_centre_for_what_it_does_not_rerun(tmp_path):
     assert roots["j1g1r0"] == tmp_path / "jepa_coef_0.1" / "runs"
 
 
+def _centre_and_jepa_coef_runs(run_folder, root):
+    """Seed 0 of the centre's four configurations and of jepa_coef_0.1's three."""
+    for name in CONFIGS:
+        _run(run_folder, root / "centre" / "runs", name, 0)
+        if name != "j0g1r0":
+            _run(run_folder, root / "jepa_coef_0.1" / "runs", name, 0, ["jepa_coef=0.1"])
+
+
 def test_check_point_runs(tmp_path, run_folder):
     points = sweep_points(SPEC, CONFIGS)
-    for name in CONFIGS:
-        _run(run_folder, tmp_path / "centre" / "runs", name, 0)
-        if name != "j0g1r0":
-            _run(run_folder, tmp_path / "jepa_coef_0.1" / "runs", name, 0, ["jepa_coef=0.1"])
+    _centre_and_jepa_coef_runs(run_folder, tmp_path)
     roots = point_run_roots(points[1], tmp_path, CONFIGS)
     notes = check_point_runs(points[1], roots, [0], STEPS, "v2")
     assert notes == [f"j0g1r0: reused from the centre ({tmp_path / 'centre' / 'runs'})"]
@@ -87,6 +92,23 @@ def test_check_point_runs(tmp_path, run_folder):
     with pytest.raises(ValueError, match="seed1/run.json does not exist; train the point"):
         check_point_runs(points[0], point_run_roots(points[0], tmp_path, CONFIGS), [1], STEPS,
                          "v2")
+
+
+def test_what_the_configurations_differ_in_is_read_from_the_runs(tmp_path, run_folder):
+    """The switches, jepa_coef where only the reused Ĵ run lacks it, and anything else named."""
+    points = sweep_points(SPEC, CONFIGS)
+    _centre_and_jepa_coef_runs(run_folder, tmp_path)
+    assert configuration_fields(point_run_roots(points[0], tmp_path, CONFIGS), [0]) == {
+        "switches": ["jepa", "rl_grad", "var_reg"], "inert": [], "other": []}
+    roots = point_run_roots(points[1], tmp_path, CONFIGS)
+    assert configuration_fields(roots, [0]) == {
+        "switches": ["jepa", "rl_grad", "var_reg"], "inert": ["jepa_coef"], "other": []}
+    # one seed of one configuration trained with another learning rate: named
+    for name in CONFIGS:
+        _run(run_folder, roots[name], name, 1, [] if name == "j0g1r0" else
+             ["jepa_coef=0.1"] + (["lr=0.001"] if name == "j1g0r1" else []))
+    assert configuration_fields(roots, [0])["other"] == []
+    assert configuration_fields(roots, [0, 1])["other"] == ["lr"]
 
 
 def test_scale_free_indicator_and_gradient_ratios_by_hand(tmp_path, run_folder):
@@ -149,6 +171,8 @@ def test_the_report_and_figures_from_made_up_points(tmp_path, run_folder):
     assert "Points not run yet (in the preregistered order): clip_parts." in text
     assert "| claim | centre | jepa_coef_0.1 | clip_parts |" in text
     assert "j0g1r0 reused from the centre" in text and js.is_file()
+    assert ("- jepa_coef_0.1: jepa, rl_grad, var_reg; jepa_coef only where a Ĵ run does not "
+            "use it; nothing else.") in text
     # J,∇,R̂ minus Ĵ,∇,R̂: 60.5 - 20.5 at the centre, 15.5 - 20.5 at λ = 0.1
     assert result["contrast"]["centre"]["final_return"]["diff"] == pytest.approx(40.0)
     assert result["contrast"]["jepa_coef_0.1"]["final_return"]["diff"] == pytest.approx(-5.0)
