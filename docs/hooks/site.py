@@ -5,7 +5,9 @@
   at build time, so the page cannot differ from the parser.
 - The findings: a page's marker ``<!-- findings -->`` becomes the claims table and Figure 3 that
   the README shows, written by ``jepa_bench.tools.readme.findings`` from the committed reports,
-  and ``<!-- readme: what the numbers mean -->`` the README's section of that name;
+  and ``<!-- readme: TITLE -->`` the README's section of that title (``## TITLE`` or
+  ``### TITLE``, to the next heading of any level up to three), e.g. "Run it" and "What the
+  numbers mean";
   ``<!-- yu-chen -->`` becomes the README's Yu & Chen table (``jepa_bench.tools.readme.yu_chen``).
 - Results in the site: a page links a committed result as ``../results/...`` (the path from
   docs/ in the repository, so the link also works on a code host). Each file so linked is added
@@ -30,9 +32,8 @@ REPO = Path(__file__).resolve().parents[2]
 RESULT_LINK = re.compile(r"\]\(\.\./(results/[^)#\s]+)")
 CLI_MARKER = "<!-- cli-reference -->"
 FINDINGS_MARKER = "<!-- findings -->"
-MEANING_MARKER = "<!-- readme: what the numbers mean -->"
+SECTION_MARKER = re.compile(r"<!-- readme: (.+?) -->")
 YU_CHEN_MARKER = "<!-- yu-chen -->"
-MEANING = re.compile(r"^### What the numbers mean\n(.*?)(?=^#)", re.S | re.M)
 HELP_COLUMNS = "100"
 
 
@@ -44,11 +45,14 @@ def findings() -> str:
         "](docs/", "](")
 
 
-def meaning() -> str:
-    """The README's "What the numbers mean", its links made relative to docs/."""
-    match = MEANING.search((REPO / "README.md").read_text(encoding="utf-8"))
+def readme_section(title: str) -> str:
+    """The README's section `title` (its heading matched without regard to case), links made
+    relative to docs/; a warning and nothing when there is no such section."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    pattern = rf"^##{{1,2}} {re.escape(title)}\n(.*?)(?=^#{{1,3}} |\Z)"
+    match = re.search(pattern, readme, re.S | re.M | re.I)
     if match is None:
-        log.warning("README.md has no section 'What the numbers mean' for the home page")
+        log.warning("README.md has no section %r for the site", title)
         return ""
     return match[1].strip().replace("](docs/", "](") + "\n"
 
@@ -57,8 +61,7 @@ def _expand(markdown: str) -> str:
     """A page's markdown with the findings markers written out."""
     if FINDINGS_MARKER in markdown:
         markdown = markdown.replace(FINDINGS_MARKER, findings())
-    if MEANING_MARKER in markdown:
-        markdown = markdown.replace(MEANING_MARKER, meaning())
+    markdown = SECTION_MARKER.sub(lambda m: readme_section(m[1]), markdown)
     if YU_CHEN_MARKER in markdown:
         from jepa_bench.tools.readme import yu_chen
         markdown = markdown.replace(YU_CHEN_MARKER, yu_chen(REPO))

@@ -194,10 +194,16 @@ def yu_chen(repo: Path = REPO) -> str:
         claim = c["source"] if c["id"] == "-" else f"{c['source']}: {c['id']}"
         lines.append(f"| {claim} | {c['statement']} | **{c['verdict']}** | "
                      f"{first_detail(c) or '-'} |")
+    sources = read_json(path).get("sources") or {}
     lines += ["", f"Gathered by the default preset's `yu_chen` experiment into "
                   f"`{path.relative_to(repo).with_suffix('.md')}` from the reports that decide "
                   "each verdict (each names its criterion, fixed before its runs); written here by "
-                  "`python -m jepa_bench.tools.readme`."]
+                  "`python -m jepa_bench.tools.readme`. "
+                  + ("Each row's first word is its report: "
+                     + "; ".join(f"{n} `{p}`" for n, p in sources.items()) + ". "
+                     if sources else "")
+                  + "A component is n/a in a Proposition 2 row when no seed's random encoder "
+                  "(step 0) read it at the drop level, so it cannot be dropped."]
     return "\n".join(lines) + "\n"
 
 
