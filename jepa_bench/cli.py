@@ -315,7 +315,7 @@ def cmd_sensitivity_report(args) -> int:
     from jepa_bench.studies.sensitivity_figures import contrast_figure, gradient_figure
 
     points = _sweep(args)
-    done = [p.name for p in points_through(points, args.through)]
+    done = [p.name for p in points_through(points, args.through, given_as="--through")]
     record = parse_pairs(args.record or [], "--record")
     result = robustness_result(args.root, points, done, args.configs, args.seeds, record)
     md, js = write_robustness_report(args.out, result)
@@ -732,7 +732,7 @@ def _tool_commands(sub) -> None:
                        help="rerun a run folder from its run.json command and say: same run, "
                             "same distribution (inside its seeds' spread) or different")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run folder, e.g. "
-                   "results/runs/j1g1r0/seed0")
+                   "results/v2/runs/j1g1r0/seed0")
     p.add_argument("--seeds-of", metavar="CONFIG_DIR",
                    help="folder of the configuration's seed*/ run folders (default: RUN_DIR's "
                         "parent)")

@@ -362,16 +362,21 @@ def _parse_value(key: str, text: str, current):
 
 SWITCH_KEYS = ("jepa", "rl_grad", "var_reg", "obs_type", "algo", "target")
 """The fields a configuration's name fixes: `--set` refuses them."""
+OPTION_KEYS = {"total_steps": "--total-steps (the workflow: config total_steps)"}
+"""The fields an option of their own always sets, which `--set` refuses (an item would be
+overwritten, so silently ignored): field -> where to set it instead."""
 
 
 def settable_keys() -> list[str]:
-    """TrainConfig fields that --set accepts: all but the switches a configuration's name fixes."""
-    return [f.name for f in fields(TrainConfig) if f.name not in SWITCH_KEYS]
+    """TrainConfig fields that --set accepts: all but the switches a configuration's name fixes
+    and the fields an option of their own sets (OPTION_KEYS)."""
+    return [f.name for f in fields(TrainConfig)
+            if f.name not in SWITCH_KEYS and f.name not in OPTION_KEYS]
 
 
 def parse_overrides(items: list[str] | None) -> dict:
     """Turn ['lr=1e-3', 'depth=3'] into a dict typed after TrainConfig's fields; the one check of
-    --set items (a switch a configuration's name fixes is refused)."""
+    --set items (a switch a configuration's name fixes, or a field an option sets, is refused)."""
     defaults = TrainConfig()
     valid = settable_keys()
     out = {}
@@ -381,6 +386,8 @@ def parse_overrides(items: list[str] | None) -> dict:
         if key in SWITCH_KEYS:
             raise ValueError(f"--set {key} is fixed by the configuration name; choose another "
                              "--config (see `jepa-bench configs`)")
+        if key in OPTION_KEYS:
+            raise ValueError(f"--set {key} is not allowed: use {OPTION_KEYS[key]}")
         if not sep:
             raise ValueError(f"--set {item!r}: expected key=value")
         if key not in valid:

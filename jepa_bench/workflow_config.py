@@ -42,11 +42,12 @@ def seeds_from_command_line(seeds):
 
 def config_error(config: dict, schema: dict) -> str | None:
     """The first way `config` breaks `schema`, as one line naming the key and value; None if
-    it is valid. Errors are taken in key order so the message does not depend on dict order."""
+    it is valid. Errors are taken in key order so the message does not depend on dict order. A
+    config the schema takes has its train_overrides checked as `--set` items last."""
     validator = Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     if not errors:
-        return None
+        return _train_overrides_error(config)
     err = errors[0]
     path = list(err.absolute_path)
     if err.validator == "additionalProperties":
@@ -66,6 +67,19 @@ def config_error(config: dict, schema: dict) -> str | None:
         message = f"allowed values are {', '.join(map(str, err.validator_value))}"
     hint = f" ({allowed})" if allowed and err.validator != "enum" else ""
     return f"config {key}={err.instance!r} is not allowed: {message}{hint}"
+
+
+def _train_overrides_error(config: dict) -> str | None:
+    """train_overrides through the one check of `--set` items (jepa_bench.config.parse_overrides),
+    at parse time for every experiment: an unknown key, a bad value, a switch the configuration's
+    name fixes, or total_steps (which config total_steps sets: the --set item would be ignored)."""
+    from jepa_bench.config import parse_overrides
+
+    try:
+        parse_overrides(config.get("train_overrides"))
+    except ValueError as exc:
+        return f"config train_overrides={config['train_overrides']!r} is not allowed: {exc}"
+    return None
 
 
 # --- negative seeds and the schema's minimums --------------------------------------------------

@@ -103,13 +103,16 @@ def sweep_points(spec: Mapping, configurations: Sequence[str]) -> list[SweepPoin
     return points
 
 
-def points_through(points: Sequence[SweepPoint], through: str | None) -> list[SweepPoint]:
-    """The points up to and including `through`, in the preregistered order (all if None)."""
+def points_through(points: Sequence[SweepPoint], through: str | None, *,
+                   given_as: str) -> list[SweepPoint]:
+    """The points up to and including `through`, in the preregistered order (all if None);
+    `given_as` names `through` as the user gave it, for the one-line error: the workflow's
+    "config sensitivity_through", the command line's "--through"."""
     names = [p.name for p in points]
     if through is None:
         return list(points)
     if through not in names:
-        raise ValueError(f"sensitivity through={through!r} is not one of: {', '.join(names)}")
+        raise ValueError(f"{given_as}={through!r} is not one of: {', '.join(names)}")
     return list(points[:names.index(through) + 1])
 
 

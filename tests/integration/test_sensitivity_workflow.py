@@ -46,6 +46,6 @@ def test_a_through_that_is_not_a_point_is_one_line_exit_2(tmp_path, snakemake):
                     "sensitivity_through=nope")
     assert res.returncode == 2
     assert [line for line in res.stderr.splitlines() if "error" in line] == [
-        "jepa-bench workflow: error: sensitivity through='nope' is not one of: centre, "
+        "jepa-bench workflow: error: config sensitivity_through='nope' is not one of: centre, "
         "jepa_coef_0.1, jepa_coef_0.01, clip_parts, norm_reward_off, epochs_4x4, input_unit, "
         "picture_48x192"]

@@ -212,6 +212,9 @@ def test_complete_run_is_not_overwritten_without_resume_or_force(tmp_path, capsy
     (["--config", "j1g1r0", "--seed", "0", "--set", "bogus=1"], "unknown --set key 'bogus'"),
     (["--config", "j1g1r0", "--seed", "0", "--set", "lr=fast"], "--set lr='fast': expected a float"),
     (["--config", "j1g1r0", "--seed", "0", "--set", "jepa=0"], "--set jepa is fixed"),
+    (["--config", "j1g1r0", "--seed", "0", "--set", "total_steps=0"],
+     "error: --set total_steps is not allowed: use --total-steps (the workflow: config "
+     "total_steps)"),
     (["--config", "j1g1r0", "--seed", "0", "--total-steps", "0"], "0 must be a positive integer"),
     (["--config", "j1g1r0", "--seed", "-1"], "-1 must be >= 0"),
     (["--config", "j1g1r0", "--seed", "0", "--renderer", "vulkan"], "invalid choice: 'vulkan'"),
@@ -368,11 +371,21 @@ def test_help_version_and_set_keys(capsys):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "(default: 100000)" in text and "seed (>= 0)" in text
-    keys = text.split("keys:", 1)[1]
+    keys = text.split("keys:", 1)[1].split(" --", 1)[0]
     assert "lr," in keys and "jepa," not in keys and "rl_grad" not in keys
+    assert "total_steps" not in keys  # --total-steps sets it
     assert _train("/nonexistent-never", extra=["--set", "bogus=1"]) == 2
     err = capsys.readouterr().err
-    assert "valid keys:" in err and "jepa," not in err.split("valid keys:")[1]
+    valid = err.split("valid keys:")[1]
+    assert "jepa," not in valid and "total_steps" not in valid and "lr," in valid
+
+
+def test_rerun_check_help_shows_a_committed_run(capsys):
+    from pathlib import Path
+    with pytest.raises(SystemExit):
+        main(["rerun-check", "--help"])
+    example = " ".join(capsys.readouterr().out.split()).split("e.g. ", 1)[1].split()[0]
+    assert (Path(__file__).resolve().parents[2] / example / "run.json").is_file(), example
 
 
 def test_track_tensorboard_needs_its_package(tmp_path, capsys):

@@ -330,6 +330,9 @@ def test_the_default_profile_is_loaded_without_naming_it(tmp_path, snakemake):
      "jepa-bench workflow: error: config configurations=['j1g1r1', 'j1g1r0'] is not allowed: "
      "['j1g1r1', 'j1g1r0'] is too long (the precision experiment trains one configuration in "
      "two arms)"),
+    (["train_overrides=[total_steps=1000]"],
+     "jepa-bench workflow: error: config train_overrides=['total_steps=1000'] is not allowed: "
+     "--set total_steps is not allowed: use --total-steps (the workflow: config total_steps)"),
 ])
 def test_config_errors_are_one_line_exit_2(tmp_path, config, message, snakemake):
     res = snakemake("-n", "--config", f"results_root={tmp_path}/results", *config)

@@ -79,11 +79,21 @@ def test_overrides_are_typed_after_the_fields():
     (["depth=two"], "expected a int"),
     (["anneal_lr=maybe"], "expected a bool"),
     (["depth"], "expected key=value"),
+    # --total-steps (the workflow: config total_steps) always sets it: a --set item was ignored
+    (["total_steps=1000"], r"^--set total_steps is not allowed: use --total-steps \(the "
+                           r"workflow: config total_steps\)$"),
 ])
 def test_bad_overrides_raise_one_line(items, match):
     with pytest.raises(ValueError, match=match) as info:
         parse_overrides(items)
     assert "\n" not in str(info.value)
+
+
+def test_settable_keys_leave_out_the_switches_and_the_options_fields():
+    from jepa_bench.config import SWITCH_KEYS, settable_keys
+    keys = settable_keys()
+    assert "total_steps" not in keys and not set(SWITCH_KEYS) & set(keys)
+    assert {"lr", "renderer", "checkpoint_every"} <= set(keys)
 
 
 @pytest.mark.parametrize("kwargs, match", [

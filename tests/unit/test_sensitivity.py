@@ -49,12 +49,22 @@ def test_points_are_checked_in_one_line():
     points = sweep_points(SPEC, CONFIGS)
     assert [p.name for p in points] == ["centre", "jepa_coef_0.1", "clip_parts"]
     assert points[1].values == {"jepa_coef": 0.1} and points[2].rerun == tuple(CONFIGS)
-    assert [p.name for p in points_through(points, "jepa_coef_0.1")] == ["centre",
-                                                                          "jepa_coef_0.1"]
-    with pytest.raises(ValueError, match="through='nope' is not one of: centre"):
-        points_through(points, "nope")
+    assert [p.name for p in points_through(points, "jepa_coef_0.1", given_as="--through")] == [
+        "centre", "jepa_coef_0.1"]
+    # the message names the value as the user gave it: the workflow's key or the CLI's option
+    with pytest.raises(ValueError) as info:
+        points_through(points, "nope", given_as="config sensitivity_through")
+    assert str(info.value) == ("config sensitivity_through='nope' is not one of: centre, "
+                               "jepa_coef_0.1, clip_parts")
+    with pytest.raises(ValueError, match=r"^--through='nope' is not one of: centre, "):
+        points_through(points, "nope", given_as="--through")
     bad = {"points": [{"name": "centre"}, {"name": "x", "set": ["jepa=false"]}]}
     with pytest.raises(ValueError, match="point 'x': --set jepa is fixed by the configuration"):
+        sweep_points(bad, CONFIGS)
+    # a point's steps are config total_steps, never a --set item that the option would overwrite
+    bad = {"points": [{"name": "centre"}, {"name": "x", "set": ["total_steps=1000"]}]}
+    with pytest.raises(ValueError, match="point 'x': --set total_steps is not allowed: use "
+                                         "--total-steps"):
         sweep_points(bad, CONFIGS)
     with pytest.raises(ValueError, match="first sensitivity point must be 'centre'"):
         sweep_points({"points": [{"name": "clip", "set": ["clip_groups=parts"]}]}, CONFIGS)
@@ -215,6 +225,12 @@ def test_the_cli_shells_over_the_same_functions(tmp_path, run_folder, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["jepa-bench sensitivity-aggregate: error: --point 'nope' is not one of: "
                    "centre, jepa_coef_0.1, clip_parts"]
+    before = out.read_bytes()
+    assert main(["sensitivity-report", *common, "--through", "nope", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["jepa-bench sensitivity-report: error: --through='nope' is not one of: "
+                   "centre, jepa_coef_0.1, clip_parts"]
+    assert out.read_bytes() == before
 
 
 # --- preregistration: every run trained after the protocol was committed --------------------------

@@ -98,3 +98,29 @@ def test_patch_init_default_is_torchs_and_cnn_ln_tanh_bounds_the_embedding():
     cnn = build_encoder(resolve("cnn_pixel_ppo"))
     out = cnn(torch.randint(0, 256, (4, 3, 24, 96), dtype=torch.uint8))
     assert out.shape == (4, 64) and float(out.abs().max()) < 1.0
+
+
+def test_settings_table_refuses_a_claims_file_that_is_not_there(tmp_path, capsys):
+    """Each set the command compares has been run (the workflow's rule has every claims.json as
+    an input): a path that is not there is one line naming it, exit 2, and nothing is written."""
+    import json
+
+    from jepa_bench.cli import main
+    claim = {"id": 1, "statement": "baseline learns", "verdict": "reproduced",
+             "checks": [{"detail": "final return 120 vs 33"}]}
+    (tmp_path / "v2.json").write_text(json.dumps({"claims": [claim]}))
+    out = tmp_path / "settings.md"
+    gone, also = tmp_path / "nope.json", tmp_path / "v9" / "claims.json"
+    for given, named in ([f"v1={gone}"], str(gone)), \
+            ([f"v1={gone}", f"v2={tmp_path / 'v2.json'}", f"v9={also}"], f"{gone}, {also}"):
+        assert main(["settings-table", "--claims", *given, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"jepa-bench settings-table: error: cannot read {named}: no such file; "
+                       "run the stage that writes it or give the right path"]
+        assert not out.exists()
+    out.write_text("an earlier table\n")  # nothing already written is lost
+    assert main(["settings-table", "--claims", f"v1={gone}", "--out", str(out)]) == 2
+    assert out.read_text() == "an earlier table\n"
+    assert main(["settings-table", "--claims", f"v2={tmp_path / 'v2.json'}", "--out",
+                 str(out)]) == 0
+    assert "| 1 | baseline learns | **reproduced** (final return 120 vs 33) |" in out.read_text()

@@ -36,6 +36,24 @@ def test_bad_value_is_one_line_naming_key_and_value(key, value, expected):
     assert "\n" not in message
 
 
+@pytest.mark.parametrize("items, expected", [
+    # config total_steps sets a run's steps: the --set item would be ignored
+    (["num_envs=4", "total_steps=1000"], "config train_overrides=['num_envs=4', 'total_steps=1000'] "
+                                         "is not allowed: --set total_steps is not allowed: use "
+                                         "--total-steps (the workflow: config total_steps)"),
+    (["bogus=1"], "config train_overrides=['bogus=1'] is not allowed: unknown --set key 'bogus'; "
+                  "valid keys: "),
+    (["jepa=0"], "config train_overrides=['jepa=0'] is not allowed: --set jepa is fixed by the "
+                 "configuration name"),
+])
+def test_train_overrides_get_the_check_of_set_items(items, expected):
+    for experiments in (["figure3"], ["sensitivity"], ["recovery"]):
+        message = config_error(GOOD | {"train_overrides": items, "experiments": experiments},
+                               SCHEMA)
+        assert message is not None and message.startswith(expected) and "\n" not in message
+    assert config_error(GOOD | {"train_overrides": ["num_envs=4", "renderer=gym"]}, SCHEMA) is None
+
+
 def test_unknown_key_lists_the_known_ones():
     message = config_error(GOOD | {"total_step": 5}, SCHEMA)
     assert message.startswith("config key 'total_step' is not known: allowed keys are ")

@@ -13,7 +13,8 @@ from jepa_bench.studies.sensitivity import point_run_files, points_through, swee
 
 try:
     SENS_POINTS = sweep_points(config["sensitivity"], CONFIGURATIONS)
-    SENS_BUILT = points_through(SENS_POINTS, config["sensitivity_through"] or None)
+    SENS_BUILT = points_through(SENS_POINTS, config["sensitivity_through"] or None,
+                                given_as="config sensitivity_through")
 except ValueError as exc:
     stop(str(exc))
 SENS_BY_NAME = {p.name: p for p in SENS_POINTS}
