@@ -69,16 +69,27 @@ def config_error(config: dict, schema: dict) -> str | None:
     return f"config {key}={err.instance!r} is not allowed: {message}{hint}"
 
 
+WORKFLOW_KEYS = {"renderer": "config renderer"}
+"""TrainConfig fields the workflow passes to every `jepa-bench train` as an option of their own
+(`--renderer`), which wins over a `--set` item: field -> the config key to set instead."""
+
+
 def _train_overrides_error(config: dict) -> str | None:
     """train_overrides through the one check of `--set` items (jepa_bench.config.parse_overrides),
     at parse time for every experiment: an unknown key, a bad value, a switch the configuration's
-    name fixes, or total_steps (which config total_steps sets: the --set item would be ignored)."""
+    name fixes, total_steps or renderer (which config total_steps and config renderer set: the
+    --set item would be ignored)."""
     from jepa_bench.config import parse_overrides
 
     try:
-        parse_overrides(config.get("train_overrides"))
+        overrides = parse_overrides(config.get("train_overrides"))
     except ValueError as exc:
         return f"config train_overrides={config['train_overrides']!r} is not allowed: {exc}"
+    for key in overrides:
+        if key in WORKFLOW_KEYS:
+            return (f"config train_overrides={config['train_overrides']!r} is not allowed: "
+                    f"{key} is set by {WORKFLOW_KEYS[key]} (every training gets "
+                    f"--{key} from it, which a --set {key} item cannot change)")
     return None
 
 

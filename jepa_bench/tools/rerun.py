@@ -1,6 +1,6 @@
 """Rerun a committed run on this machine and say how it compares: `jepa-bench rerun-check`.
 
-    jepa-bench rerun-check results/runs/j1g1r0/seed0            # its seeds: results/runs/j1g1r0/
+    jepa-bench rerun-check results/v2/runs/j1g1r0/seed0      # its seeds: results/v2/runs/j1g1r0/
     jepa-bench rerun-check RUN_DIR --seeds-of DIR --out /tmp/rerun
 
 The run is trained again from the configuration its run.json records, not from the command line

@@ -45,13 +45,16 @@ def test_bad_value_is_one_line_naming_key_and_value(key, value, expected):
                   "valid keys: "),
     (["jepa=0"], "config train_overrides=['jepa=0'] is not allowed: --set jepa is fixed by the "
                  "configuration name"),
+    # every training gets --renderer from config renderer, which wins over --set renderer
+    (["renderer=gym"], "config train_overrides=['renderer=gym'] is not allowed: renderer is set "
+                       "by config renderer (every training gets --renderer from it"),
 ])
 def test_train_overrides_get_the_check_of_set_items(items, expected):
     for experiments in (["figure3"], ["sensitivity"], ["recovery"]):
         message = config_error(GOOD | {"train_overrides": items, "experiments": experiments},
                                SCHEMA)
         assert message is not None and message.startswith(expected) and "\n" not in message
-    assert config_error(GOOD | {"train_overrides": ["num_envs=4", "renderer=gym"]}, SCHEMA) is None
+    assert config_error(GOOD | {"train_overrides": ["num_envs=4", "lr=0.001"]}, SCHEMA) is None
 
 
 def test_unknown_key_lists_the_known_ones():
