@@ -395,12 +395,14 @@ def sync_commit_times(paths=("results",), repo: str | Path = ".",
     if stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == head:
         return None
     top = git("rev-parse", "--show-toplevel", folder=repo)
+    tracked = git("ls-files", "--full-name", "-z", "--", *paths, folder=repo)
     changed = git("diff", "--name-only", "HEAD", "--", *paths, folder=repo)
     history = git("log", "--format=%x01%ct", "--name-only", "--no-renames", "--", *paths,
                   folder=repo)
-    if top is None or changed is None or history is None:
+    if top is None or tracked is None or changed is None or history is None:
         return None
     top = Path(top.decode().strip())
+    tracked = set(tracked.decode().split("\0"))
     changed = set(changed.decode().splitlines())
     latest: dict[str, int] = {}
     when = 0
@@ -412,8 +414,8 @@ def sync_commit_times(paths=("results",), repo: str | Path = ".",
     count = 0
     for rel, when in latest.items():
         path = top / rel
-        if rel in changed or not path.is_file():
-            continue
+        if rel not in tracked or rel in changed or not path.is_file():
+            continue  # an untracked file where a deleted one was: its own time stands
         os.utime(path, (when, when))
         count += 1
     # git's index keeps each file's time: refresh it, or every later `git status` rereads them

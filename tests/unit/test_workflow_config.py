@@ -330,13 +330,21 @@ def test_committed_files_get_their_last_commits_time_once_per_head(git_repo):
     git_repo.commit("runs", when=1_700_000_000)
     (repo / "results" / "a" / "output.txt").write_text("report\n")
     git_repo.commit("report", when=1_700_000_500)
+    # a file deleted in a commit and made again, not committed: git's history names it
+    (repo / "results" / "gone.txt").write_text("old\n")
+    git_repo.commit("gone", when=1_700_000_600)
+    git_repo.run("rm", "-q", "results/gone.txt")
+    git_repo.commit("removed", when=1_700_000_700)
     # the checkout's order: the output written first, then its input, both "now"
     for rel in ("results/a/output.txt", "results/b/input.txt", "other.txt"):
         os.utime(repo / rel, (1_800_000_000, 1_800_000_000))
     (repo / "results" / "a" / "edited.txt").write_text("v2, not committed\n")
     os.utime(repo / "results" / "a" / "edited.txt", (1_800_000_100, 1_800_000_100))
+    (repo / "results" / "gone.txt").write_text("made again\n")
+    os.utime(repo / "results" / "gone.txt", (1_800_000_200, 1_800_000_200))
 
     assert sync_commit_times(repo=repo) == 2
+    assert os.stat(repo / "results" / "gone.txt").st_mtime == 1_800_000_200
     mtime = {rel: os.stat(repo / rel).st_mtime
              for rel in ("results/a/output.txt", "results/b/input.txt",
                          "results/a/edited.txt", "other.txt")}
