@@ -97,7 +97,7 @@ def test_patch_init_default_is_torchs_and_cnn_ln_tanh_bounds_the_embedding():
     assert float(trunc.std()) < 0.03
     cnn = build_encoder(resolve("cnn_pixel_ppo"))
     out = cnn(torch.randint(0, 256, (4, 3, 24, 96), dtype=torch.uint8))
-    assert out.shape == (4, 64) and float(out.abs().max()) < 1.0
+    assert out.shape == (4, 64) and float(out.detach().abs().max()) < 1.0
 
 
 def test_settings_table_refuses_a_claims_file_that_is_not_there(tmp_path, capsys):
