@@ -6,6 +6,7 @@
     geometric_band(values[seed, step])        # the same over log10 values (a log axis)
     proportion(k, n)                          # k/n with its exact (Clopper-Pearson) CI
     welch_interval(b, a, level=0.95)          # mean(b) - mean(a) with its Welch t interval
+    bootstrap_difference(b, a)                # mean(b) - mean(a), percentile-bootstrap CI
 
 Owns: the CI settings (level, resamples, seed), the final-return window, the bootstrap CI of a
 mean (scipy.stats.bootstrap, percentile), the interquartile mean, the per-step bands of the
@@ -32,6 +33,7 @@ __all__ = [
     "EXACT",
     "RETURN_WINDOW",
     "band",
+    "bootstrap_difference",
     "describe_sample",
     "final_return",
     "geometric_band",
@@ -175,6 +177,29 @@ def welch_interval(b: Sequence[float], a: Sequence[float], level: float = CI_LEV
     df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     half = float(stats.t.ppf(0.5 + level / 2, df)) * se
     return {"diff": diff, "low": diff - half, "high": diff + half, "df": float(df)}
+
+
+def bootstrap_difference(b: Sequence[float], a: Sequence[float], *, confidence: float = CI_LEVEL,
+                         n_resamples: int = CI_RESAMPLES, seed: int = CI_SEED) -> dict:
+    """mean(b) - mean(a) with a percentile-bootstrap CI, each sample resampled on its own (the
+    settings of describe_sample): {"diff", "low", "high", "n_b", "n_a"}. NaNs dropped first; the
+    CI is NaN when either sample has fewer than two values, and the difference itself when
+    every value of each sample is equal."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    diff = float(b.mean() - a.mean()) if a.size and b.size else math.nan
+    out = {"diff": diff, "low": math.nan, "high": math.nan, "n_b": int(b.size),
+           "n_a": int(a.size)}
+    if a.size < 2 or b.size < 2:
+        return out
+    if np.all(a == a[0]) and np.all(b == b[0]):
+        return out | {"low": diff, "high": diff}
+    res = stats.bootstrap((b, a), lambda x, y, axis: x.mean(axis=axis) - y.mean(axis=axis),
+                          n_resamples=n_resamples, confidence_level=confidence,
+                          method="percentile", paired=False, rng=np.random.default_rng(seed))
+    return out | {"low": float(res.confidence_interval.low),
+                  "high": float(res.confidence_interval.high)}
 
 
 def prediction_interval(values: Sequence[float], level: float = CI_LEVEL) -> tuple[float, float]:

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from jepa_bench.analysis.aggregate import check_run_config, read_summary
-from jepa_bench.analysis.stats import describe_sample, welch_interval
+from jepa_bench.analysis.stats import bootstrap_difference, describe_sample
 from jepa_bench.analysis.verdicts import sci, write_report
 from jepa_bench.config import PAPER_CONFIGS, config_differences, parse_overrides
 from jepa_bench.gitrepo import first_commit, is_ancestor
@@ -286,10 +286,10 @@ def gradient_table(run_roots: Mapping[str, Path], seeds: Sequence[int]) -> pd.Da
 
 def contrast_table(summary_dir: str | os.PathLike) -> dict:
     """J,∇,R̂ minus Ĵ,∇,R̂ on a point's runs table: AUC and final return, mean difference with
-    its 95 % Welch interval."""
+    its 95 % percentile-bootstrap CI (docs/sensitivity.md, Outputs)."""
     runs = read_summary(summary_dir, ["runs"])["runs"]
     on, off = (runs[runs["configuration"] == c] for c in CONTRAST)
-    return {metric: welch_interval(on[metric].to_numpy(), off[metric].to_numpy())
+    return {metric: bootstrap_difference(on[metric].to_numpy(), off[metric].to_numpy())
             for metric in ("auc_return", "final_return")}
 
 
@@ -367,7 +367,8 @@ def format_robustness(result: dict) -> str:
             or "none"
         lines.append(f"- Claim {row['id']}: reproduced at {row['holds']} of {row['of']} points "
                      f"run; verdict differs from the centre's at: {flips}.")
-    lines += ["", "## The central contrast: J,∇,R̂ minus Ĵ,∇,R̂ (mean difference, 95 % Welch CI)",
+    lines += ["", "## The central contrast: J,∇,R̂ minus Ĵ,∇,R̂ (mean difference, 95 % bootstrap "
+              "CI)",
               ""]
     body = [[p, _interval(c["auc_return"]), _interval(c["final_return"])]
             for p, c in result["contrast"].items()]
@@ -375,14 +376,17 @@ def format_robustness(result: dict) -> str:
     lines += ["## Scale-free collapse indicator", "",
               f"rho = min embed_var / embed_var of update 1; collapsed (relative) when rho < "
               f"{RELATIVE_COLLAPSE:g}; geometric mean of rho over seeds; effective rank at the "
-              "last update (mean). Claim 3 keeps the paper's absolute line, 1e-7.", ""]
+              "last update (mean); each with its 95 % bootstrap CI over seeds. Claim 3 keeps the "
+              "paper's absolute line, 1e-7.", ""]
     body = []
     for p, rows in result["scale_free"].items():
         for name, r in rows.items():
-            body.append([p, name, sci(r["rho_geomean"]), f"{r['collapsed']} of {r['n']}",
-                         f"{r['rank_final']:.1f}"])
-    lines += [_table(["point", "configuration", "rho (geo. mean)", "rho < 1e-4",
-                              "eff. rank"], body), ""]
+            rho, rank = r["rho_geomean"], r["rank_final"]
+            body.append([p, name, f"{sci(rho['mean'])} ({sci(rho['ci_low'])} to "
+                                  f"{sci(rho['ci_high'])})", f"{r['collapsed']} of {r['n']}",
+                         f"{rank['mean']:.1f} ({rank['ci_low']:.1f} to {rank['ci_high']:.1f})"])
+    lines += [_table(["point", "configuration", "rho (geo. mean, CI)", "rho < 1e-4",
+                      "eff. rank (mean, CI)"], body), ""]
     lines += ["## Gradient into the x-encoder: JEPA over critic and over actor (median over "
               "updates, mean over seeds)", ""]
     body = []
@@ -410,10 +414,19 @@ def _per_config(table: pd.DataFrame, fn) -> dict:
     return {name: fn(group) for name, group in table.groupby("configuration", sort=False)}
 
 
-def _geomean(values) -> float:
+def _geometric(values) -> dict:
+    """Geometric mean of the positive values with its 95 % CI: the bootstrap CI of the mean of
+    their logarithms, taken back (describe_sample's settings)."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v) & (v > 0)]
-    return float(np.exp(np.log(v).mean())) if v.size else math.nan
+    d = describe_sample(np.log(v))
+    return {k: (math.exp(d[k]) if math.isfinite(d[k]) else math.nan)
+            for k in ("mean", "ci_low", "ci_high")}
+
+
+def _mean_ci(values) -> dict:
+    d = describe_sample(values)
+    return {k: d[k] for k in ("mean", "ci_low", "ci_high")}
 
 
 def robustness_result(root: str | os.PathLike, points: Sequence[SweepPoint],
@@ -436,8 +449,9 @@ def robustness_result(root: str | os.PathLike, points: Sequence[SweepPoint],
         fields[point.name] = configuration_fields(roots, seeds)
         sf = scale_free_table(roots, seeds)
         scale_free[point.name] = _per_config(sf, lambda g: {
-            "rho_geomean": _geomean(g["rho_min"]), "collapsed": int(g["collapsed_relative"].sum()),
-            "n": len(g), "rank_final": describe_sample(g["embed_rank_final"])["mean"]})
+            "rho_geomean": _geometric(g["rho_min"]),
+            "collapsed": int(g["collapsed_relative"].sum()), "n": len(g),
+            "rank_final": _mean_ci(g["embed_rank_final"])})
         gr = gradient_table(roots, seeds)
         gradients[point.name] = _per_config(gr, lambda g: {
             k: describe_sample(g[k])["mean"] for k in (*GRAD_TERMS, "jepa_over_critic",

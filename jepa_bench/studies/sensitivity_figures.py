@@ -1,8 +1,8 @@
 """The sensitivity study's two figures (docs/sensitivity.md), drawn from what
 jepa_bench.studies.sensitivity computed and from the points' run folders.
 
-- ``contrast``: J,∇,R̂ minus Ĵ,∇,R̂, AUC and final return, mean difference with its 95 % Welch
-  interval, one marker per point; the points of the JEPA-weight axis (and the centre, λ = 1)
+- ``contrast``: J,∇,R̂ minus Ĵ,∇,R̂, AUC and final return, mean difference with its 95 %
+  bootstrap CI, one marker per point; the points of the JEPA-weight axis (and the centre, λ = 1)
   also drawn as a line against λ on a log axis.
 - ``gradient_share``: per point (rows) and configuration (columns), the gradient norm each
   term of Eq. 3 sends into the x-encoder against env steps, geometric mean over seeds.

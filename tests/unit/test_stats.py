@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from jepa_bench.analysis.stats import (band, describe_sample, final_return, geometric_band,
-                                       prediction_interval, proportion, welch_interval)
+from jepa_bench.analysis.stats import (band, bootstrap_difference, describe_sample, final_return,
+                                       geometric_band, prediction_interval, proportion,
+                                       welch_interval)
 
 
 def test_describe_sample_statistics_and_degenerate_cases():
@@ -37,6 +38,20 @@ def test_welch_interval_matches_scipy_and_hand_values():
     # equal samples: zero-width interval at the difference; one value: no interval
     assert welch_interval([2.0, 2.0], [1.0, 1.0])["low"] == 1.0
     assert pd.isna(welch_interval([2.0], [1.0, 3.0])["low"])
+
+
+def test_bootstrap_difference_by_hand():
+    """b = [0, 2] resampled gives means 0, 1, 2 with chances 1/4, 1/2, 1/4, so its 2.5th and
+    97.5th percentiles are 0 and 2; a = [5, 5] always means 5: the CI is -5 to -3."""
+    d = bootstrap_difference([0.0, 2.0], [5.0, 5.0])
+    assert (d["diff"], d["low"], d["high"], d["n_b"], d["n_a"]) == (-4.0, -5.0, -3.0, 2, 2)
+    # each sample resampled on its own: never wider than the range of possible differences
+    d = bootstrap_difference([3.0, 4.0, 5.0, 6.0], [1.0, 2.0, 2.0, 3.0])
+    assert d["diff"] == 2.5 and 0.0 < d["low"] < 2.5 < d["high"] < 5.0
+    assert bootstrap_difference([3.0, 4.0, 5.0, 6.0], [1.0, 2.0, 2.0, 3.0]) == d  # seeded
+    assert bootstrap_difference([2.0, 2.0], [1.0, 1.0])["low"] == 1.0  # both constant
+    one = bootstrap_difference([2.0], [1.0, 3.0, float("nan")])
+    assert one["diff"] == 0.0 and math.isnan(one["low"]) and one["n_a"] == 2
 
 
 def test_final_return_is_the_mean_of_the_last_episodes():
