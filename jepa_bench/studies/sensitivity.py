@@ -201,12 +201,15 @@ def preregistration(run_folders: Sequence[Path], protocol: str = PROTOCOL,
     which must descend from the first commit of `protocol`. Returns {"protocol", "commit" (its
     first commit, None without git history), "runs", "revisions" ({short hash: sessions}),
     "after", "before", "unknown" (run folders), "dirty" (run folders trained with uncommitted
-    code changes)}. Reads only run.json and git."""
+    code changes), "machines" ({"CPU, device": runs})}. Reads only run.json and git."""
     commit = first_commit(protocol, folder=repo)
     revisions: dict[str, int] = {}
+    machines: dict[str, int] = {}
     after, before, unknown, dirty = [], [], [], []
     for folder in run_folders:
         info = read_json(Path(folder) / "run.json")
+        where = f"{(info.get('machine') or {}).get('cpu') or 'unknown CPU'}, {info.get('device')}"
+        machines[where] = machines.get(where, 0) + 1
         sessions = info.get("sessions") or [info]
         revs = [str(x.get("git_rev") or "unknown") for x in sessions]
         for rev in revs:
@@ -217,7 +220,8 @@ def preregistration(run_folders: Sequence[Path], protocol: str = PROTOCOL,
                  for rev in revs]
         (before if False in known else unknown if None in known else after).append(str(folder))
     return {"protocol": protocol, "commit": commit, "runs": len(run_folders),
-            "revisions": dict(sorted(revisions.items())), "after": len(after),
+            "revisions": dict(sorted(revisions.items())),
+            "machines": dict(sorted(machines.items())), "after": len(after),
             "before": before, "unknown": unknown, "dirty": dirty}
 
 
@@ -230,7 +234,9 @@ def _preregistration_lines(audit: dict) -> list[str]:
         head = (f"`{audit['protocol']}` was first committed at `{audit['commit'][:7]}`. Of the "
                 f"{audit['runs']} runs read here, {audit['after']} were trained (every session) "
                 f"at commits that descend from it; sessions per commit: {revs}.")
-    lines = [head]
+    lines = [head, "Trained on (the machine of each run's last session): " + "; ".join(
+        f"{m} ({n} runs)" for m, n in audit.get("machines", {}).items()) + ". Bit-identical "
+        "reruns are promised on the same CPU kind only."]
     for key, what in (("before", "trained at a commit that does not descend from the "
                                  "protocol"),
                       ("unknown", "trained at a commit this repository does not know"),

@@ -263,9 +263,12 @@ def test_preregistration_names_runs_not_descended_from_the_protocol(git_repo):
     assert audit["before"] == [str(folders[1])] and audit["unknown"] == [str(folders[2])]
     assert audit["dirty"] == [str(folders[3])]
     assert audit["revisions"] == {protocol[:7]: 1, later[:7]: 3, early[:7]: 1, "fffffff": 1}
+    assert audit["machines"] == {"unknown CPU, None": 4}
     text = "\n".join(_preregistration_lines(audit))
     assert f"first committed at `{protocol[:7]}`" in text and "2 were trained" in text
     assert "1 trained at a commit that does not descend from the protocol" in text
+    assert "Trained on (the machine of each run's last session): unknown CPU, None (4 runs)." \
+        in text
 
     # no history (an unpacked archive): said, not guessed
     outside = preregistration([folders[0]], repo=repo / "runs" / "ok", protocol="nowhere.md")
