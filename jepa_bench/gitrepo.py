@@ -3,9 +3,9 @@
 Owns running git: the one place that calls it, for the run records (jepa_bench.rl.machine), the
 workflow's commit times (jepa_bench.workflow_config.sync_commit_times) and the preregistration
 check of the sensitivity study (jepa_bench.studies.sensitivity). Every answer is None where there
-is no git or no work tree (an unpacked archive), never an exception. Must not change the
-repository; only sync_commit_times's caller sets file times, and it refreshes git's index.
-No torch.
+is no git or no work tree (an unpacked archive), never an exception. Must not change commits,
+refs or files' contents: the one write is `update-index --refresh`, which sync_commit_times asks
+for after it sets file times. No torch.
 """
 
 from __future__ import annotations

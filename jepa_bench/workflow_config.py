@@ -23,6 +23,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from jepa_bench.gitrepo import git
+from jepa_bench.metrics import atomic_write_text
 
 
 def load_schema(path: str | Path) -> dict:
@@ -420,8 +421,5 @@ def sync_commit_times(paths=("results",), repo: str | Path = ".",
         count += 1
     # git's index keeps each file's time: refresh it, or every later `git status` rereads them
     git("update-index", "-q", "--refresh", folder=repo)
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    tmp = stamp.with_suffix(".tmp")
-    tmp.write_text(head + "\n", encoding="utf-8")
-    os.replace(tmp, stamp)
+    atomic_write_text(stamp, head + "\n")
     return count

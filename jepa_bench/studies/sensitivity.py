@@ -43,9 +43,9 @@ __all__ = ["CENTRE", "CONTRAST", "GRAD_TERMS", "PROTOCOL", "RELATIVE_COLLAPSE", 
            "robustness_result", "scale_free_table", "sweep_points", "write_robustness_report"]
 
 CENTRE = "centre"
+"""The name of the centre point: settings set v2 unchanged, every configuration run."""
 PROTOCOL = "docs/sensitivity.md"
 """The preregistration, relative to the repository's top: committed before the first run."""
-"""The name of the centre point: settings set v2 unchanged, every configuration run."""
 RELATIVE_COLLAPSE = 1e-4
 """The scale-free collapse line: min embed_var / embed_var at update 1 (docs/sensitivity.md)."""
 CONTRAST = ("j1g1r0", "j0g1r0")

@@ -187,14 +187,15 @@ def yu_chen(repo: Path = REPO) -> str:
     if not path.is_file():
         return (f"Not gathered yet: `{path.relative_to(repo)}` is written by the default "
                 "preset's `yu_chen` experiment.\n")
-    claims = read_json(path)["claims"]
+    gathered = read_json(path)
+    claims = gathered["claims"]
     lines = ["| claim | what it says | verdict | the first number behind it |",
              "|---|---|---|---|"]
     for c in claims:
         claim = c["source"] if c["id"] == "-" else f"{c['source']}: {c['id']}"
         lines.append(f"| {claim} | {c['statement']} | **{c['verdict']}** | "
                      f"{first_detail(c) or '-'} |")
-    sources = read_json(path).get("sources") or {}
+    sources = gathered.get("sources") or {}
     lines += ["", f"Gathered by the default preset's `yu_chen` experiment into "
                   f"`{path.relative_to(repo).with_suffix('.md')}` from the reports that decide "
                   "each verdict (each names its criterion, fixed before its runs); written here by "
