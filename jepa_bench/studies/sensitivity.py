@@ -268,15 +268,39 @@ def scale_free_table(run_roots: Mapping[str, Path], seeds: Sequence[int]) -> pd.
     return pd.DataFrame(rows)
 
 
+def heads_clip_factor(metrics: pd.DataFrame, clip_groups: str,
+                      max_grad_norm: float) -> pd.Series:
+    """Per update (the diagnostic's minibatch), the factor by which the gradient-norm clip
+    scaled the actor-critic heads' gradient: min(1, max_grad_norm / (norm + 1e-6)) as
+    torch.nn.utils.clip_grad_norm_ computes it, where norm is that of the heads' clip group
+    (jepa_bench.rl.agent.clip_groups): every trainable parameter under 'global' (the encoder's,
+    predictor's and heads' logged norms together), the heads alone under 'parts'. All NaN for a
+    run without the diagnostic."""
+    parts = ("grad_norm_encoder", "grad_norm_predictor", "grad_norm_heads")
+    if not set(parts) <= set(metrics):
+        return pd.Series(math.nan, index=metrics.index)
+    if clip_groups == "global":
+        norm = np.sqrt(sum(metrics[c] ** 2 for c in parts))
+    elif clip_groups == "parts":
+        norm = metrics["grad_norm_heads"]
+    else:
+        raise ValueError(f"clip_groups={clip_groups!r} is not one of: 'global', 'parts'")
+    return np.minimum(1.0, max_grad_norm / (norm + 1e-6))
+
+
 def gradient_table(run_roots: Mapping[str, Path], seeds: Sequence[int]) -> pd.DataFrame:
     """Per run: the median over its updates of each Eq. 3 term's gradient norm into the
-    x-encoder, and of the ratios JEPA/critic and JEPA/actor (NaN where a run has no diagnostic
-    or a term does not reach the encoder)."""
+    x-encoder, of the ratios JEPA/critic and JEPA/actor (NaN where a run has no diagnostic
+    or a term does not reach the encoder) and of heads_clip_factor."""
     rows = []
     for name, runs_root in run_roots.items():
         for seed in seeds:
-            m = _metrics(RunPaths.of(runs_root, name, seed))
-            row = {"configuration": name, "seed": seed}
+            paths = RunPaths.of(runs_root, name, seed)
+            m = _metrics(paths)
+            cfg = read_json(paths.run_json)["config"]
+            row = {"configuration": name, "seed": seed,
+                   "heads_clip_factor": float(heads_clip_factor(
+                       m, cfg["clip_groups"], cfg["max_grad_norm"]).median())}
             for term in GRAD_TERMS:
                 row[term] = float(m[term].median()) if term in m else math.nan
             for other in ("critic", "actor"):
@@ -394,12 +418,18 @@ def format_robustness(result: dict) -> str:
     lines += [_table(["point", "configuration", "rho (geo. mean, CI)", "rho < 1e-4",
                       "eff. rank (mean, CI)"], body), ""]
     lines += ["## Gradient into the x-encoder: JEPA over critic and over actor (median over "
-              "updates, mean over seeds)", ""]
+              "updates, mean over seeds)", "",
+              "Beside them, the factor by which the gradient-norm clip scaled the actor-critic "
+              "heads' gradient (min(1, clip / norm of the heads' clip group): every trainable "
+              "parameter under one global clip, the heads alone under `clip_groups=parts`), "
+              "from the logged norms of the diagnostic's minibatch.", ""]
     body = []
     for p, rows in result["gradients"].items():
         for name, r in rows.items():
-            body.append([p, name, sci(r["jepa_over_critic"]), sci(r["jepa_over_actor"])])
-    lines += [_table(["point", "configuration", "JEPA/critic", "JEPA/actor"], body), ""]
+            body.append([p, name, sci(r["jepa_over_critic"]), sci(r["jepa_over_actor"]),
+                         sci(r["heads_clip_factor"])])
+    lines += [_table(["point", "configuration", "JEPA/critic", "JEPA/actor",
+                      "heads' clip factor"], body), ""]
     lines += ["## What the configurations differ in", "",
               "Read from every run's run.json at each point run: the paper's four configurations "
               "may differ only in J, ∇ and R (`jepa`, `rl_grad`, `var_reg`), and in a field that "
@@ -461,7 +491,7 @@ def robustness_result(root: str | os.PathLike, points: Sequence[SweepPoint],
         gr = gradient_table(roots, seeds)
         gradients[point.name] = _per_config(gr, lambda g: {
             k: describe_sample(g[k])["mean"] for k in (*GRAD_TERMS, "jepa_over_critic",
-                                                       "jepa_over_actor")})
+                                                       "jepa_over_actor", "heads_clip_factor")})
         notes += [f"{point.name}: {c} reused from the centre" for c in configurations
                   if c not in point.rerun]
         folders += [RunPaths.of(roots[c], c, s).root for c in configurations for s in seeds]

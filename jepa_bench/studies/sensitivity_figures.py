@@ -89,7 +89,9 @@ def gradient_figure(root: str | os.PathLike, points: Sequence[SweepPoint], done:
                     configurations: Sequence[str], seeds: Sequence[int],
                     out_dir: str | os.PathLike) -> list[Path]:
     """``{out_dir}/gradient_share.{png,pdf}``: one row per finished point, one column per
-    configuration, one line per Eq. 3 term (geometric mean over seeds, log axis)."""
+    configuration, one line per Eq. 3 term (geometric mean over seeds, log axis: a gap is an
+    update where the term was 0 in some seed, as the regulariser's is while the batch variance
+    is above its clamp at 1); one legend below the panels for every term drawn."""
     rows = [p for p in points if p.name in done]
     fig = Figure(figsize=(3.2 * len(configurations), 2.6 * max(len(rows), 1)),
                  constrained_layout=True)
@@ -118,6 +120,15 @@ def gradient_figure(root: str | os.PathLike, points: Sequence[SweepPoint], done:
                 ax.set_ylabel(f"{point.name}\n‖∇ into x-encoder‖")
             if i == len(rows) - 1:
                 ax.set_xlabel("env steps")
-    if rows and axes[0, -1].get_legend_handles_labels()[0]:
-        axes[0, -1].legend(fontsize=7)
+    # one legend for the figure, of every term drawn in any panel (a panel shows only the terms
+    # that reach its encoder), below the panels so that it hides no curve
+    drawn: dict[str, object] = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            drawn.setdefault(label, handle)
+    if drawn:
+        labels = [t.removeprefix("grad_enc_") for t in GRAD_TERMS
+                  if t.removeprefix("grad_enc_") in drawn]
+        fig.legend([drawn[label] for label in labels], labels, loc="outside lower center",
+                   ncols=len(labels), fontsize=8, title="term of Eq. 3", title_fontsize=8)
     return save_figures(fig, out_dir, "gradient_share")

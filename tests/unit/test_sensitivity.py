@@ -13,7 +13,8 @@ from jepa_bench.analysis.claims import write_claims
 from jepa_bench.config import PAPER_CONFIGS, parse_overrides, resolve
 from jepa_bench.layout import RunPaths
 from jepa_bench.studies.sensitivity import (CENTRE, check_point_runs, configuration_fields,
-                                            first_number, gradient_table, point_run_roots,
+                                            first_number, gradient_table, heads_clip_factor,
+                                            point_run_roots,
                                             points_through, robustness, robustness_result, scale_free_table,
                                             sweep_points, write_robustness_report)
 from jepa_bench.studies.sensitivity_figures import contrast_figure, gradient_figure, jepa_weight
@@ -125,7 +126,8 @@ def test_scale_free_indicator_and_gradient_ratios_by_hand(tmp_path, run_folder):
     root = tmp_path / "runs"
     _run(run_folder, root, "j1g1r0", 0, embed_var=(0.02, 1e-7), rank=(10.0, 3.0),
          grads={"grad_enc_jepa": [100.0, 30.0], "grad_enc_critic": [10.0, 1.0],
-                "grad_enc_actor": [1.0, 0.5]})
+                "grad_enc_actor": [1.0, 0.5], "grad_norm_encoder": [12.0, 0.0],
+                "grad_norm_predictor": [4.0, 0.1], "grad_norm_heads": [3.0, 0.2]})
     sf = scale_free_table({"j1g1r0": root}, [0]).iloc[0]
     assert sf["rho_min"] == pytest.approx(1e-7 / 0.02) and bool(sf["collapsed_relative"])
     assert sf["embed_rank_final"] == 3.0
@@ -133,6 +135,22 @@ def test_scale_free_indicator_and_gradient_ratios_by_hand(tmp_path, run_folder):
     assert gr["jepa_over_critic"] == pytest.approx((10.0 + 30.0) / 2)  # median of 10, 30
     assert gr["jepa_over_actor"] == pytest.approx((100.0 + 60.0) / 2)
     assert math.isnan(gr["grad_enc_reg"])  # a run without the diagnostic column
+    # the run's config: one global clip of 0.5; factors 0.5 / 13 and 1 (norm 0.22 < 0.5)
+    assert gr["heads_clip_factor"] == pytest.approx((0.5 / 13.0 + 1.0) / 2, rel=1e-6)
+
+
+def test_heads_clip_factor_by_hand():
+    """The clip scales the heads' gradient by min(1, clip / norm of the heads' group): every
+    part under one global clip (norm 13 from 12, 4, 3), the heads alone under 'parts'."""
+    m = pd.DataFrame({"grad_norm_encoder": [12.0, 0.0], "grad_norm_predictor": [4.0, 0.1],
+                      "grad_norm_heads": [3.0, 0.2]})
+    glob = heads_clip_factor(m, "global", 0.5)
+    assert glob.tolist() == pytest.approx([0.5 / 13.0, 1.0], rel=1e-6)
+    assert heads_clip_factor(m, "parts", 0.5).tolist() == pytest.approx([0.5 / 3.0, 1.0],
+                                                                        rel=1e-6)
+    assert heads_clip_factor(m[["grad_norm_heads"]], "parts", 0.5).isna().all()
+    with pytest.raises(ValueError, match=r"^clip_groups='both' is not one of: 'global', 'parts'"):
+        heads_clip_factor(m, "both", 0.5)
 
 
 def _claims(verdicts):
@@ -195,6 +213,27 @@ def test_the_report_and_figures_from_made_up_points(tmp_path, run_folder):
                      "contrast_lambda.png", "gradient_share.pdf", "gradient_share.png"]
     assert all(p.stat().st_size > 0 for p in paths)
     assert [jepa_weight(p) for p in sweep_points(SPEC, CONFIGS)] == [1.0, 0.1, None]
+
+
+def test_the_gradient_legend_names_every_term_drawn_in_any_panel(tmp_path, run_folder,
+                                                                 monkeypatch):
+    """A panel draws only the terms that reach its encoder (none is > 0 elsewhere), so the
+    legend is the figure's: every term drawn anywhere, once, in Eq. 3's order."""
+    from jepa_bench.studies import sensitivity_figures
+
+    grads = {"j0g1r0": {"grad_enc_actor": [0.5, 0.2], "grad_enc_critic": [5.0, 2.0]},
+             "j1g1r0": {"grad_enc_jepa": [50.0, 20.0], "grad_enc_critic": [5.0, 2.0]},
+             "j1g0r0": {"grad_enc_jepa": [50.0, 20.0]},
+             "j1g0r1": {"grad_enc_jepa": [50.0, 20.0], "grad_enc_reg": [1.0, 0.0]}}
+    for name in CONFIGS:
+        _run(run_folder, tmp_path / "centre" / "runs", name, 0, grads=grads[name])
+    figures = []
+    monkeypatch.setattr(sensitivity_figures, "save_figures",
+                        lambda fig, out_dir, stem: figures.append(fig) or [])
+    gradient_figure(tmp_path, sweep_points(SPEC, CONFIGS), ["centre"], CONFIGS, [0], tmp_path)
+    (legend,) = figures[0].legends
+    assert [t.get_text() for t in legend.get_texts()] == ["jepa", "actor", "critic", "reg"]
+    assert all(ax.get_legend() is None for ax in figures[0].axes)
 
 
 def test_the_cli_shells_over_the_same_functions(tmp_path, run_folder, capsys):
