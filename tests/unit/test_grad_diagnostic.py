@@ -113,3 +113,26 @@ def test_a_run_with_the_diagnostic_is_the_same_run(tmp_path, one_thread, monkeyp
     JepaAgent(cfg).encoder.load_state_dict(snap["encoder"])
     first = torch.load(snaps[0], weights_only=False)["encoder"]
     assert any(not torch.equal(first[k], snap["encoder"][k]) for k in first)
+
+
+@pytest.mark.parametrize("name, groups", [("j1g1r0", "global"), ("j1g1r0", "parts"),
+                                          ("j0g1r0", "parts")])
+def test_heads_clip_factor_is_the_clip_the_step_applies_to_the_heads(name, groups):
+    """studies.sensitivity.heads_clip_factor, from the part norms the diagnostic logs, is the
+    factor by which minibatch_step's clip scaled the heads' gradient before Adam's step."""
+    import pandas as pd
+
+    from jepa_bench.rl.trainer import make_optimizer, minibatch_step
+    from jepa_bench.studies.sensitivity import heads_clip_factor
+
+    torch.manual_seed(0)
+    cfg = resolve(name, {**SMALL, "clip_groups": groups, "max_grad_norm": 0.01})
+    agent = JepaAgent(cfg)
+    optimizer = make_optimizer(agent)
+    clipped = []
+    optimizer.step = lambda: clipped.append(float(torch.cat(
+        [p.grad.flatten() for p in agent.heads.parameters()]).norm()))
+    _, diag = minibatch_step(agent, optimizer, _minibatch(cfg), diagnose=True)
+    factor = float(heads_clip_factor(pd.DataFrame([diag]), groups, cfg.max_grad_norm).iloc[0])
+    assert factor < 1.0  # the clip is active at 0.01
+    assert clipped[0] / diag["grad_norm_heads"] == pytest.approx(factor, rel=1e-4)
