@@ -170,8 +170,9 @@ def findings(repo: Path = REPO) -> str:
                       f"(docs/sensitivity.md)) has run {len(sweep['done'])} of its "
                       f"{len(sweep['planned'])} points"
                   + (f"; not yet run: {', '.join(missing)}" if missing else "")
-                  + f" (`{ROBUSTNESS.replace('.json', '.md')}`). A claim reproduced at one "
-                    "point of m is weak evidence; no point is picked as the right one."]
+                  + f" (`{ROBUSTNESS.replace('.json', '.md')}`; what each point showed: "
+                    "[docs/sensitivity-study.md](docs/sensitivity-study.md)). A claim reproduced "
+                    "at one point of m is weak evidence; no point is picked as the right one."]
     if not robust:
         lines += ["", "The preregistered sensitivity sweep ([docs/sensitivity.md]"
                       "(docs/sensitivity.md)) has no results yet; a robustness column joins this "
