@@ -13,7 +13,9 @@ an ordinary Figure 3 experiment in ``{root}/{point}/``: runs, summary tables, cl
 module owns the points' specification, which run folder each (point, configuration) reads, the
 check that a point's runs are what the protocol asked, and the study's own outputs: the
 robustness table (claim by claim, point by point), the scale-free collapse indicator, the
-central contrast J,∇,R̂ minus Ĵ,∇,R̂ and the gradient shares of Eq. 3's terms. It must not
+central contrast J,∇,R̂ minus Ĵ,∇,R̂, the gradient shares of Eq. 3's terms and the heads' clip
+factor, and the centre set beside the committed record (by CPU kind; same-kind pairs through
+jepa_bench.analysis.compare). It must not
 train, and must not change a claim's criterion: the claims are jepa_bench.analysis.claims',
 evaluated unchanged on each point's summary. No torch.
 """
@@ -29,7 +31,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from jepa_bench.analysis.aggregate import check_run_config, read_summary
+from jepa_bench.analysis.aggregate import SUMMARY_FILES, check_run_config, read_summary
+from jepa_bench.analysis.compare import compare_runs
 from jepa_bench.analysis.stats import bootstrap_difference, describe_sample
 from jepa_bench.analysis.verdicts import sci, write_report
 from jepa_bench.config import PAPER_CONFIGS, config_differences, parse_overrides
@@ -39,8 +42,9 @@ from jepa_bench.metrics import DIAGNOSTIC_COLUMNS, markdown_table, read_json
 
 __all__ = ["CENTRE", "CONTRAST", "GRAD_TERMS", "PROTOCOL", "RELATIVE_COLLAPSE", "SweepPoint",
            "check_point_runs", "configuration_fields", "contrast_table", "gradient_table",
-           "point_run_files", "point_run_roots", "points_through", "preregistration", "robustness",
-           "robustness_result", "scale_free_table", "sweep_points", "write_robustness_report"]
+           "heads_clip_factor", "point_run_files", "point_run_roots", "points_through",
+           "preregistration", "record_against_centre", "robustness", "robustness_result",
+           "scale_free_table", "sweep_points", "write_robustness_report"]
 
 CENTRE = "centre"
 """The name of the centre point: settings set v2 unchanged, every configuration run."""
@@ -201,11 +205,13 @@ def preregistration(run_folders: Sequence[Path], protocol: str = PROTOCOL,
     which must descend from the first commit of `protocol`. Returns {"protocol", "commit" (its
     first commit, None without git history), "runs", "revisions" ({short hash: sessions}),
     "after", "before", "unknown" (run folders), "dirty" (run folders trained with uncommitted
-    code changes), "machines" ({"CPU, device": runs})}. Reads only run.json and git."""
+    code changes), "dirty_unrecorded" (run folders whose run.json does not say, written before
+    it recorded ``git_dirty``), "machines" ({"CPU, device": runs})}. Reads only run.json and
+    git."""
     commit = first_commit(protocol, folder=repo)
     revisions: dict[str, int] = {}
     machines: dict[str, int] = {}
-    after, before, unknown, dirty = [], [], [], []
+    after, before, unknown, dirty, unrecorded = [], [], [], [], []
     for folder in run_folders:
         info = read_json(Path(folder) / "run.json")
         where = f"{(info.get('machine') or {}).get('cpu') or 'unknown CPU'}, {info.get('device')}"
@@ -216,13 +222,16 @@ def preregistration(run_folders: Sequence[Path], protocol: str = PROTOCOL,
             revisions[rev[:7]] = revisions.get(rev[:7], 0) + 1
         if any(x.get("git_dirty") for x in sessions):
             dirty.append(str(folder))
+        elif any("git_dirty" not in x for x in sessions):
+            unrecorded.append(str(folder))
         known = [None if commit is None or rev == "unknown" else is_ancestor(commit, rev, repo)
                  for rev in revs]
         (before if False in known else unknown if None in known else after).append(str(folder))
     return {"protocol": protocol, "commit": commit, "runs": len(run_folders),
             "revisions": dict(sorted(revisions.items())),
             "machines": dict(sorted(machines.items())), "after": len(after),
-            "before": before, "unknown": unknown, "dirty": dirty}
+            "before": before, "unknown": unknown, "dirty": dirty,
+            "dirty_unrecorded": unrecorded}
 
 
 def _preregistration_lines(audit: dict) -> list[str]:
@@ -243,6 +252,81 @@ def _preregistration_lines(audit: dict) -> list[str]:
                       ("dirty", "trained with uncommitted changes to the code")):
         if audit[key]:
             lines.append(f"{len(audit[key])} {what}: {', '.join(audit[key])}.")
+    unrecorded = audit.get("dirty_unrecorded") or []
+    if unrecorded:
+        roots: dict[str, int] = {}
+        for folder in unrecorded:
+            runs_root = str(Path(folder).parent.parent)
+            roots[runs_root] = roots.get(runs_root, 0) + 1
+        lines.append(f"{len(unrecorded)} runs do not record whether their code had uncommitted "
+                     "changes (their run.json predates `git_dirty`): " + ", ".join(
+                         f"{r} ({n})" for r, n in roots.items()) + ".")
+    return lines
+
+
+def record_against_centre(record_claims: str | os.PathLike, centre_runs: str | os.PathLike,
+                          configurations: Sequence[str], seeds: Sequence[int]) -> dict:
+    """The committed record's runs beside the centre re-run's, pair by pair (configuration,
+    seed), as docs/sensitivity.md ("The centre re-run") asks: on the same CPU kind
+    jepa_bench.analysis.compare must call them the same run; on another kind the pair is only
+    "other CPU kind" and the two are set side by side by their verdicts. The record's runs are
+    those listed by the summary.json beside its claims.json (``summary/summary.json``).
+    Returns {"record", "checked" (False, with "why", when that summary is not there),
+    "machines" and "centre_machines" ({CPU: runs}), "pairs", "other_kind", "same_run",
+    "different" (["config/seedN: first difference"])}."""
+    meta_path = Path(record_claims).parent / "summary" / SUMMARY_FILES["meta"]
+    out = {"record": str(record_claims), "checked": meta_path.is_file()}
+    if not out["checked"]:
+        return out | {"why": f"no {meta_path}"}
+    meta = read_json(meta_path)
+    roots = meta["runs_root"]
+    wanted = {(c, s) for c in configurations for s in seeds}
+    pairs = [(r["configuration"], int(r["seed"])) for r in meta["runs_used"]
+             if (r["configuration"], int(r["seed"])) in wanted]
+    machines: dict[str, int] = {}
+    centre_machines: dict[str, int] = {}
+    other, same, different = 0, 0, []
+    for name, seed in pairs:
+        root = roots[name] if isinstance(roots, Mapping) else roots
+        mine = RunPaths.of(root, name, seed)
+        theirs = RunPaths.of(centre_runs, name, seed)
+        cpu = (read_json(mine.run_json).get("machine") or {}).get("cpu") or "unknown CPU"
+        centre_cpu = (read_json(theirs.run_json).get("machine") or {}).get("cpu") \
+            or "unknown CPU"
+        machines[cpu] = machines.get(cpu, 0) + 1
+        centre_machines[centre_cpu] = centre_machines.get(centre_cpu, 0) + 1
+        if cpu != centre_cpu or cpu == "unknown CPU":
+            other += 1
+            continue
+        differences = compare_runs(mine.root, theirs.root)
+        if differences:
+            different.append(f"{name}/seed{seed}: {differences[0]}")
+        else:
+            same += 1
+    return out | {"machines": machines, "centre_machines": centre_machines,
+                  "pairs": len(pairs), "other_kind": other, "same_run": same,
+                  "different": different}
+
+
+def _record_lines(label: str, audit: dict) -> list[str]:
+    if not audit["checked"]:
+        return [f"`{label}` against the centre: not checked ({audit['why']})."]
+
+    def kinds(machines):
+        return "; ".join(f"{m} ({n} runs)" for m, n in machines.items())
+
+    line = (f"`{label}` (the committed record, `{audit['record']}`) was trained on "
+            f"{kinds(audit['machines'])}, the centre re-run on {kinds(audit['centre_machines'])}. "
+            f"Of its {audit['pairs']} runs paired with the centre's by configuration and seed, "
+            f"{audit['other_kind']} are on another CPU kind: those are two samples of the same "
+            "experiment, set side by side by their verdicts, not bit for bit")
+    same_kind = audit["pairs"] - audit["other_kind"]
+    if same_kind:
+        line += (f"; {same_kind} are on the same CPU kind, of which `jepa-bench compare` calls "
+                 f"{audit['same_run']} the same run")
+    lines = [line + "."]
+    if audit["different"]:
+        lines.append("Same CPU kind but not the same run: " + "; ".join(audit["different"]) + ".")
     return lines
 
 
@@ -339,8 +423,9 @@ def first_number(claim: dict) -> str:
 
 def robustness(claims_by_point: Mapping[str, dict | None], counted: Sequence[str]) -> dict:
     """One row per claim, one cell per point (verdict and first number; None where the point
-    was not run); per claim the count of counted points at which it is reproduced and the
-    points at which its verdict differs from the centre's."""
+    was not run); per claim the count of counted points at which it is reproduced ("holds"),
+    the count at which its verdict is the centre's (the centre included) and the points at
+    which it differs from the centre's."""
     done = {p: c for p, c in claims_by_point.items() if c is not None}
     ids = sorted({cl["id"] for c in done.values() for cl in c["claims"]})
     rows = []
@@ -356,8 +441,10 @@ def robustness(claims_by_point: Mapping[str, dict | None], counted: Sequence[str
         flips = [p for p in run if p != CENTRE and centre and cells[p]["verdict"] != centre]
         statement = next(cl["statement"] for c in done.values() for cl in c["claims"]
                          if cl["id"] == cid)
+        same = [p for p in run if centre and cells[p]["verdict"] == centre]
         rows.append({"id": cid, "statement": statement, "cells": cells, "holds": len(holds),
-                     "of": len(run), "flipped_by": flips})
+                     "of": len(run), "centre_verdict": centre, "same_as_centre": len(same),
+                     "flipped_by": flips})
     return {"points": list(claims_by_point), "counted": list(counted), "claims": rows}
 
 
@@ -395,8 +482,10 @@ def format_robustness(result: dict) -> str:
     for row in result["robustness"]["claims"]:
         flips = ", ".join(f"{p} ({result['axes'].get(p, p)})" for p in row["flipped_by"]) \
             or "none"
+        kept = (f"; the centre's verdict ({row['centre_verdict']}) at "
+                f"{row['same_as_centre']} of {row['of']}" if row.get("centre_verdict") else "")
         lines.append(f"- Claim {row['id']}: reproduced at {row['holds']} of {row['of']} points "
-                     f"run; verdict differs from the centre's at: {flips}.")
+                     f"run{kept}; verdict differs from the centre's at: {flips}.")
     lines += ["", "## The central contrast: J,∇,R̂ minus Ĵ,∇,R̂ (mean difference, 95 % bootstrap "
               "CI)",
               ""]
@@ -441,6 +530,9 @@ def format_robustness(result: dict) -> str:
         lines.append(f"- {name}: {', '.join(f['switches'])}{inert}{other}.")
     lines += ["", "## Preregistration", ""] + _preregistration_lines(result["preregistration"]) \
         + [""]
+    for label, audit in result["records"].items():
+        lines += [f"## The centre re-run and the committed record `{label}`", ""] \
+            + _record_lines(label, audit) + [""]
     if result["notes"]:
         lines += ["## Notes", ""] + [f"- {n}" for n in result["notes"]] + [""]
     return "\n".join(lines)
@@ -495,13 +587,16 @@ def robustness_result(root: str | os.PathLike, points: Sequence[SweepPoint],
         notes += [f"{point.name}: {c} reused from the centre" for c in configurations
                   if c not in point.rerun]
         folders += [RunPaths.of(roots[c], c, s).root for c in configurations for s in seeds]
+    centre_runs = root / CENTRE / "runs"
+    records = {label: record_against_centre(path, centre_runs, configurations, seeds)
+               for label, path in (record or {}).items()} if CENTRE in done else {}
     return {"planned": [p.name for p in points], "done": list(done),
             "points": list(claims), "axes": {p.name: p.axis for p in points},
             "overrides": {p.name: list(p.overrides) for p in points},
             "robustness": robustness(claims, [p.name for p in points]),
             "contrast": contrast, "scale_free": scale_free, "gradients": gradients,
             "configurations": fields, "preregistration": preregistration(sorted(set(folders))),
-            "notes": notes}
+            "records": records, "notes": notes}
 
 
 def write_robustness_report(out_md: str | os.PathLike, result: dict) -> tuple[Path, Path]:

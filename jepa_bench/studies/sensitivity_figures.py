@@ -41,12 +41,17 @@ def jepa_weight(point: SweepPoint) -> float | None:
 
 def contrast_figure(result: dict, points: Sequence[SweepPoint],
                     out_dir: str | os.PathLike) -> list[Path]:
-    """``{out_dir}/contrast.{png,pdf}`` from the report's `contrast` entries, and, once two
-    points of the JEPA-weight axis are done, ``contrast_lambda.{png,pdf}``."""
+    """``{out_dir}/contrast.{png,pdf}`` from the report's `contrast` entries: on top one marker
+    per point run (mean difference and its 95 % CI), below the JEPA-weight axis as a line
+    against λ (the centre at λ = 1) once two of its points are run; columns AUC and final
+    return."""
     done = [p for p in points if p.name in result["contrast"]]
-    fig = Figure(figsize=(10, 4), constrained_layout=True)
-    axes = fig.subplots(1, 2)
-    for ax, (metric, label) in zip(axes, METRICS):
+    weights = sorted(((jepa_weight(p), result["contrast"][p.name]) for p in done
+                      if jepa_weight(p) is not None), key=lambda w: w[0])
+    fig = Figure(figsize=(10, 7.6), constrained_layout=True)
+    axes = fig.subplots(2, 2)
+    for column, (metric, label) in enumerate(METRICS):
+        ax = axes[0, column]
         xs = np.arange(len(done))
         for x, p in zip(xs, done):
             d = result["contrast"][p.name][metric]
@@ -58,31 +63,30 @@ def contrast_figure(result: dict, points: Sequence[SweepPoint],
         ax.axhline(0.0, color="grey", linewidth=0.8)
         ax.set_xticks(xs, [p.name for p in done], rotation=45, ha="right")
         ax.set_ylabel(f"{label}: J,∇,R̂ − Ĵ,∇,R̂")
-        ax.set_title(label)
-    weights = [(jepa_weight(p), result["contrast"][p.name]) for p in done
-               if jepa_weight(p) is not None]
-    paths = save_figures(fig, out_dir, "contrast")
-    if len(weights) > 1:
-        paths += _weight_figure(weights, out_dir)
-    return paths
+        ax.set_title(f"{label}, per point")
+        _weight_panel(axes[1, column], weights, metric, label)
+    return save_figures(fig, out_dir, "contrast")
 
 
-def _weight_figure(weights, out_dir) -> list[Path]:
-    """The JEPA-weight axis as a line against λ: ``contrast_lambda.{png,pdf}``."""
-    weights = sorted(weights, key=lambda w: w[0])
-    fig = Figure(figsize=(10, 3.6), constrained_layout=True)
-    for ax, (metric, label) in zip(fig.subplots(1, 2), METRICS):
-        lam = [w for w, _ in weights]
-        diff = [c[metric]["diff"] for _, c in weights]
-        low = [c[metric]["low"] for _, c in weights]
-        high = [c[metric]["high"] for _, c in weights]
-        ax.fill_between(lam, low, high, color="black", alpha=0.15, linewidth=0)
-        ax.plot(lam, diff, "o-", color="black")
-        ax.axhline(0.0, color="grey", linewidth=0.8)
-        ax.set_xscale("log")
-        ax.set_xlabel("λ (weight of L_JEPA)")
-        ax.set_ylabel(f"{label}: J,∇,R̂ − Ĵ,∇,R̂")
-    return save_figures(fig, out_dir, "contrast_lambda")
+def _weight_panel(ax, weights, metric: str, label: str) -> None:
+    """The JEPA-weight axis as a line against λ, or a note while fewer than two of its points
+    are run."""
+    ax.set_title(f"{label}, against the JEPA weight")
+    if len(weights) < 2:
+        ax.text(0.5, 0.5, "fewer than two points of the JEPA-weight axis run", ha="center",
+                va="center", transform=ax.transAxes, color="grey")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    lam = [w for w, _ in weights]
+    ax.fill_between(lam, [c[metric]["low"] for _, c in weights],
+                    [c[metric]["high"] for _, c in weights], color="black", alpha=0.15,
+                    linewidth=0)
+    ax.plot(lam, [c[metric]["diff"] for _, c in weights], "o-", color="black")
+    ax.axhline(0.0, color="grey", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("λ (weight of L_JEPA)")
+    ax.set_ylabel(f"{label}: J,∇,R̂ − Ĵ,∇,R̂")
 
 
 def gradient_figure(root: str | os.PathLike, points: Sequence[SweepPoint], done: Sequence[str],

@@ -168,6 +168,9 @@ def test_robustness_counts_and_flips():
     one, two = res["claims"]
     assert (one["holds"], one["of"], one["flipped_by"]) == (1, 2, ["a"])
     assert (two["holds"], two["of"], two["flipped_by"]) == (0, 2, [])
+    # "holds" counts reproduced; same_as_centre counts the centre's verdict, the centre included
+    assert (one["centre_verdict"], one["same_as_centre"]) == ("reproduced", 1)
+    assert (two["centre_verdict"], two["same_as_centre"]) == ("not reproduced", 2)
     assert one["cells"]["b"] is None and one["cells"]["v2"]["number"] == "final_return 10"
     assert first_number({"checks": [{"numbers": {"collapsed": 3}}]}) == "collapsed 3"
     assert first_number({"checks": []}) == ""
@@ -209,10 +212,77 @@ def test_the_report_and_figures_from_made_up_points(tmp_path, run_folder):
     paths = contrast_figure(result, points, figs) + gradient_figure(
         tmp_path, points, ["centre", "jepa_coef_0.1"], CONFIGS, [0, 1], figs)
     names = sorted(p.name for p in paths)
-    assert names == ["contrast.pdf", "contrast.png", "contrast_lambda.pdf",
-                     "contrast_lambda.png", "gradient_share.pdf", "gradient_share.png"]
+    assert names == ["contrast.pdf", "contrast.png", "gradient_share.pdf", "gradient_share.png"]
     assert all(p.stat().st_size > 0 for p in paths)
     assert [jepa_weight(p) for p in sweep_points(SPEC, CONFIGS)] == [1.0, 0.1, None]
+
+
+def test_the_contrast_figure_draws_the_jepa_weight_axis_as_a_line_against_lambda(monkeypatch):
+    """One figure: a marker per point run on top; below, the JEPA-weight points (the centre at
+    λ = 1) as a line against λ, in λ's order, or a note while fewer than two are run."""
+    from jepa_bench.studies import sensitivity_figures
+
+    def diff(x):
+        return {"diff": x, "low": x - 1.0, "high": x + 1.0}
+
+    points = sweep_points(SPEC, CONFIGS)  # centre, jepa_coef_0.1, clip_parts
+    result = {"contrast": {"centre": {"auc_return": diff(-50.0), "final_return": diff(-100.0)},
+                           "jepa_coef_0.1": {"auc_return": diff(-15.0),
+                                             "final_return": diff(-60.0)},
+                           "clip_parts": {"auc_return": diff(-20.0),
+                                          "final_return": diff(-70.0)}}}
+    figures = []
+    monkeypatch.setattr(sensitivity_figures, "save_figures",
+                        lambda fig, out_dir, stem: figures.append((stem, fig)) or [])
+    contrast_figure(result, points, "unused")
+    (stem, fig), = figures
+    top_auc, _, lam_auc, lam_final = fig.axes
+    assert stem == "contrast"
+    assert [t.get_text() for t in top_auc.get_xticklabels()] == ["centre", "jepa_coef_0.1",
+                                                               "clip_parts"]
+    (line,) = [ln for ln in lam_auc.get_lines() if ln.get_marker() == "o"]
+    assert list(line.get_xdata()) == [0.1, 1.0] and list(line.get_ydata()) == [-15.0, -50.0]
+    assert lam_final.get_xscale() == "log"
+    figures.clear()
+    del result["contrast"]["jepa_coef_0.1"]
+    contrast_figure(result, points, "unused")
+    lam_auc = figures[0][1].axes[2]
+    assert [t.get_text() for t in lam_auc.texts] == [
+        "fewer than two points of the JEPA-weight axis run"]
+
+
+def test_the_record_is_set_beside_the_centre_by_cpu_kind(tmp_path, run_folder):
+    """docs/sensitivity.md, The centre re-run: a pair on another CPU kind is only counted; on
+    the same kind `compare` decides whether it is the same run; a record without the summary
+    beside its claims.json is reported as not checked."""
+    import json
+
+    from jepa_bench.studies.sensitivity import _record_lines, record_against_centre
+
+    centre, record = tmp_path / "centre" / "runs", tmp_path / "v2" / "runs"
+    for seed, (cpu, ret) in enumerate([("AMD EPYC", 20.0), ("Xeon", 20.0), ("Xeon", 25.0)]):
+        for root, machine, value in ((centre, "Xeon", 20.0), (record, cpu, ret)):
+            run_folder(RunPaths.of(root, "j1g1r0", seed), config_name="j1g1r0", seed=seed,
+                       metric_steps=[1000], episode_steps=[500], episode_returns=[value],
+                       machine={"cpu": machine})
+    (tmp_path / "v2" / "summary").mkdir()
+    (tmp_path / "v2" / "summary" / "summary.json").write_text(json.dumps(
+        {"runs_root": str(record),
+         "runs_used": [{"configuration": "j1g1r0", "seed": s} for s in range(3)]}))
+    audit = record_against_centre(tmp_path / "v2" / "claims.json", centre, ["j1g1r0"], [0, 1, 2])
+    assert audit["machines"] == {"AMD EPYC": 1, "Xeon": 2}
+    assert audit["centre_machines"] == {"Xeon": 3}
+    assert (audit["pairs"], audit["other_kind"], audit["same_run"]) == (3, 1, 1)
+    assert len(audit["different"]) == 1 and audit["different"][0].startswith("j1g1r0/seed2: ")
+    lines = _record_lines("v2", audit)
+    assert "3 runs paired with the centre's by configuration and seed, 1 are on another CPU " \
+           "kind" in lines[0]
+    assert "2 are on the same CPU kind, of which `jepa-bench compare` calls 1 the same run" \
+           in lines[0]
+    assert lines[1].startswith("Same CPU kind but not the same run: j1g1r0/seed2: ")
+    missing = record_against_centre(tmp_path / "nope" / "claims.json", centre, ["j1g1r0"], [0])
+    assert not missing["checked"]
+    assert _record_lines("v2", missing)[0].startswith("`v2` against the centre: not checked (no ")
 
 
 def test_the_gradient_legend_names_every_term_drawn_in_any_panel(tmp_path, run_folder,
@@ -296,6 +366,13 @@ def test_preregistration_names_runs_not_descended_from_the_protocol(git_repo):
 
     folders = [run("ok", (protocol, False), (later, False)), run("resumed_early", (early, False),
                (later, False)), run("unknown", ("f" * 40, False)), run("dirty", (later, True))]
+    old = repo / "old" / "runs" / "j1g1r0" / "seed0"  # a run.json from before git_dirty
+    old.mkdir(parents=True)
+    (old / "run.json").write_text(json.dumps({"git_rev": later}))
+    audit = preregistration(folders + [old], repo=repo)
+    assert audit["dirty_unrecorded"] == [str(old)] and audit["after"] == 3
+    assert (f"1 runs do not record whether their code had uncommitted changes (their run.json "
+            f"predates `git_dirty`): {repo / 'old' / 'runs'} (1).") in _preregistration_lines(audit)
     audit = preregistration(folders, repo=repo)
     assert audit["commit"] == protocol  # the first commit, not the one that appended
     assert audit["runs"] == 4 and audit["after"] == 2  # ok and dirty descend from it
