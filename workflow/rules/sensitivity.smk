@@ -87,7 +87,9 @@ rule sensitivity_claims:
         stats=rules.sensitivity_aggregate.output.stats,
         meta=rules.sensitivity_aggregate.output.meta,
     output:
-        md=f"{RESULTS}/{{point}}/claims.md",
+        md=report(f"{RESULTS}/{{point}}/claims.md", caption="../report/sensitivity_point.rst",
+                  category="Sensitivity: points", subcategory="{point}",
+                  labels={"point": "{point}", "file": "claims"}),
         json=f"{RESULTS}/{{point}}/claims.json",
     log:
         f"{LOGS}/sensitivity/{{point}}/claims.log",
@@ -105,7 +107,11 @@ rule sensitivity_plots:
         stats=rules.sensitivity_aggregate.output.stats,
         meta=rules.sensitivity_aggregate.output.meta,
     output:
-        returns=multiext(f"{RESULTS}/{{point}}/figures/fig3_return", ".png", ".pdf"),
+        returns=[report(f"{RESULTS}/{{point}}/figures/fig3_return.png",
+                        caption="../report/sensitivity_point.rst",
+                        category="Sensitivity: points", subcategory="{point}",
+                        labels={"point": "{point}", "file": "Figure 3 replica"}),
+                 f"{RESULTS}/{{point}}/figures/fig3_return.pdf"],
         embed_var=multiext(f"{RESULTS}/{{point}}/figures/embed_var", ".png", ".pdf"),
         jepa_loss=multiext(f"{RESULTS}/{{point}}/figures/jepa_loss", ".png", ".pdf"),
         embed_rank=multiext(f"{RESULTS}/{{point}}/figures/embed_rank", ".png", ".pdf"),
