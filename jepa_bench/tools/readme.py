@@ -129,6 +129,28 @@ def _robustness(repo: Path) -> dict[int, str] | None:
             for row in rows}
 
 
+def _robustness_summary(sweep: dict) -> str:
+    """In plain words, over the points run: which claims are reproduced at every point, at none
+    and at some, and which verdicts change from point to point, with the axes that change them."""
+    rows = sweep["robustness"]["claims"]
+    axes = sweep.get("axes", {})
+    groups = (("reproduced at every point run", [r["id"] for r in rows
+                                                 if r["of"] and r["holds"] == r["of"]]),
+              ("at none", [r["id"] for r in rows if r["of"] and r["holds"] == 0]),
+              ("at some", [f"{r['id']} ({r['holds']} of {r['of']})" for r in rows
+                           if 0 < r["holds"] < r["of"]]))
+    parts = [f"{what}: claim{'s' if len(ids) > 1 else ''} {_listing(ids)}"
+             for what, ids in groups if ids]
+    changed = []
+    for r in rows:
+        if r["flipped_by"]:
+            by = dict.fromkeys(axes.get(p, p) for p in r["flipped_by"])
+            changed.append(f"claim {r['id']} ({', '.join(by)})")
+    return ("So far, " + "; ".join(parts) + "."
+            + (" The centre's verdict changes with the point for " + _listing(changed) + "."
+               if changed else " No point changes a verdict of the centre's."))
+
+
 def findings(repo: Path = REPO) -> str:
     """The findings block: Figure 3, the claims table, a summary line, the definitions."""
     sets = _sets(repo)
@@ -171,8 +193,10 @@ def findings(repo: Path = REPO) -> str:
                       f"{len(sweep['planned'])} points"
                   + (f"; not yet run: {', '.join(missing)}" if missing else "")
                   + f" (`{ROBUSTNESS.replace('.json', '.md')}`; what each point showed: "
-                    "[docs/sensitivity-study.md](docs/sensitivity-study.md)). A claim reproduced "
-                    "at one point of m is weak evidence; no point is picked as the right one."]
+                    "[docs/sensitivity-study.md](docs/sensitivity-study.md)). "
+                  + _robustness_summary(sweep)
+                  + " A claim reproduced at one point of m is weak evidence; no point is picked "
+                    "as the right one."]
     if not robust:
         lines += ["", "The preregistered sensitivity sweep ([docs/sensitivity.md]"
                       "(docs/sensitivity.md)) has no results yet; a robustness column joins this "

@@ -132,6 +132,25 @@ def test_the_robustness_column_joins_once_the_sweep_has_written_its_report(repo_
     text = readme.findings(repo_copy)
     assert "has no results yet" not in text
     assert "has run 1 of its 3 points; not yet run: a, b" in text
+    # holds = i % 3 of 8: claims 3 and 4 reproduced at some points, 3 (0 of 8) at none
+    assert ("So far, at none: claim 3; at some: claims 1 (1 of 8), 2 (2 of 8), 4 (1 of 8) and "
+            "5 (2 of 8). The centre's verdict changes with the point for claim 2 (a).") in text
+
+
+def test_the_robustness_summary_in_plain_words():
+    rows = [{"id": 1, "holds": 3, "of": 3, "flipped_by": []},
+            {"id": 2, "holds": 0, "of": 3, "flipped_by": ["p1", "p2"]},
+            {"id": 3, "holds": 0, "of": 3, "flipped_by": []},
+            {"id": 4, "holds": 2, "of": 3, "flipped_by": ["p1", "q"]}]
+    sweep = {"robustness": {"claims": rows}, "axes": {"p1": "A", "p2": "A", "q": "B"}}
+    assert readme._robustness_summary(sweep) == (
+        "So far, reproduced at every point run: claim 1; at none: claims 2 and 3; at some: "
+        "claim 4 (2 of 3). The centre's verdict changes with the point for claim 2 (A) and "
+        "claim 4 (A, B).")
+    for row in rows:
+        row["flipped_by"] = []
+    assert readme._robustness_summary(sweep).endswith(" No point changes a verdict of the "
+                                                      "centre's.")
 
 
 def test_check_reports_a_stale_readme_and_a_rewrite_fixes_it(repo_copy, capsys):
