@@ -43,10 +43,11 @@ from jepa_bench.metrics import DIAGNOSTIC_COLUMNS, markdown_table, read_json
 __all__ = ["CENTRE", "CONTRAST", "GRAD_TERMS", "PROTOCOL", "RELATIVE_COLLAPSE", "SweepPoint",
            "check_point_runs", "configuration_fields", "contrast_table", "gradient_table",
            "heads_clip_factor", "point_run_files", "point_run_roots", "points_through",
-           "preregistration", "record_against_centre", "robustness", "robustness_result",
-           "scale_free_table", "sweep_points", "write_robustness_report"]
+           "preregistration", "record_against_centre", "record_run_files", "robustness",
+           "robustness_result", "scale_free_table", "sweep_points", "write_robustness_report"]
 
 CENTRE = "centre"
+UNKNOWN_CPU = "unknown CPU"
 """The name of the centre point: settings set v2 unchanged, every configuration run."""
 PROTOCOL = "docs/sensitivity.md"
 """The preregistration, relative to the repository's top: committed before the first run."""
@@ -205,9 +206,9 @@ def preregistration(run_folders: Sequence[Path], protocol: str = PROTOCOL,
     which must descend from the first commit of `protocol`. Returns {"protocol", "commit" (its
     first commit, None without git history), "runs", "revisions" ({short hash: sessions}),
     "after", "before", "unknown" (run folders), "dirty" (run folders trained with uncommitted
-    code changes), "dirty_unrecorded" (run folders whose run.json does not say, written before
-    it recorded ``git_dirty``), "machines" ({"CPU, device": runs})}. Reads only run.json and
-    git."""
+    code changes), "dirty_unrecorded" (run folders with a session that does not say: a run.json
+    from before ``git_dirty`` was recorded, or null where git could not tell), "machines"
+    ({"CPU, device": runs})}. Reads only run.json and git."""
     commit = first_commit(protocol, folder=repo)
     revisions: dict[str, int] = {}
     machines: dict[str, int] = {}
@@ -222,7 +223,7 @@ def preregistration(run_folders: Sequence[Path], protocol: str = PROTOCOL,
             revisions[rev[:7]] = revisions.get(rev[:7], 0) + 1
         if any(x.get("git_dirty") for x in sessions):
             dirty.append(str(folder))
-        elif any("git_dirty" not in x for x in sessions):
+        elif any(x.get("git_dirty") is None for x in sessions):
             unrecorded.append(str(folder))
         known = [None if commit is None or rev == "unknown" else is_ancestor(commit, rev, repo)
                  for rev in revs]
@@ -258,10 +259,41 @@ def _preregistration_lines(audit: dict) -> list[str]:
         for folder in unrecorded:
             runs_root = str(Path(folder).parent.parent)
             roots[runs_root] = roots.get(runs_root, 0) + 1
-        lines.append(f"{len(unrecorded)} runs do not record whether their code had uncommitted "
-                     "changes (their run.json predates `git_dirty`): " + ", ".join(
-                         f"{r} ({n})" for r, n in roots.items()) + ".")
+        lines.append(f"{_runs(len(unrecorded))} do not record whether the code had uncommitted "
+                     "changes (a run.json from before `git_dirty`, or git could not tell): "
+                     + ", ".join(f"{r} ({n})" for r, n in roots.items()) + ".")
     return lines
+
+
+def _record_pairs(record_claims: str | os.PathLike, configurations: Sequence[str],
+                  seeds: Sequence[int]) -> tuple[Path, list[tuple[str, int, RunPaths]]]:
+    """The summary.json beside a record's claims.json and the record's runs it lists, among
+    `configurations` x `seeds`: (path, [(configuration, seed, RunPaths)]); no pairs when that
+    summary is not there."""
+    meta_path = Path(record_claims).parent / "summary" / SUMMARY_FILES["meta"]
+    if not meta_path.is_file():
+        return meta_path, []
+    meta = read_json(meta_path)
+    roots = meta["runs_root"]
+    wanted = {(c, s) for c in configurations for s in seeds}
+    pairs = []
+    for run in meta["runs_used"]:
+        name, seed = run["configuration"], int(run["seed"])
+        if (name, seed) in wanted:
+            root = roots[name] if isinstance(roots, Mapping) else roots
+            pairs.append((name, seed, RunPaths.of(root, name, seed)))
+    return meta_path, pairs
+
+
+def record_run_files(record_claims: str | os.PathLike, configurations: Sequence[str],
+                     seeds: Sequence[int]) -> list[str]:
+    """What record_against_centre reads of a record, for a workflow rule's input: the summary.json
+    beside its claims.json, when there is one, and each listed run's run.json, metrics.csv and
+    episodes.csv."""
+    meta_path, pairs = _record_pairs(record_claims, configurations, seeds)
+    if not meta_path.is_file():
+        return []
+    return [str(meta_path)] + [str(path) for _, _, paths in pairs for path in paths.results()]
 
 
 def record_against_centre(record_claims: str | os.PathLike, centre_runs: str | os.PathLike,
@@ -269,43 +301,47 @@ def record_against_centre(record_claims: str | os.PathLike, centre_runs: str | o
     """The committed record's runs beside the centre re-run's, pair by pair (configuration,
     seed), as docs/sensitivity.md ("The centre re-run") asks: on the same CPU kind
     jepa_bench.analysis.compare must call them the same run; on another kind the pair is only
-    "other CPU kind" and the two are set side by side by their verdicts. The record's runs are
-    those listed by the summary.json beside its claims.json (``summary/summary.json``).
-    Returns {"record", "checked" (False, with "why", when that summary is not there),
-    "machines" and "centre_machines" ({CPU: runs}), "pairs", "other_kind", "same_run",
-    "different" (["config/seedN: first difference"])}."""
-    meta_path = Path(record_claims).parent / "summary" / SUMMARY_FILES["meta"]
-    out = {"record": str(record_claims), "checked": meta_path.is_file()}
-    if not out["checked"]:
+    "other CPU kind" and the two are set side by side by their verdicts; a run that does not
+    record its CPU makes its pair "unknown". The record's runs are those listed by the
+    summary.json beside its claims.json (``summary/summary.json``), paths as it wrote them.
+    Returns {"record", "checked" (False, with "why", when that summary or a run.json of either
+    side is not there), "machines" and "centre_machines" ({CPU: paired runs}), "pairs",
+    "other_kind", "unknown", "same_run", "different" (["config/seedN: first difference"])}."""
+    meta_path, pairs = _record_pairs(record_claims, configurations, seeds)
+    out = {"record": str(record_claims), "checked": False}
+    if not meta_path.is_file():
         return out | {"why": f"no {meta_path}"}
-    meta = read_json(meta_path)
-    roots = meta["runs_root"]
-    wanted = {(c, s) for c in configurations for s in seeds}
-    pairs = [(r["configuration"], int(r["seed"])) for r in meta["runs_used"]
-             if (r["configuration"], int(r["seed"])) in wanted]
+    missing = [str(paths.run_json) for name, seed, mine in pairs
+               for paths in (mine, RunPaths.of(centre_runs, name, seed))
+               if not paths.run_json.is_file()]
+    if missing:
+        return out | {"why": f"no {missing[0]}" + (f" and {len(missing) - 1} more"
+                                                     if len(missing) > 1 else "")}
     machines: dict[str, int] = {}
     centre_machines: dict[str, int] = {}
-    other, same, different = 0, 0, []
-    for name, seed in pairs:
-        root = roots[name] if isinstance(roots, Mapping) else roots
-        mine = RunPaths.of(root, name, seed)
+    counts = {"other_kind": 0, "unknown": 0, "same_run": 0}
+    different = []
+    for name, seed, mine in pairs:
         theirs = RunPaths.of(centre_runs, name, seed)
-        cpu = (read_json(mine.run_json).get("machine") or {}).get("cpu") or "unknown CPU"
-        centre_cpu = (read_json(theirs.run_json).get("machine") or {}).get("cpu") \
-            or "unknown CPU"
-        machines[cpu] = machines.get(cpu, 0) + 1
-        centre_machines[centre_cpu] = centre_machines.get(centre_cpu, 0) + 1
-        if cpu != centre_cpu or cpu == "unknown CPU":
-            other += 1
-            continue
-        differences = compare_runs(mine.root, theirs.root)
-        if differences:
+        cpu, centre_cpu = ((read_json(p.run_json).get("machine") or {}).get("cpu")
+                           for p in (mine, theirs))
+        machines[cpu or UNKNOWN_CPU] = machines.get(cpu or UNKNOWN_CPU, 0) + 1
+        centre_machines[centre_cpu or UNKNOWN_CPU] = \
+            centre_machines.get(centre_cpu or UNKNOWN_CPU, 0) + 1
+        if not cpu or not centre_cpu:
+            counts["unknown"] += 1
+        elif cpu != centre_cpu:
+            counts["other_kind"] += 1
+        elif differences := compare_runs(mine.root, theirs.root):
             different.append(f"{name}/seed{seed}: {differences[0]}")
         else:
-            same += 1
-    return out | {"machines": machines, "centre_machines": centre_machines,
-                  "pairs": len(pairs), "other_kind": other, "same_run": same,
-                  "different": different}
+            counts["same_run"] += 1
+    return out | {"checked": True, "machines": machines, "centre_machines": centre_machines,
+                  "pairs": len(pairs), **counts, "different": different}
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
 
 
 def _record_lines(label: str, audit: dict) -> list[str]:
@@ -313,18 +349,23 @@ def _record_lines(label: str, audit: dict) -> list[str]:
         return [f"`{label}` against the centre: not checked ({audit['why']})."]
 
     def kinds(machines):
-        return "; ".join(f"{m} ({n} runs)" for m, n in machines.items())
+        return "; ".join(f"{m} ({_runs(n)})" for m, n in machines.items())
 
-    line = (f"`{label}` (the committed record, `{audit['record']}`) was trained on "
-            f"{kinds(audit['machines'])}, the centre re-run on {kinds(audit['centre_machines'])}. "
-            f"Of its {audit['pairs']} runs paired with the centre's by configuration and seed, "
-            f"{audit['other_kind']} are on another CPU kind: those are two samples of the same "
-            "experiment, set side by side by their verdicts, not bit for bit")
-    same_kind = audit["pairs"] - audit["other_kind"]
+    parts = []
+    if audit["other_kind"]:
+        parts.append(f"{audit['other_kind']} on another CPU kind: two samples of the same "
+                     "experiment, set side by side by their verdicts, not bit for bit")
+    if audit["unknown"]:
+        parts.append(f"{audit['unknown']} where a run does not record its CPU, so the kind "
+                     "cannot be compared")
+    same_kind = audit["pairs"] - audit["other_kind"] - audit["unknown"]
     if same_kind:
-        line += (f"; {same_kind} are on the same CPU kind, of which `jepa-bench compare` calls "
-                 f"{audit['same_run']} the same run")
-    lines = [line + "."]
+        parts.append(f"{same_kind} on the same CPU kind, of which `jepa-bench compare` calls "
+                     f"{audit['same_run']} the same run")
+    lines = [f"`{label}` (the committed record, `{audit['record']}`) and the centre re-run, "
+             f"paired by configuration and seed ({_runs(audit['pairs'])} each): the record's "
+             f"were trained on {kinds(audit['machines'])}, the centre's on "
+             f"{kinds(audit['centre_machines'])}. Of the pairs, " + "; ".join(parts) + "."]
     if audit["different"]:
         lines.append("Same CPU kind but not the same run: " + "; ".join(audit["different"]) + ".")
     return lines

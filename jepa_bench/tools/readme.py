@@ -141,14 +141,20 @@ def _robustness_summary(sweep: dict) -> str:
                            if 0 < r["holds"] < r["of"]]))
     parts = [f"{what}: claim{'s' if len(ids) > 1 else ''} {_listing(ids)}"
              for what, ids in groups if ids]
+    if not parts:
+        return ""
     changed = []
     for r in rows:
         if r["flipped_by"]:
-            by = dict.fromkeys(axes.get(p, p) for p in r["flipped_by"])
-            changed.append(f"claim {r['id']} ({', '.join(by)})")
+            moves: dict[str, dict] = {}
+            for point in r["flipped_by"]:
+                moves.setdefault(r["cells"][point]["verdict"], {})[axes.get(point, point)] = None
+            changed.append(f"claim {r['id']} ({r['cells']['centre']['verdict']} → "
+                           + "; ".join(f"{v} at {', '.join(at)}" for v, at in moves.items())
+                           + ")")
     return ("So far, " + "; ".join(parts) + "."
             + (" The centre's verdict changes with the point for " + _listing(changed) + "."
-               if changed else " No point changes a verdict of the centre's."))
+               if changed else " No point changes a verdict of the centre's.") + " ")
 
 
 def findings(repo: Path = REPO) -> str:
@@ -195,7 +201,7 @@ def findings(repo: Path = REPO) -> str:
                   + f" (`{ROBUSTNESS.replace('.json', '.md')}`; what each point showed: "
                     "[docs/sensitivity-study.md](docs/sensitivity-study.md)). "
                   + _robustness_summary(sweep)
-                  + " A claim reproduced at one point of m is weak evidence; no point is picked "
+                  + "A claim reproduced at one point of m is weak evidence; no point is picked "
                     "as the right one."]
     if not robust:
         lines += ["", "The preregistered sensitivity sweep ([docs/sensitivity.md]"

@@ -132,25 +132,35 @@ def test_the_robustness_column_joins_once_the_sweep_has_written_its_report(repo_
     text = readme.findings(repo_copy)
     assert "has no results yet" not in text
     assert "has run 1 of its 3 points; not yet run: a, b" in text
-    # holds = i % 3 of 8: claims 3 and 4 reproduced at some points, 3 (0 of 8) at none
+    # holds = i % 3 of 8: claim 3 reproduced at no point, the others at some
     assert ("So far, at none: claim 3; at some: claims 1 (1 of 8), 2 (2 of 8), 4 (1 of 8) and "
-            "5 (2 of 8). The centre's verdict changes with the point for claim 2 (a).") in text
+            "5 (2 of 8). The centre's verdict changes with the point for claim 2 (not reproduced "
+            "→ inconclusive at a). A claim reproduced") in text
 
 
 def test_the_robustness_summary_in_plain_words():
+    def cells(centre, **points):
+        return {"centre": {"verdict": centre}} | {p: {"verdict": v} for p, v in points.items()}
+
     rows = [{"id": 1, "holds": 3, "of": 3, "flipped_by": []},
-            {"id": 2, "holds": 0, "of": 3, "flipped_by": ["p1", "p2"]},
+            {"id": 2, "holds": 0, "of": 3, "flipped_by": ["p1", "p2"],
+             "cells": cells("not reproduced", p1="inconclusive", p2="inconclusive")},
             {"id": 3, "holds": 0, "of": 3, "flipped_by": []},
-            {"id": 4, "holds": 2, "of": 3, "flipped_by": ["p1", "q"]}]
+            {"id": 4, "holds": 1, "of": 3, "flipped_by": ["p1", "q"],
+             "cells": cells("inconclusive", p1="reproduced", q="not reproduced")}]
     sweep = {"robustness": {"claims": rows}, "axes": {"p1": "A", "p2": "A", "q": "B"}}
     assert readme._robustness_summary(sweep) == (
         "So far, reproduced at every point run: claim 1; at none: claims 2 and 3; at some: "
-        "claim 4 (2 of 3). The centre's verdict changes with the point for claim 2 (A) and "
-        "claim 4 (A, B).")
+        "claim 4 (1 of 3). The centre's verdict changes with the point for claim 2 (not "
+        "reproduced → inconclusive at A) and claim 4 (inconclusive → reproduced at A; not "
+        "reproduced at B). ")
     for row in rows:
         row["flipped_by"] = []
     assert readme._robustness_summary(sweep).endswith(" No point changes a verdict of the "
-                                                      "centre's.")
+                                                      "centre's. ")
+    for row in rows:
+        row["of"] = row["holds"] = 0  # no point run yet: nothing to say
+    assert readme._robustness_summary(sweep) == ""
 
 
 def test_check_reports_a_stale_readme_and_a_rewrite_fixes_it(repo_copy, capsys):

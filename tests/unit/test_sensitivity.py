@@ -195,12 +195,15 @@ def test_the_report_and_figures_from_made_up_points(tmp_path, run_folder):
         summarise(roots, CONFIGS, [0, 1], STEPS, tmp_path / point.name / "summary",
                   baseline_episodes=20)
         write_claims(tmp_path / point.name / "summary", tmp_path / point.name / "claims.md")
+    # the centre's own claims stand in for a committed record: its 8 runs pair with themselves
     result = robustness_result(tmp_path, sweep_points(SPEC, CONFIGS), ["centre", "jepa_coef_0.1"],
-                               CONFIGS, [0, 1])
+                               CONFIGS, [0, 1], record={"rec": tmp_path / "centre" / "claims.json"})
     md, js = write_robustness_report(tmp_path / "robustness.md", result)
     text = md.read_text()
     assert "Points not run yet (in the preregistered order): clip_parts." in text
-    assert "| claim | centre | jepa_coef_0.1 | clip_parts |" in text
+    assert "| claim | rec | centre | jepa_coef_0.1 | clip_parts |" in text
+    assert "## The centre re-run and the committed record `rec`" in text
+    assert "(8 runs each)" in text and "8 where a run does not record its CPU" in text
     assert "j0g1r0 reused from the centre" in text and js.is_file()
     assert ("- jepa_coef_0.1: jepa, rl_grad, var_reg; jepa_coef only where a Ĵ run does not "
             "use it; nothing else.") in text
@@ -257,32 +260,47 @@ def test_the_record_is_set_beside_the_centre_by_cpu_kind(tmp_path, run_folder):
     beside its claims.json is reported as not checked."""
     import json
 
-    from jepa_bench.studies.sensitivity import _record_lines, record_against_centre
+    from jepa_bench.studies.sensitivity import (_record_lines, record_against_centre,
+                                                record_run_files)
 
     centre, record = tmp_path / "centre" / "runs", tmp_path / "v2" / "runs"
-    for seed, (cpu, ret) in enumerate([("AMD EPYC", 20.0), ("Xeon", 20.0), ("Xeon", 25.0)]):
+    runs = [("AMD EPYC", 20.0), ("Xeon", 20.0), ("Xeon", 25.0), (None, 20.0)]
+    for seed, (cpu, ret) in enumerate(runs):
         for root, machine, value in ((centre, "Xeon", 20.0), (record, cpu, ret)):
             run_folder(RunPaths.of(root, "j1g1r0", seed), config_name="j1g1r0", seed=seed,
                        metric_steps=[1000], episode_steps=[500], episode_returns=[value],
                        machine={"cpu": machine})
     (tmp_path / "v2" / "summary").mkdir()
+    # a per-configuration map, as a point's summary writes it
     (tmp_path / "v2" / "summary" / "summary.json").write_text(json.dumps(
-        {"runs_root": str(record),
-         "runs_used": [{"configuration": "j1g1r0", "seed": s} for s in range(3)]}))
-    audit = record_against_centre(tmp_path / "v2" / "claims.json", centre, ["j1g1r0"], [0, 1, 2])
-    assert audit["machines"] == {"AMD EPYC": 1, "Xeon": 2}
-    assert audit["centre_machines"] == {"Xeon": 3}
-    assert (audit["pairs"], audit["other_kind"], audit["same_run"]) == (3, 1, 1)
+        {"runs_root": {"j1g1r0": str(record)},
+         "runs_used": [{"configuration": "j1g1r0", "seed": s} for s in range(4)]}))
+    claims = tmp_path / "v2" / "claims.json"
+    audit = record_against_centre(claims, centre, ["j1g1r0"], [0, 1, 2, 3])
+    assert audit["machines"] == {"AMD EPYC": 1, "Xeon": 2, "unknown CPU": 1}
+    assert audit["centre_machines"] == {"Xeon": 4}
+    assert [audit[k] for k in ("pairs", "other_kind", "unknown", "same_run")] == [4, 1, 1, 1]
     assert len(audit["different"]) == 1 and audit["different"][0].startswith("j1g1r0/seed2: ")
     lines = _record_lines("v2", audit)
-    assert "3 runs paired with the centre's by configuration and seed, 1 are on another CPU " \
-           "kind" in lines[0]
-    assert "2 are on the same CPU kind, of which `jepa-bench compare` calls 1 the same run" \
-           in lines[0]
+    assert "paired by configuration and seed (4 runs each)" in lines[0]
+    assert ("Of the pairs, 1 on another CPU kind: two samples of the same experiment, set side "
+            "by side by their verdicts, not bit for bit; 1 where a run does not record its CPU, "
+            "so the kind cannot be compared; 2 on the same CPU kind, of which `jepa-bench "
+            "compare` calls 1 the same run.") in lines[0]
     assert lines[1].startswith("Same CPU kind but not the same run: j1g1r0/seed2: ")
+    # the workflow rule's inputs are what the audit reads
+    files = record_run_files(claims, ["j1g1r0"], [0, 3])
+    assert files == [str(tmp_path / "v2" / "summary" / "summary.json")] + [
+        str(p) for s in (0, 3) for p in RunPaths.of(record, "j1g1r0", s).results()]
+    # not checked, with the reason: no summary beside the claims; a run.json missing
     missing = record_against_centre(tmp_path / "nope" / "claims.json", centre, ["j1g1r0"], [0])
-    assert not missing["checked"]
+    assert not missing["checked"] and record_run_files(tmp_path / "nope" / "claims.json",
+                                                       ["j1g1r0"], [0]) == []
     assert _record_lines("v2", missing)[0].startswith("`v2` against the centre: not checked (no ")
+    RunPaths.of(centre, "j1g1r0", 1).run_json.unlink()
+    gone = record_against_centre(claims, centre, ["j1g1r0"], [0, 1, 2, 3])
+    assert not gone["checked"]
+    assert gone["why"] == f"no {RunPaths.of(centre, 'j1g1r0', 1).run_json}"
 
 
 def test_the_gradient_legend_names_every_term_drawn_in_any_panel(tmp_path, run_folder,
@@ -369,10 +387,12 @@ def test_preregistration_names_runs_not_descended_from_the_protocol(git_repo):
     old = repo / "old" / "runs" / "j1g1r0" / "seed0"  # a run.json from before git_dirty
     old.mkdir(parents=True)
     (old / "run.json").write_text(json.dumps({"git_rev": later}))
-    audit = preregistration(folders + [old], repo=repo)
-    assert audit["dirty_unrecorded"] == [str(old)] and audit["after"] == 3
-    assert (f"1 runs do not record whether their code had uncommitted changes (their run.json "
-            f"predates `git_dirty`): {repo / 'old' / 'runs'} (1).") in _preregistration_lines(audit)
+    untold = run("untold", (later, None))  # git could not tell
+    audit = preregistration(folders + [old, untold], repo=repo)
+    assert audit["dirty_unrecorded"] == [str(old), str(untold)] and audit["after"] == 4
+    assert (f"2 runs do not record whether the code had uncommitted changes (a run.json from "
+            f"before `git_dirty`, or git could not tell): {repo / 'old' / 'runs'} (1), "
+            f"{repo} (1).") in _preregistration_lines(audit)
     audit = preregistration(folders, repo=repo)
     assert audit["commit"] == protocol  # the first commit, not the one that appended
     assert audit["runs"] == 4 and audit["after"] == 2  # ok and dirty descend from it

@@ -9,7 +9,8 @@ import json
 import re
 
 from jepa_bench.layout import RunPaths
-from jepa_bench.studies.sensitivity import point_run_files, points_through, sweep_points
+from jepa_bench.studies.sensitivity import (point_run_files, points_through, record_run_files,
+                                            sweep_points)
 
 try:
     SENS_POINTS = sweep_points(config["sensitivity"], CONFIGURATIONS)
@@ -131,6 +132,9 @@ rule sensitivity_report:
         claims=expand(rules.sensitivity_claims.output.json, point=[p.name for p in SENS_BUILT]),
         figures=expand(rules.sensitivity_plots.output.returns, point=[p.name for p in SENS_BUILT]),
         record=list(SENS_RECORD.values()),
+        # what the report reads to set the centre beside each record, run by run
+        record_runs=[f for path in SENS_RECORD.values()
+                     for f in record_run_files(path, CONFIGURATIONS, SEEDS)],
     output:
         md=report(f"{RESULTS}/robustness.md", caption="../report/robustness.rst",
                   category="Sensitivity"),
