@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -47,8 +48,9 @@ __all__ = ["CENTRE", "CONTRAST", "GRAD_TERMS", "PROTOCOL", "RELATIVE_COLLAPSE", 
            "robustness_result", "scale_free_table", "sweep_points", "write_robustness_report"]
 
 CENTRE = "centre"
-UNKNOWN_CPU = "unknown CPU"
 """The name of the centre point: settings set v2 unchanged, every configuration run."""
+UNKNOWN_CPU = "unknown CPU"
+"""How the reports name the CPU of a run whose run.json does not record it."""
 PROTOCOL = "docs/sensitivity.md"
 """The preregistration, relative to the repository's top: committed before the first run."""
 RELATIVE_COLLAPSE = 1e-4
@@ -215,7 +217,7 @@ def preregistration(run_folders: Sequence[Path], protocol: str = PROTOCOL,
     after, before, unknown, dirty, unrecorded = [], [], [], [], []
     for folder in run_folders:
         info = read_json(Path(folder) / "run.json")
-        where = f"{(info.get('machine') or {}).get('cpu') or 'unknown CPU'}, {info.get('device')}"
+        where = f"{(info.get('machine') or {}).get('cpu') or UNKNOWN_CPU}, {info.get('device')}"
         machines[where] = machines.get(where, 0) + 1
         sessions = info.get("sessions") or [info]
         revs = [str(x.get("git_rev") or "unknown") for x in sessions]
@@ -255,10 +257,7 @@ def _preregistration_lines(audit: dict) -> list[str]:
             lines.append(f"{len(audit[key])} {what}: {', '.join(audit[key])}.")
     unrecorded = audit.get("dirty_unrecorded") or []
     if unrecorded:
-        roots: dict[str, int] = {}
-        for folder in unrecorded:
-            runs_root = str(Path(folder).parent.parent)
-            roots[runs_root] = roots.get(runs_root, 0) + 1
+        roots = Counter(str(Path(folder).parent.parent) for folder in unrecorded)
         lines.append(f"{_runs(len(unrecorded))} do not record whether the code had uncommitted "
                      "changes (a run.json from before `git_dirty`, or git could not tell): "
                      + ", ".join(f"{r} ({n})" for r, n in roots.items()) + ".")
@@ -317,17 +316,16 @@ def record_against_centre(record_claims: str | os.PathLike, centre_runs: str | o
     if missing:
         return out | {"why": f"no {missing[0]}" + (f" and {len(missing) - 1} more"
                                                      if len(missing) > 1 else "")}
-    machines: dict[str, int] = {}
-    centre_machines: dict[str, int] = {}
+    machines: Counter[str] = Counter()
+    centre_machines: Counter[str] = Counter()
     counts = {"other_kind": 0, "unknown": 0, "same_run": 0}
     different = []
     for name, seed, mine in pairs:
         theirs = RunPaths.of(centre_runs, name, seed)
         cpu, centre_cpu = ((read_json(p.run_json).get("machine") or {}).get("cpu")
                            for p in (mine, theirs))
-        machines[cpu or UNKNOWN_CPU] = machines.get(cpu or UNKNOWN_CPU, 0) + 1
-        centre_machines[centre_cpu or UNKNOWN_CPU] = \
-            centre_machines.get(centre_cpu or UNKNOWN_CPU, 0) + 1
+        machines[cpu or UNKNOWN_CPU] += 1
+        centre_machines[centre_cpu or UNKNOWN_CPU] += 1
         if not cpu or not centre_cpu:
             counts["unknown"] += 1
         elif cpu != centre_cpu:
@@ -336,7 +334,8 @@ def record_against_centre(record_claims: str | os.PathLike, centre_runs: str | o
             different.append(f"{name}/seed{seed}: {differences[0]}")
         else:
             counts["same_run"] += 1
-    return out | {"checked": True, "machines": machines, "centre_machines": centre_machines,
+    return out | {"checked": True, "machines": dict(machines),
+                  "centre_machines": dict(centre_machines),
                   "pairs": len(pairs), **counts, "different": different}
 
 
