@@ -209,17 +209,22 @@ def preregistration(run_folders: Sequence[Path], protocol: str = PROTOCOL,
     first commit, None without git history), "runs", "revisions" ({short hash: sessions}),
     "after", "before", "unknown" (run folders), "dirty" (run folders trained with uncommitted
     code changes), "dirty_unrecorded" (run folders with a session that does not say: a run.json
-    from before ``git_dirty`` was recorded, or null where git could not tell), "machines"
-    ({"CPU, device": runs})}. Reads only run.json and git."""
+    from before ``git_dirty`` was recorded, or null where git could not tell), "sessions_lost"
+    ({run folder: the update its first recorded session starts at}: a run resumed after its
+    first sessions' record was lost, which the check cannot cover) and "machines" ({"CPU,
+    device": runs})}. Reads only run.json and git."""
     commit = first_commit(protocol, folder=repo)
     revisions: dict[str, int] = {}
     machines: dict[str, int] = {}
     after, before, unknown, dirty, unrecorded = [], [], [], [], []
+    lost: dict[str, int] = {}
     for folder in run_folders:
         info = read_json(Path(folder) / "run.json")
         where = f"{(info.get('machine') or {}).get('cpu') or UNKNOWN_CPU}, {info.get('device')}"
         machines[where] = machines.get(where, 0) + 1
         sessions = info.get("sessions") or [info]
+        if int(sessions[0].get("first_update") or 0) > 0:
+            lost[str(folder)] = int(sessions[0]["first_update"])
         revs = [str(x.get("git_rev") or "unknown") for x in sessions]
         for rev in revs:
             revisions[rev[:7]] = revisions.get(rev[:7], 0) + 1
@@ -234,7 +239,7 @@ def preregistration(run_folders: Sequence[Path], protocol: str = PROTOCOL,
             "revisions": dict(sorted(revisions.items())),
             "machines": dict(sorted(machines.items())), "after": len(after),
             "before": before, "unknown": unknown, "dirty": dirty,
-            "dirty_unrecorded": unrecorded}
+            "dirty_unrecorded": unrecorded, "sessions_lost": lost}
 
 
 def _preregistration_lines(audit: dict) -> list[str]:
@@ -243,8 +248,9 @@ def _preregistration_lines(audit: dict) -> list[str]:
         head = (f"Not checked here: git knows no commit of `{audit['protocol']}` (no history). "
                 f"The {audit['runs']} runs were trained at {revs}.")
     else:
+        every = "every session on record" if audit.get("sessions_lost") else "every session"
         head = (f"`{audit['protocol']}` was first committed at `{audit['commit'][:7]}`. Of the "
-                f"{audit['runs']} runs read here, {audit['after']} were trained (every session) "
+                f"{audit['runs']} runs read here, {audit['after']} were trained ({every}) "
                 f"at commits that descend from it; sessions per commit: {revs}.")
     lines = [head, "Trained on (the machine of each run's last session): " + "; ".join(
         f"{m} ({n} runs)" for m, n in audit.get("machines", {}).items()) + ". Bit-identical "
@@ -261,6 +267,13 @@ def _preregistration_lines(audit: dict) -> list[str]:
         lines.append(f"{_runs(len(unrecorded))} do not record whether the code had uncommitted "
                      "changes (a run.json from before `git_dirty`, or git could not tell): "
                      + ", ".join(f"{r} ({n})" for r, n in roots.items()) + ".")
+    lost = audit.get("sessions_lost") or {}
+    if lost:
+        verb = "has no record of its" if len(lost) == 1 else "have no record of their"
+        lines.append(f"{_runs(len(lost))} {verb} sessions before the "
+                     "update given (run.json was lost before a resume, e.g. by code from before "
+                     "run.json was kept beside the checkpoint), so the check covers the sessions "
+                     "on record: " + ", ".join(f"{f} ({u})" for f, u in lost.items()) + ".")
     return lines
 
 

@@ -375,11 +375,12 @@ def test_preregistration_names_runs_not_descended_from_the_protocol(git_repo):
     (repo / "docs" / "sensitivity.md").write_text("the protocol, with a deviation appended\n")
     later = git_repo.commit("later", when=1_700_000_200)
 
-    def run(name, *sessions):
+    def run(name, *sessions, first_update=0):
         folder = repo / "runs" / name
         folder.mkdir(parents=True)
         (folder / "run.json").write_text(json.dumps({"sessions": [
-            {"git_rev": rev, "git_dirty": dirty} for rev, dirty in sessions]}))
+            {"git_rev": rev, "git_dirty": dirty, "first_update": first_update if i == 0 else 50}
+            for i, (rev, dirty) in enumerate(sessions)]}))
         return folder
 
     folders = [run("ok", (protocol, False), (later, False)), run("resumed_early", (early, False),
@@ -393,6 +394,14 @@ def test_preregistration_names_runs_not_descended_from_the_protocol(git_repo):
     assert (f"2 runs do not record whether the code had uncommitted changes (a run.json from "
             f"before `git_dirty`, or git could not tell): {repo / 'old' / 'runs'} (1), "
             f"{repo} (1).") in _preregistration_lines(audit)
+    assert audit["sessions_lost"] == {} and "(every session)" in _preregistration_lines(audit)[0]
+    resumed = run("resumed", (later, False), first_update=20)  # its first sessions' record lost
+    audit = preregistration([folders[0], resumed], repo=repo)
+    assert audit["sessions_lost"] == {str(resumed): 20} and audit["after"] == 2
+    lines = _preregistration_lines(audit)
+    assert "2 were trained (every session on record)" in lines[0]
+    assert lines[-1].startswith("1 run has no record of its sessions before the update given") \
+        and lines[-1].endswith(f"the sessions on record: {resumed} (20).")
     audit = preregistration(folders, repo=repo)
     assert audit["commit"] == protocol  # the first commit, not the one that appended
     assert audit["runs"] == 4 and audit["after"] == 2  # ok and dirty descend from it
