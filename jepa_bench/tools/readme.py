@@ -131,7 +131,8 @@ def _robustness(repo: Path) -> dict[int, str] | None:
 
 def _robustness_summary(sweep: dict) -> str:
     """In plain words, over the points run: which claims are reproduced at every point, at none
-    and at some, and which verdicts change from point to point, with the axes that change them."""
+    and at some, and which verdicts change from point to point, at which points (with their
+    axes)."""
     rows = sweep["robustness"]["claims"]
     axes = sweep.get("axes", {})
     groups = (("reproduced at every point run", [r["id"] for r in rows
@@ -146,14 +147,16 @@ def _robustness_summary(sweep: dict) -> str:
     changed = []
     for r in rows:
         if r["flipped_by"]:
-            moves: dict[str, dict] = {}
+            moves: dict[str, dict[str, list]] = {}  # {verdict: {axis: [points]}}
             for point in r["flipped_by"]:
-                moves.setdefault(r["cells"][point]["verdict"], {})[axes.get(point, point)] = None
-            changed.append(f"claim {r['id']} ({r['cells']['centre']['verdict']} → "
-                           + "; ".join(f"{v} at {', '.join(at)}" for v, at in moves.items())
-                           + ")")
+                moves.setdefault(r["cells"][point]["verdict"], {}).setdefault(
+                    axes.get(point, ""), []).append(point)
+            changed.append(f"claim {r['id']}: {r['cells']['centre']['verdict']} → " + ", → ".join(
+                f"{v} at " + ", ".join(_listing(points) + (f" ({axis})" if axis else "")
+                                       for axis, points in at.items())
+                for v, at in moves.items()))
     return ("So far, " + "; ".join(parts) + "."
-            + (" The centre's verdict changes with the point for " + _listing(changed) + "."
+            + (" The centre's verdict changes with the point for " + "; ".join(changed) + "."
                if changed else " No point changes a verdict of the centre's.") + " ")
 
 
