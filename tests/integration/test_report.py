@@ -65,6 +65,7 @@ def test_the_report_holds_each_result_with_its_caption_labels_and_provenance(
     assert runs["labels"]["runs"] == "4, all complete"
     assert f"{rev[:7]}: " in runs["labels"]["git revisions"]
     assert "results_root" in page and "2 configurations" in page  # the workflow description
+    assert "System Message" not in page  # no docutils warning printed into a caption
 
 
 @pytest.mark.slow

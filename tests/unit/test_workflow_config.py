@@ -369,3 +369,16 @@ def test_commit_times_outside_a_git_work_tree_do_nothing(tmp_path):
     assert sync_commit_times(repo=tmp_path) is None
     assert os.stat(tmp_path / "results" / "x.txt").st_mtime == before
     assert not (tmp_path / ".snakemake").exists()
+
+
+def test_report_categories_are_plain_link_targets():
+    """Snakemake's HTML report makes each category and subcategory a reStructuredText link
+    target (``.. _name: url``), where a colon ends the name: "Sensitivity: points" and
+    "Sensitivity" were both the target "sensitivity", and docutils printed a duplicate-target
+    warning into every caption of the report."""
+    import re
+    names = {m[2] for rules in (REPO / "workflow" / "rules").glob("*.smk")
+             for m in re.finditer(r'\b(sub)?category="([^"]*)"', rules.read_text())}
+    assert "Sensitivity, per point" in names  # the scan finds the rules' categories
+    assert [n for n in names if ":" in n or "`" in n] == []
+    assert len({n.lower() for n in names}) == len(names)  # targets are case-blind

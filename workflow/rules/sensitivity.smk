@@ -89,7 +89,7 @@ rule sensitivity_claims:
         meta=rules.sensitivity_aggregate.output.meta,
     output:
         md=report(f"{RESULTS}/{{point}}/claims.md", caption="../report/sensitivity_point.rst",
-                  category="Sensitivity: points", subcategory="{point}",
+                  category="Sensitivity, per point", subcategory="{point}",
                   labels={"point": "{point}", "file": "claims"}),
         json=f"{RESULTS}/{{point}}/claims.json",
     log:
@@ -110,7 +110,7 @@ rule sensitivity_plots:
     output:
         returns=[report(f"{RESULTS}/{{point}}/figures/fig3_return.png",
                         caption="../report/sensitivity_point.rst",
-                        category="Sensitivity: points", subcategory="{point}",
+                        category="Sensitivity, per point", subcategory="{point}",
                         labels={"point": "{point}", "file": "Figure 3 replica"}),
                  f"{RESULTS}/{{point}}/figures/fig3_return.pdf"],
         embed_var=multiext(f"{RESULTS}/{{point}}/figures/embed_var", ".png", ".pdf"),
