@@ -211,19 +211,23 @@ def preregistration(run_folders: Sequence[Path], protocol: str = PROTOCOL,
     code changes), "dirty_unrecorded" (run folders with a session that does not say: a run.json
     from before ``git_dirty`` was recorded, or null where git could not tell), "sessions_lost"
     ({run folder: the update its first recorded session starts at}: a run resumed after its
-    first sessions' record was lost, which the check cannot cover) and "machines" ({"CPU,
-    device": runs})}. Reads only run.json and git."""
+    first sessions' record was lost, which the check cannot cover), "sessions_unrecorded" (run
+    folders whose run.json predates the per-session record, where such a loss cannot be seen)
+    and "machines" ({"CPU, device": runs})}. Reads only run.json and git."""
     commit = first_commit(protocol, folder=repo)
     revisions: dict[str, int] = {}
     machines: dict[str, int] = {}
     after, before, unknown, dirty, unrecorded = [], [], [], [], []
     lost: dict[str, int] = {}
+    no_sessions: list[str] = []
     for folder in run_folders:
         info = read_json(Path(folder) / "run.json")
         where = f"{(info.get('machine') or {}).get('cpu') or UNKNOWN_CPU}, {info.get('device')}"
         machines[where] = machines.get(where, 0) + 1
         sessions = info.get("sessions") or [info]
-        if int(sessions[0].get("first_update") or 0) > 0:
+        if sessions[0].get("first_update") is None:
+            no_sessions.append(str(folder))
+        elif int(sessions[0]["first_update"]) > 0:
             lost[str(folder)] = int(sessions[0]["first_update"])
         revs = [str(x.get("git_rev") or "unknown") for x in sessions]
         for rev in revs:
@@ -239,7 +243,8 @@ def preregistration(run_folders: Sequence[Path], protocol: str = PROTOCOL,
             "revisions": dict(sorted(revisions.items())),
             "machines": dict(sorted(machines.items())), "after": len(after),
             "before": before, "unknown": unknown, "dirty": dirty,
-            "dirty_unrecorded": unrecorded, "sessions_lost": lost}
+            "dirty_unrecorded": unrecorded, "sessions_lost": lost,
+            "sessions_unrecorded": no_sessions}
 
 
 def _preregistration_lines(audit: dict) -> list[str]:
@@ -248,7 +253,8 @@ def _preregistration_lines(audit: dict) -> list[str]:
         head = (f"Not checked here: git knows no commit of `{audit['protocol']}` (no history). "
                 f"The {audit['runs']} runs were trained at {revs}.")
     else:
-        every = "every session on record" if audit.get("sessions_lost") else "every session"
+        every = ("every session on record" if audit.get("sessions_lost")
+                 or audit.get("sessions_unrecorded") else "every session")
         head = (f"`{audit['protocol']}` was first committed at `{audit['commit'][:7]}`. Of the "
                 f"{audit['runs']} runs read here, {audit['after']} were trained ({every}) "
                 f"at commits that descend from it; sessions per commit: {revs}.")
@@ -267,6 +273,13 @@ def _preregistration_lines(audit: dict) -> list[str]:
         lines.append(f"{_runs(len(unrecorded))} do not record whether the code had uncommitted "
                      "changes (a run.json from before `git_dirty`, or git could not tell): "
                      + ", ".join(f"{r} ({n})" for r, n in roots.items()) + ".")
+    no_sessions = audit.get("sessions_unrecorded") or []
+    if no_sessions:
+        roots = Counter(str(Path(folder).parent.parent) for folder in no_sessions)
+        verb = "predates" if len(no_sessions) == 1 else "predate"
+        lines.append(f"{_runs(len(no_sessions))} {verb} the record of each session (a run.json "
+                     "without `sessions`), so whether an earlier session went unrecorded cannot "
+                     "be seen: " + ", ".join(f"{r} ({n})" for r, n in roots.items()) + ".")
     lost = audit.get("sessions_lost") or {}
     if lost:
         verb = "has no record of its" if len(lost) == 1 else "have no record of their"

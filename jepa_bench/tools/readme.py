@@ -151,12 +151,12 @@ def _robustness_summary(sweep: dict) -> str:
             for point in r["flipped_by"]:
                 moves.setdefault(r["cells"][point]["verdict"], {}).setdefault(
                     axes.get(point, ""), []).append(point)
-            changed.append(f"claim {r['id']}: {r['cells']['centre']['verdict']} → " + ", → ".join(
-                f"{v} at " + ", ".join(_listing(points) + (f" ({axis})" if axis else "")
-                                       for axis, points in at.items())
-                for v, at in moves.items()))
+            changed.append(f"claim {r['id']} goes from {r['cells']['centre']['verdict']} "
+                           + " and ".join(f"to {v} at " + _listing(
+                               [_listing(points) + (f" ({axis})" if axis else "")
+                                for axis, points in at.items()]) for v, at in moves.items()))
     return ("So far, " + "; ".join(parts) + "."
-            + (" The centre's verdict changes with the point for " + "; ".join(changed) + "."
+            + (" The centre's verdict changes with the point: " + "; ".join(changed) + "."
                if changed else " No point changes a verdict of the centre's.") + " ")
 
 

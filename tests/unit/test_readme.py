@@ -134,8 +134,8 @@ def test_the_robustness_column_joins_once_the_sweep_has_written_its_report(repo_
     assert "has run 1 of its 3 points; not yet run: a, b" in text
     # holds = i % 3 of 8: claim 3 reproduced at no point, the others at some
     assert ("So far, at none: claim 3; at some: claims 1 (1 of 8), 2 (2 of 8), 4 (1 of 8) and "
-            "5 (2 of 8). The centre's verdict changes with the point for claim 2: not reproduced "
-            "→ inconclusive at a. A claim reproduced") in text
+            "5 (2 of 8). The centre's verdict changes with the point: claim 2 goes from not "
+            "reproduced to inconclusive at a. A claim reproduced") in text
 
 
 def test_the_robustness_summary_in_plain_words():
@@ -143,17 +143,18 @@ def test_the_robustness_summary_in_plain_words():
         return {"centre": {"verdict": centre}} | {p: {"verdict": v} for p, v in points.items()}
 
     rows = [{"id": 1, "holds": 3, "of": 3, "flipped_by": []},
-            {"id": 2, "holds": 0, "of": 3, "flipped_by": ["p1", "p2"],
-             "cells": cells("not reproduced", p1="inconclusive", p2="inconclusive")},
+            {"id": 2, "holds": 0, "of": 3, "flipped_by": ["p1", "p2", "q"],
+             "cells": cells("not reproduced", p1="inconclusive", p2="inconclusive",
+                            q="inconclusive")},
             {"id": 3, "holds": 0, "of": 3, "flipped_by": []},
-            {"id": 4, "holds": 1, "of": 3, "flipped_by": ["p1", "q"],
-             "cells": cells("inconclusive", p1="reproduced", q="not reproduced")}]
+            {"id": 4, "holds": 1, "of": 3, "flipped_by": ["p1", "r"],  # r: a point with no axis
+             "cells": cells("inconclusive", p1="reproduced", r="not reproduced")}]
     sweep = {"robustness": {"claims": rows}, "axes": {"p1": "A", "p2": "A", "q": "B"}}
     assert readme._robustness_summary(sweep) == (
         "So far, reproduced at every point run: claim 1; at none: claims 2 and 3; at some: "
-        "claim 4 (1 of 3). The centre's verdict changes with the point for claim 2: not "
-        "reproduced → inconclusive at p1 and p2 (A); claim 4: inconclusive → reproduced at p1 "
-        "(A), → not reproduced at q (B). ")
+        "claim 4 (1 of 3). The centre's verdict changes with the point: claim 2 goes from not "
+        "reproduced to inconclusive at p1 and p2 (A) and q (B); claim 4 goes from inconclusive "
+        "to reproduced at p1 (A) and to not reproduced at r. ")
     for row in rows:
         row["flipped_by"] = []
     assert readme._robustness_summary(sweep).endswith(" No point changes a verdict of the "

@@ -394,7 +394,12 @@ def test_preregistration_names_runs_not_descended_from_the_protocol(git_repo):
     assert (f"2 runs do not record whether the code had uncommitted changes (a run.json from "
             f"before `git_dirty`, or git could not tell): {repo / 'old' / 'runs'} (1), "
             f"{repo} (1).") in _preregistration_lines(audit)
-    assert audit["sessions_lost"] == {} and "(every session)" in _preregistration_lines(audit)[0]
+    assert audit["sessions_lost"] == {} and audit["sessions_unrecorded"] == [str(old)]
+    assert (f"1 run predates the record of each session (a run.json without `sessions`), so "
+            f"whether an earlier session went unrecorded cannot be seen: "
+            f"{repo / 'old' / 'runs'} (1).") in _preregistration_lines(audit)
+    assert "(every session on record)" in _preregistration_lines(audit)[0]
+    assert "(every session)" in _preregistration_lines(preregistration(folders, repo=repo))[0]
     resumed = run("resumed", (later, False), first_update=20)  # its first sessions' record lost
     audit = preregistration([folders[0], resumed], repo=repo)
     assert audit["sessions_lost"] == {str(resumed): 20} and audit["after"] == 2
