@@ -215,23 +215,23 @@ def preregistration(run_folders: Sequence[Path], protocol: str = PROTOCOL,
     folders whose run.json predates the per-session record, where such a loss cannot be seen)
     and "machines" ({"CPU, device": runs})}. Reads only run.json and git."""
     commit = first_commit(protocol, folder=repo)
-    revisions: dict[str, int] = {}
-    machines: dict[str, int] = {}
+    revisions: Counter[str] = Counter()
+    machines: Counter[str] = Counter()
     after, before, unknown, dirty, unrecorded = [], [], [], [], []
     lost: dict[str, int] = {}
     no_sessions: list[str] = []
     for folder in run_folders:
         info = read_json(Path(folder) / "run.json")
         where = f"{(info.get('machine') or {}).get('cpu') or UNKNOWN_CPU}, {info.get('device')}"
-        machines[where] = machines.get(where, 0) + 1
+        machines[where] += 1
         sessions = info.get("sessions") or [info]
-        if sessions[0].get("first_update") is None:
+        first = sessions[0].get("first_update")
+        if first is None:
             no_sessions.append(str(folder))
-        elif int(sessions[0]["first_update"]) > 0:
-            lost[str(folder)] = int(sessions[0]["first_update"])
+        elif int(first) > 0:
+            lost[str(folder)] = int(first)
         revs = [str(x.get("git_rev") or "unknown") for x in sessions]
-        for rev in revs:
-            revisions[rev[:7]] = revisions.get(rev[:7], 0) + 1
+        revisions.update(rev[:7] for rev in revs)
         if any(x.get("git_dirty") for x in sessions):
             dirty.append(str(folder))
         elif any(x.get("git_dirty") is None for x in sessions):
@@ -269,17 +269,15 @@ def _preregistration_lines(audit: dict) -> list[str]:
             lines.append(f"{len(audit[key])} {what}: {', '.join(audit[key])}.")
     unrecorded = audit.get("dirty_unrecorded") or []
     if unrecorded:
-        roots = Counter(str(Path(folder).parent.parent) for folder in unrecorded)
         lines.append(f"{_runs(len(unrecorded))} do not record whether the code had uncommitted "
                      "changes (a run.json from before `git_dirty`, or git could not tell): "
-                     + ", ".join(f"{r} ({n})" for r, n in roots.items()) + ".")
+                     + _per_runs_root(unrecorded) + ".")
     no_sessions = audit.get("sessions_unrecorded") or []
     if no_sessions:
-        roots = Counter(str(Path(folder).parent.parent) for folder in no_sessions)
         verb = "predates" if len(no_sessions) == 1 else "predate"
         lines.append(f"{_runs(len(no_sessions))} {verb} the record of each session (a run.json "
                      "without `sessions`), so whether an earlier session went unrecorded cannot "
-                     "be seen: " + ", ".join(f"{r} ({n})" for r, n in roots.items()) + ".")
+                     "be seen: " + _per_runs_root(no_sessions) + ".")
     lost = audit.get("sessions_lost") or {}
     if lost:
         verb = "has no record of its" if len(lost) == 1 else "have no record of their"
@@ -367,6 +365,12 @@ def record_against_centre(record_claims: str | os.PathLike, centre_runs: str | o
 
 def _runs(n: int) -> str:
     return f"{n} run" if n == 1 else f"{n} runs"
+
+
+def _per_runs_root(folders: Sequence[str]) -> str:
+    """Run folders (<runs root>/<configuration>/seed<N>) counted per runs root: "root (n), ..."."""
+    roots = Counter(str(Path(folder).parent.parent) for folder in folders)
+    return ", ".join(f"{root} ({n})" for root, n in roots.items())
 
 
 def _record_lines(label: str, audit: dict) -> list[str]:
