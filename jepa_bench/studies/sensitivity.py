@@ -539,6 +539,8 @@ def format_robustness(result: dict) -> str:
     not_run = [p for p in result["planned"] if p not in result["done"]]
     if not_run:
         lines += [f"Points not run yet (in the preregistered order): {', '.join(not_run)}.", ""]
+    else:
+        lines += [f"Every preregistered point has run ({len(result['planned'])}).", ""]
     header = ["claim"] + points
     body = []
     for row in result["robustness"]["claims"]:

@@ -129,13 +129,13 @@ def _robustness(repo: Path) -> dict[int, str] | None:
             for row in rows}
 
 
-def _robustness_summary(sweep: dict) -> str:
+def _robustness_summary(sweep: dict, complete: bool = False) -> str:
     """In plain words, over the points run: which claims are reproduced at every point, at none
     and at some, and which verdicts change from point to point, at which points (with their
-    axes)."""
+    axes). `complete`: every planned point has run, so the words drop "so far"."""
     rows = sweep["robustness"]["claims"]
     axes = sweep.get("axes", {})
-    groups = (("reproduced at every point run", [r["id"] for r in rows
+    groups = (("reproduced at every point" + ("" if complete else " run"), [r["id"] for r in rows
                                                  if r["of"] and r["holds"] == r["of"]]),
               ("at none", [r["id"] for r in rows if r["of"] and r["holds"] == 0]),
               ("at some", [f"{r['id']} ({r['holds']} of {r['of']})" for r in rows
@@ -155,7 +155,7 @@ def _robustness_summary(sweep: dict) -> str:
                            + " and ".join(f"to {v} at " + _listing(
                                [_listing(points) + (f" ({axis})" if axis else "")
                                 for axis, points in at.items()]) for v, at in moves.items()))
-    return ("So far, " + "; ".join(parts) + "."
+    return (("Over all its points, " if complete else "So far, ") + "; ".join(parts) + "."
             + (" The centre's verdict changes with the point: " + "; ".join(changed) + "."
                if changed else " No point changes a verdict of the centre's.") + " ")
 
@@ -197,13 +197,14 @@ def findings(repo: Path = REPO) -> str:
     if robust:
         sweep = read_json(repo / ROBUSTNESS)
         missing = [p for p in sweep["planned"] if p not in sweep["done"]]
-        lines += ["", f"Robustness: the preregistered sensitivity sweep ([docs/sensitivity.md]"
-                      f"(docs/sensitivity.md)) has run {len(sweep['done'])} of its "
-                      f"{len(sweep['planned'])} points"
-                  + (f"; not yet run: {', '.join(missing)}" if missing else "")
+        lines += ["", "Robustness: the preregistered sensitivity sweep ([docs/sensitivity.md]"
+                      "(docs/sensitivity.md)) has run "
+                  + (f"{len(sweep['done'])} of its {len(sweep['planned'])} points; not yet run: "
+                     f"{', '.join(missing)}" if missing else
+                     f"all {len(sweep['planned'])} of its points")
                   + f" (`{ROBUSTNESS.replace('.json', '.md')}`; what each point showed: "
                     "[docs/sensitivity-study.md](docs/sensitivity-study.md)). "
-                  + _robustness_summary(sweep)
+                  + _robustness_summary(sweep, complete=not missing)
                   + "A claim reproduced at one point of m is weak evidence; no point is picked "
                     "as the right one."]
     if not robust:

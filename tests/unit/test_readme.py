@@ -136,6 +136,12 @@ def test_the_robustness_column_joins_once_the_sweep_has_written_its_report(repo_
     assert ("So far, at none: claim 3; at some: claims 1 (1 of 8), 2 (2 of 8), 4 (1 of 8) and "
             "5 (2 of 8). The centre's verdict changes with the point: claim 2 goes from not "
             "reproduced to inconclusive at a. A claim reproduced") in text
+    # once every planned point has run, the words say so and drop "so far"
+    sweep = json.loads(path.read_text())
+    path.write_text(json.dumps(sweep | {"done": ["centre", "a", "b"]}))
+    text = readme.findings(repo_copy)
+    assert "has run all 3 of its points (" in text and "not yet run" not in text
+    assert "So far" not in text and "Over all its points, at none: claim 3;" in text
 
 
 def test_the_robustness_summary_in_plain_words():
@@ -155,6 +161,8 @@ def test_the_robustness_summary_in_plain_words():
         "claim 4 (1 of 3). The centre's verdict changes with the point: claim 2 goes from not "
         "reproduced to inconclusive at p1 and p2 (A) and q (B); claim 4 goes from inconclusive "
         "to reproduced at p1 (A) and to not reproduced at r. ")
+    assert readme._robustness_summary(sweep, complete=True).startswith(
+        "Over all its points, reproduced at every point: claim 1; at none: claims 2 and 3;")
     for row in rows:
         row["flipped_by"] = []
     assert readme._robustness_summary(sweep).endswith(" No point changes a verdict of the "

@@ -13,9 +13,9 @@ from jepa_bench.analysis.claims import write_claims
 from jepa_bench.config import PAPER_CONFIGS, parse_overrides, resolve
 from jepa_bench.layout import RunPaths
 from jepa_bench.studies.sensitivity import (CENTRE, check_point_runs, configuration_fields,
-                                            first_number, gradient_table, heads_clip_factor,
-                                            point_run_roots,
-                                            points_through, robustness, robustness_result, scale_free_table,
+                                            first_number, format_robustness, gradient_table,
+                                            heads_clip_factor, point_run_roots, points_through,
+                                            robustness, robustness_result, scale_free_table,
                                             sweep_points, write_robustness_report)
 from jepa_bench.studies.sensitivity_figures import contrast_figure, gradient_figure, jepa_weight
 
@@ -201,6 +201,9 @@ def test_the_report_and_figures_from_made_up_points(tmp_path, run_folder):
     md, js = write_robustness_report(tmp_path / "robustness.md", result)
     text = md.read_text()
     assert "Points not run yet (in the preregistered order): clip_parts." in text
+    assert "Every preregistered point has run" not in text
+    done = format_robustness(result | {"planned": ["centre", "jepa_coef_0.1"]})
+    assert "Every preregistered point has run (2)." in done and "not run yet" not in done
     assert "| claim | rec | centre | jepa_coef_0.1 | clip_parts |" in text
     assert "## The centre re-run and the committed record `rec`" in text
     assert "(8 runs each)" in text and "8 where a run does not record its CPU" in text
