@@ -58,24 +58,48 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _positive_int(text: str) -> int:
+INT_MAX = 2**63 - 1
+"""The largest integer an option takes: a seed, a step or a sample count must fit torch's int64."""
+MAX_THREADS = 1024
+"""The most torch CPU threads an option takes; OpenMP cannot start tens of thousands (a crash,
+not an error)."""
+
+
+def _integer(text: str, low: int, high: int, rule: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value} must be a positive integer")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{value} {rule}")
+    if value > high:
+        raise argparse.ArgumentTypeError(f"{value} is too large (allowed: {low} to {high})")
     return value
+
+
+def _folder(text: str) -> str:
+    """An input folder that must be there (a report over runs no folder holds would say only
+    "missing" for every run)."""
+    if not Path(text).is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder; give the folder that holds "
+                                         "the runs")
+    return text
+
+
+def _positive_int(text: str) -> int:
+    return _integer(text, 1, INT_MAX, "must be a positive integer")
 
 
 def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
-    return value
+    return _integer(text, 0, INT_MAX, "must be >= 0")
+
+
+def _thread_count(text: str) -> int:
+    return _integer(text, 1, MAX_THREADS, "must be a positive integer")
+
+
+def _thread_count_or_all(text: str) -> int:
+    return _integer(text, 0, MAX_THREADS, "must be >= 0 (0: all of torch's threads)")
 
 
 def parse_pairs(items: list[str], flag: str = "--claims",
@@ -214,19 +238,27 @@ def cmd_probe(args) -> int:
     return 0
 
 
-def _calibration_spec(text: str) -> dict:
+def workflow_spec(text: str, key: str) -> dict:
+    """--spec: the workflow config's `key` section as JSON (what the Snakemake rules pass),
+    checked against the workflow's schema as the workflow checks it; ValueError in one line."""
+    from jepa_bench.workflow_config import section_error
     try:
         spec = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"--spec is not JSON ({exc})") from None
+        raise ValueError(f"--spec is not JSON ({exc}); give the workflow's `{key}` config") \
+            from None
     if not isinstance(spec, dict):
-        raise ValueError(f"--spec must be a JSON object of stages, got {type(spec).__name__}")
+        raise ValueError(f"--spec must be a JSON object (the workflow's `{key}` config), got "
+                         f"{type(spec).__name__}")
+    problem = section_error(key, spec)
+    if problem:
+        raise ValueError(f"--spec: {problem}")
     return spec
 
 
 def cmd_calibration_report(args) -> int:
     from jepa_bench.studies.calibration import write_calibration_report
-    spec = _calibration_spec(args.spec)
+    spec = workflow_spec(args.spec, "calibration")
     for path in write_calibration_report(Path(args.root), spec, Path(args.out)):
         print(path)
     return 0
@@ -242,7 +274,7 @@ def cmd_yu_chen(args) -> int:
 
 def cmd_calibration_winner(args) -> int:
     from jepa_bench.studies.calibration import write_winner
-    path = write_winner(Path(args.root), _calibration_spec(args.spec), args.stage,
+    path = write_winner(Path(args.root), workflow_spec(args.spec, "calibration"), args.stage,
                         Path(args.out) if args.out else None)
     print(path)
     return 0
@@ -275,21 +307,16 @@ def cmd_precision_report(args) -> int:
 
 def _sweep(args):
     """The sensitivity points of --spec (the workflow's `sensitivity` config, as JSON)."""
-    import json
-
     from jepa_bench.studies.sensitivity import sweep_points
-    try:
-        spec = json.loads(args.spec)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"--spec is not JSON ({exc}); give the `sensitivity` config") from None
-    return sweep_points(spec, args.configs)
+    return sweep_points(workflow_spec(args.spec, "sensitivity"), args.configs)
 
 
 def _sweep_arguments(p) -> None:
     """The arguments both sensitivity subcommands take: the points and the runs they read."""
     p.add_argument("--spec", required=True, help="the workflow's `sensitivity` config as JSON")
-    p.add_argument("--root", required=True, help="the sweep's results folder")
-    p.add_argument("--configs", nargs="+", required=True)
+    from jepa_bench.config import CONFIGS
+    p.add_argument("--root", required=True, type=_folder, help="the sweep's results folder")
+    p.add_argument("--configs", nargs="+", required=True, choices=CONFIGS, metavar="NAME")
     p.add_argument("--seeds", nargs="+", type=_non_negative_int, required=True)
 
 
@@ -338,7 +365,8 @@ def cmd_probe_frozen(args) -> int:
     out = []
     for folder in args.runs:
         paths = RunPaths(Path(folder))
-        info = read_json(paths.run_json)
+        info = read_json(paths.run_json, need={"config_name": str, "seed": int},
+                         what="a run folder's run.json")
         snapshots = paths.encoder_snapshots()
         if not snapshots:
             raise ValueError(f"{folder} holds no encoder snapshots (encoder/step*.pt); runs "
@@ -355,11 +383,10 @@ def cmd_probe_frozen(args) -> int:
 
 
 def cmd_trained_encoders(args) -> int:
-    from jepa_bench.metrics import read_json
-    from jepa_bench.studies.trained_encoders import (evaluate_trained_encoders,
+    from jepa_bench.studies.trained_encoders import (evaluate_trained_encoders, read_probe,
                                                      trained_encoders_figure,
                                                      write_trained_encoders_report)
-    result = evaluate_trained_encoders([read_json(Path(p)) for p in args.probes])
+    result = evaluate_trained_encoders([read_probe(p) for p in args.probes])
     md, js = write_trained_encoders_report(args.out, result)
     if args.figures:
         import pandas as pd
@@ -404,12 +431,14 @@ def _shared_settings(args):
 def cmd_recovery_shared_collapse(args) -> int:
     from jepa_bench.metrics import write_json_atomic
     from jepa_bench.studies.recovery import collapse_outcome
+    from jepa_bench.studies.recovery.shared import check_settings_sets
     if len(set(args.algos)) != 1:
         raise ValueError(f"--algos {' '.join(args.algos)}: give one algorithm (the outcome is one "
                          "file per algorithm)")
     settings, sets = _shared_settings(args)
     algo = args.algos[0]
-    out = collapse_outcome(Path(args.root), algo, args.seeds, settings, sets.get(algo))
+    check_settings_sets([algo], sets)  # one set, for this algorithm: names what is wrong
+    out = collapse_outcome(Path(args.root), algo, args.seeds, settings, sets[algo])
     write_json_atomic(Path(args.out), out)
     print(f"{algo}: collapsed {out['collapsed'] or 'none'}, not collapsed "
           f"{out['not_collapsed'] or 'none'} -> {args.out}")
@@ -427,6 +456,9 @@ def cmd_recovery_shared(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    from jepa_bench.config import get_config
+    for name in args.configs:  # before any timing starts, in this process
+        get_config(name)
     from jepa_bench.tools import bench
     threads = [None if n == 0 else n for n in args.threads]
     if not (args.profile or args.levers or args.pairing):
@@ -506,7 +538,8 @@ def _run_commands(sub) -> None:
                    help="frame renderer (default: the configuration's, fast)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="torch device; auto takes CUDA when available")
-    p.add_argument("--threads", type=_positive_int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--threads", type=_thread_count,
+                   help=f"torch CPU threads, up to {MAX_THREADS} (default: torch's)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its checkpoint, or extend it when only "
                         "--total-steps grows; with no run there, say so and start one")
@@ -546,7 +579,8 @@ def _figure3_commands(sub) -> None:
     p.add_argument("--renderer", choices=CHOICES["renderer"], help="as the runs were trained with")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="as the runs were trained with: every run's run.json config must match")
-    p.add_argument("--settings", metavar="SET", help=f"settings set the runs were trained with, one of {SETS}")
+    p.add_argument("--settings", metavar="SET", choices=SETTINGS,
+                   help=f"settings set the runs were trained with, one of {SETS}")
     p.set_defaults(func=cmd_aggregate)
 
     p = sub.add_parser("plots", help="the paper's figures from the summary tables")
@@ -564,7 +598,7 @@ def _recovery_shared_arguments(p, sets: str) -> None:
     """The run folders, settings sets and numbers both recovery-shared subcommands take."""
     from jepa_bench.config import ALGORITHMS
 
-    p.add_argument("--root", required=True, help="the experiment's run folders")
+    p.add_argument("--root", required=True, type=_folder, help="the experiment's run folders")
     p.add_argument("--algos", nargs="+", required=True, choices=ALGORITHMS)
     p.add_argument("--settings-sets", nargs="+", required=True, metavar="ALGO=SET",
                    help=f"the settings set each algorithm's runs were trained with, one of {sets}")
@@ -588,7 +622,7 @@ def _study_commands(sub) -> None:
     SETS = ", ".join(SETTINGS)  # noqa: N806  (a help text)
 
     p = sub.add_parser("recovery", help="recovery from collapse: tables, figure, report")
-    p.add_argument("--root", required=True, help="the recovery experiment's run folders")
+    p.add_argument("--root", required=True, type=_folder, help="the recovery experiment's run folders")
     p.add_argument("--algos", nargs="+", required=True, choices=ALGORITHMS)
     p.add_argument("--seeds", nargs="+", type=_non_negative_int, required=True)
     p.add_argument("--collapse-steps", type=_positive_int, required=True)
@@ -634,7 +668,8 @@ def _study_commands(sub) -> None:
     p.add_argument("--samples", type=_positive_int, default=16_000, help="frames (80%% to train)")
     p.add_argument("--steps", type=_positive_int, default=600, help="Adam steps of batch 256")
     p.add_argument("--seed", type=_non_negative_int, default=0)
-    p.add_argument("--threads", type=_positive_int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--threads", type=_thread_count,
+                   help=f"torch CPU threads, up to {MAX_THREADS} (default: torch's)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a TrainConfig field (repeatable)")
     p.add_argument("--settings", metavar="SET", help=f"settings set, one of {SETS} (default: {DEFAULT_SETTINGS})")
@@ -643,7 +678,7 @@ def _study_commands(sub) -> None:
 
     p = sub.add_parser("calibration-report",
                        help="tables of the calibration stages (docs/calibration.md)")
-    p.add_argument("--root", required=True, help="the calibration's results folder")
+    p.add_argument("--root", required=True, type=_folder, help="the calibration's results folder")
     p.add_argument("--spec", required=True, help="the workflow's `calibration` config as JSON")
     p.add_argument("--out", required=True, help="markdown report; CSV tables go beside it")
     p.set_defaults(func=cmd_calibration_report)
@@ -662,7 +697,7 @@ def _study_commands(sub) -> None:
     p = sub.add_parser("calibration-winner",
                        help="apply a calibration's preregistered winner rule to its screen "
                             "(docs/yu-chen-protocol.md)")
-    p.add_argument("--root", required=True, help="the calibration's results folder")
+    p.add_argument("--root", required=True, type=_folder, help="the calibration's results folder")
     p.add_argument("--spec", required=True, help="the workflow's `calibration` config as JSON")
     p.add_argument("--stage", required=True,
                    help="the stage that confirms a winner (its `from` names the screened stage)")
@@ -696,7 +731,7 @@ def _tool_commands(sub) -> None:
 
     p = sub.add_parser("bench", help="throughput table: env steps/s, update time, FLOPs, MFU")
     p.add_argument("--configs", nargs="+", default=list(PAPER_CONFIGS), metavar="NAME")
-    p.add_argument("--threads", nargs="+", type=_non_negative_int, default=[1, 0],
+    p.add_argument("--threads", nargs="+", type=_thread_count_or_all, default=[1, 0],
                    help="torch thread counts to measure (0 = torch's default, all cores)")
     p.add_argument("--updates", type=_positive_int, default=2, help="timed updates per row")
     p.add_argument("--profile", action="store_true",
@@ -752,7 +787,8 @@ def _sweep_and_audit_commands(sub) -> None:
     _sweep_arguments(p)
     p.add_argument("--point", required=True)
     p.add_argument("--total-steps", type=_positive_int, required=True)
-    p.add_argument("--settings", required=True, metavar="SET", help=f"one of {SETS}")
+    p.add_argument("--settings", required=True, metavar="SET", choices=SETTINGS,
+                   help=f"one of {SETS}")
     p.add_argument("--out", required=True, help="the point's summary folder")
     p.set_defaults(func=cmd_sensitivity_aggregate)
 
@@ -774,7 +810,8 @@ def _sweep_and_audit_commands(sub) -> None:
     p.add_argument("--samples", type=_positive_int, default=16_000,
                    help="frame stacks, a third from each policy, 20%% of each held out "
                         "(the preregistered number is the default)")
-    p.add_argument("--threads", type=_positive_int, help="torch CPU threads (default: torch's)")
+    p.add_argument("--threads", type=_thread_count,
+                   help=f"torch CPU threads, up to {MAX_THREADS} (default: torch's)")
     p.add_argument("--json", metavar="PATH", help="write the result as JSON (atomically)")
     p.set_defaults(func=cmd_probe_frozen)
 
@@ -814,10 +851,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RunFolderError) as exc:
         print(f"jepa-bench {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, NotADirectoryError) as exc:
         if not is_output(args, exc.filename):  # an input that is not there
-            print(f"jepa-bench {args.command}: error: cannot read {exc.filename or exc}: no "
-                  "such file; run the stage that writes it or give the right path",
+            what = ("no such file" if isinstance(exc, FileNotFoundError) else
+                    "a part of that path is a file, not a folder")
+            print(f"jepa-bench {args.command}: error: cannot read {exc.filename or exc}: "
+                  f"{what}; run the stage that writes it or give the right path",
                   file=sys.stderr)
             return 2
         return _write_error(args, exc)

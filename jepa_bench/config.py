@@ -179,8 +179,11 @@ _POSITIVE_INT = ("num_envs", "height", "width", "total_steps", "num_steps", "num
                  "update_epochs", "patch", "dim", "depth", "heads", "state_hidden", "head_hidden",
                  "pred_hidden", "checkpoint_every")
 _UNIT_INTERVAL = ("gamma", "gae_lambda", "ema")
-_NON_NEGATIVE = ("stop_embed_var", "stop_rel_var", "lr", "adam_eps", "clip_coef", "ent_coef", "actor_coef", "critic_coef",
-                 "max_grad_norm", "jepa_coef", "reg_coef", "mlp_ratio")
+_NON_NEGATIVE = ("stop_embed_var", "stop_rel_var", "lr", "clip_coef", "ent_coef", "actor_coef",
+                 "critic_coef", "max_grad_norm", "jepa_coef", "reg_coef")
+_POSITIVE = ("adam_eps", "mlp_ratio")
+"""Numbers that must be above 0: Adam divides by adam_eps where a gradient is 0, and the
+transformer's MLP is dim * mlp_ratio wide."""
 
 
 def validate(cfg: TrainConfig) -> None:
@@ -201,6 +204,13 @@ def validate(cfg: TrainConfig) -> None:
         value = getattr(cfg, name)
         if not (math.isfinite(value) and value >= 0):
             raise ValueError(f"{name}={value!r} must be a finite number >= 0")
+    for name in _POSITIVE:
+        value = getattr(cfg, name)
+        if not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name}={value!r} must be a finite number > 0")
+    if int(cfg.dim * cfg.mlp_ratio) < 1:
+        raise ValueError(f"mlp_ratio={cfg.mlp_ratio!r} leaves the transformer's MLP no unit at "
+                         f"dim={cfg.dim}: dim * mlp_ratio must be at least 1")
     if cfg.batch_size % cfg.num_minibatches:
         raise ValueError(f"num_minibatches={cfg.num_minibatches} must divide the batch of "
                          f"num_envs*num_steps={cfg.batch_size}")

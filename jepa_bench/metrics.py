@@ -10,6 +10,7 @@ recovery, compare) share these names.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 
 __all__ = ["DIAGNOSTIC_COLUMNS", "EPISODE_COLUMNS", "STATE_NAMES", "METRIC_COLUMNS", "TIMING_COLUMNS", "Progress", "atomic_write_text",
-           "markdown_table", "read_json", "write_csv_atomic", "write_json_atomic", "write_table"]
+           "check_metrics_rows", "markdown_table", "read_json", "write_csv_atomic", "write_json_atomic", "write_table"]
 
 METRIC_COLUMNS = (
     "update", "env_step", "wall_time", "sps", "episodic_return", "episodes", "jepa_loss",
@@ -42,15 +43,23 @@ does not change the run, so `compare` leaves them out."""
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename over it: readers see old or new."""
+    """Write to a temporary file beside `path`, then rename over it: readers see old or new. A
+    folder at `path` is an IsADirectoryError naming `path`, before anything is written; a rename
+    that fails takes its temporary file away with it."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "a folder is there, not a file", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _cell(value) -> str:
@@ -90,16 +99,58 @@ def write_json_atomic(path: Path, data: dict) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
-def read_json(path: Path) -> dict:
-    """A JSON file's content; a file that is not JSON raises json.JSONDecodeError (a ValueError,
-    so the command line shows it in one line) whose message names the file."""
+def read_json(path: Path, need: dict[str, type] | None = None, what: str = "") -> dict:
+    """A JSON file's content, which must be an object, as every file the harness writes is.
+
+    `need` maps the keys the caller reads to the type each must have, and `what` names the kind
+    of file expected, so that a file of another kind (a probe given where a claims report
+    belongs) is one line naming it rather than a KeyError deep in a report. Every failure is a
+    ValueError (a file that is not JSON: json.JSONDecodeError) whose message names the file, so
+    the command line shows it in one line."""
     with open(path, encoding="utf-8") as fh:
         text = fh.read()
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise json.JSONDecodeError(f"{path} is not valid JSON (restore it, or rerun the stage "
                                    f"that writes it): {exc.msg}", exc.doc, exc.pos) from None
+    expected = f"; expected {what}" if what else ""
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds a JSON {_json_kind(data)}, not an object{expected}")
+    for key, kind in (need or {}).items():
+        if not isinstance(data.get(key), kind):
+            found = "no" if key not in data else f"{_a(_json_kind(data[key]))} as its"
+            raise ValueError(f"{path} has {found} {key!r} ({_a('JSON ' + _json_kind(kind()))} "
+                             f"is needed){expected}")
+    return data
+
+
+def check_metrics_rows(metrics: Path, info: dict) -> None:
+    """ValueError unless `metrics` (a run's metrics.csv) holds one whole row for each update its
+    run.json `info` records: a file cut short (a disk that filled up, a copy that stopped) must
+    not pass for a finished run. A run.json that records no update count is not checked."""
+    updates = info.get("updates")
+    if not isinstance(updates, int):
+        return
+    with open(metrics, encoding="utf-8", newline="") as fh:
+        text = fh.read()
+    rows = max(text.count("\n") - 1, 0)
+    if rows != updates or not text.endswith("\n"):
+        cut = "" if text.endswith("\n") else " and a last row cut off"
+        raise ValueError(f"{metrics} holds {rows} whole rows{cut}, but its run.json records "
+                         f"{updates} updates: the file is damaged; restore it (git checkout, a "
+                         "copy) or train the run again with --force")
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
+
+
+def _json_kind(value) -> str:
+    """The JSON name of a parsed value's type (object, array, string, number, ...)."""
+    kinds = ((bool, "boolean"), (dict, "object"), (list, "array"), (str, "string"),
+             ((int, float), "number"))
+    return next((name for kind, name in kinds if isinstance(value, kind)), "null")
 
 
 class Progress:

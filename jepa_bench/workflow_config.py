@@ -26,9 +26,26 @@ from jepa_bench.gitrepo import git
 from jepa_bench.metrics import atomic_write_text
 
 
+SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+"""The workflow's config schema, where the package sits in its repository (an editable install,
+as both set-up commands make)."""
+
+
 def load_schema(path: str | Path) -> dict:
     with open(path, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
+
+
+def section_error(key: str, value, schema_path: str | Path = SCHEMA) -> str | None:
+    """The first way `value`, one section of a workflow config on its own (a subcommand's
+    --spec), breaks the schema's rules for `key`, as one line; None when it keeps them, or when
+    no schema lies beside the package to check it with."""
+    if not Path(schema_path).is_file():
+        return None
+    schema = load_schema(schema_path)
+    section = {"$defs": schema.get("$defs", {}), "type": "object",
+               "properties": {key: schema["properties"][key]}}
+    return config_error({key: value}, section)
 
 
 def seeds_from_command_line(seeds):
@@ -48,7 +65,7 @@ def config_error(config: dict, schema: dict) -> str | None:
     validator = Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     if not errors:
-        return _train_overrides_error(config)
+        return _train_overrides_error(config) or _probe_configs_error(config)
     err = errors[0]
     path = list(err.absolute_path)
     if err.validator == "additionalProperties":
@@ -91,6 +108,20 @@ def _train_overrides_error(config: dict) -> str | None:
             return (f"config train_overrides={config['train_overrides']!r} is not allowed: "
                     f"{key} is set by {WORKFLOW_KEYS[key]} (every training gets "
                     f"--{key} from it, which a --set {key} item cannot change)")
+    return None
+
+
+def _probe_configs_error(config: dict) -> str | None:
+    """probe_configs must name pixel configurations: the probe regresses the state on frames
+    (jepa_bench.rl.probe), so a state-input configuration fails only when its job runs."""
+    from jepa_bench.config import get_config
+
+    names = config.get("probe_configs") or []
+    state = [n for n in names if get_config(n).overrides.get("obs_type", "pixels") != "pixels"]
+    if state:
+        return (f"config probe_configs={names!r} is not allowed: {', '.join(state)} "
+                f"{'reads' if len(state) == 1 else 'read'} the state, not pixels; the probe "
+                "needs a pixel configuration")
     return None
 
 
@@ -251,6 +282,19 @@ def write_manifest(config: dict, runs_root: str) -> Path:
 # Snakemake reuses a run folder that exists (it has no metadata for files it did not write), so a
 # runs_root that another preset filled with other settings (steps, overrides, settings set) would
 # be taken as it is; only the aggregate would notice, after the manifest had been written.
+
+def folders_error(config: dict, runs_root: str) -> str | None:
+    """One line when results_root or runs_root (`runs_root`, the folder it resolves to) is, or
+    lies inside, something that is not a folder; None when each is a folder or can be made."""
+    for key, folder in (("results_root", config["results_root"]), ("runs_root", runs_root)):
+        path = Path(folder)
+        there = next((p for p in (path, *path.parents) if p.exists()), None)
+        if there is not None and not there.is_dir():
+            where = "is" if there == path else f"lies inside {there}, which is"
+            return (f"config {key}={folder!r} is not allowed: it {where} a file, not a folder; "
+                    "give a folder (it is made when missing)")
+    return None
+
 
 RUN_EXPERIMENTS = ("figure3", "curves")
 """The experiments whose runs live in {runs_root}/{configuration}/seed{seed}."""

@@ -88,7 +88,8 @@ import pandas as pd
 
 from jepa_bench.config import config_differences, get_config, resolve
 from jepa_bench.layout import RunPaths, check_seeds
-from jepa_bench.metrics import EPISODE_COLUMNS, atomic_write_text, read_json, write_table
+from jepa_bench.metrics import (EPISODE_COLUMNS, atomic_write_text, check_metrics_rows,
+                                read_json, write_table)
 from jepa_bench.analysis.stats import (CI_LEVEL, CI_RESAMPLES, CI_SEED, RETURN_WINDOW, describe_sample,
                               final_return)
 
@@ -100,6 +101,7 @@ __all__ = [
     "random_policy_returns",
     "read_run",
     "read_summary",
+    "read_table",
     "read_tables",
     "run_curve",
     "run_summary",
@@ -194,10 +196,25 @@ def read_run(run_dir: str | os.PathLike) -> tuple[dict, pd.DataFrame, pd.DataFra
     return (read_json(paths.run_json), *read_tables(paths))
 
 
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """A CSV file the harness wrote, as a DataFrame; a file that is empty, not UTF-8 or not CSV
+    is a ValueError in one line naming it (pandas' own messages name no file)."""
+    advice = "restore it, or rerun the stage that writes it"
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path} is empty: a table starts with its header; {advice}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text; {advice}") from None
+    except pd.errors.ParserError as exc:
+        detail = str(exc).strip().splitlines()[0]
+        raise ValueError(f"{path} is not a CSV table ({detail}); {advice}") from None
+
+
 def read_tables(paths: RunPaths) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A run folder's metrics.csv and episodes.csv, checked for the columns we use, by env_step."""
-    metrics = pd.read_csv(paths.metrics)
-    episodes = pd.read_csv(paths.episodes)
+    metrics = read_table(paths.metrics)
+    episodes = read_table(paths.episodes)
     for frame, path, needed in (
         (metrics, paths.metrics, ["env_step", "wall_time", *CURVE_METRICS]),
         (episodes, paths.episodes, list(EPISODE_COLUMNS)),
@@ -331,10 +348,22 @@ def run_summary(
 
 def read_summary(summary_dir: str | os.PathLike, tables: Sequence[str]) -> dict:
     """The summary tables ``tables`` (keys of SUMMARY_FILES) as DataFrames and summary.json as
-    the dict under "meta", for the stages that read what ``summarise`` wrote."""
+    the dict under "meta", for the stages that read what ``summarise`` wrote. A table cut short
+    (its last row cut off, or runs.csv with fewer rows than the runs summary.json lists) is a
+    ValueError naming it: a report must not pass a part of the runs off as all of them."""
     summary_dir = Path(summary_dir)
-    out = {key: pd.read_csv(summary_dir / SUMMARY_FILES[key]) for key in tables}
-    out["meta"] = read_json(summary_dir / SUMMARY_FILES["meta"])
+    out = {"meta": read_json(summary_dir / SUMMARY_FILES["meta"])}
+    for key in tables:
+        path = summary_dir / SUMMARY_FILES[key]
+        out[key] = read_table(path)
+        with open(path, "rb") as fh:
+            fh.seek(-1, os.SEEK_END)
+            whole = fh.read(1) == b"\n"
+        used = out["meta"].get("runs_used") if key == "runs" else None
+        if not whole or (isinstance(used, list) and len(out[key]) != len(used)):
+            cut = "its last row is cut off" if not whole else \
+                f"it has {len(out[key])} rows for the {len(used)} runs summary.json lists"
+            raise ValueError(f"{path} is damaged: {cut}; rerun the aggregate that writes it")
     return out
 
 
@@ -388,6 +417,7 @@ def _checked_run(paths: RunPaths, name: str, seed: int, total_steps: int,
     if status != "complete":
         raise ValueError(f"{paths.run_json} has status {status!r}, not 'complete' "
                          "(resume or retrain the run first)")
+    check_metrics_rows(paths.metrics, info)
     metrics, episodes = read_tables(paths)
     if info.get("config_name", name) != name or int(info.get("seed", seed)) != seed:
         raise ValueError(

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from jepa_bench.config import config_differences
 from jepa_bench.layout import RunPaths
-from jepa_bench.metrics import DIAGNOSTIC_COLUMNS, TIMING_COLUMNS, read_json
+from jepa_bench.metrics import (DIAGNOSTIC_COLUMNS, TIMING_COLUMNS, check_metrics_rows,
+                                read_json)
 
 RUN_KEYS = ("config_name", "seed", "env_steps", "updates", "status")
 """run.json fields that say what was run, besides its config; wall time, git revision and
@@ -37,6 +38,7 @@ def _check_folder(folder: Path) -> RunPaths:
     for path in paths.results():
         if not path.is_file():
             raise ValueError(f"{folder} is not a finished run folder: {path.name} is missing")
+    check_metrics_rows(paths.metrics, read_json(paths.run_json))
     return paths
 
 

@@ -92,6 +92,8 @@ def probe(config: str, *, samples: int = 16_000, steps: int = 600, batch: int = 
 
 FROZEN_SAMPLES = 16_000
 """Frame stacks of the frozen probe, in equal parts from each policy of inputs.POLICIES."""
+MIN_PER_POLICY = 10
+"""The fewest frame stacks the frozen probe takes from one policy: two of them held out."""
 FROZEN_SEED = 2026
 """Seed of the frozen probe's envs and policies: none of the training or calibration seeds."""
 HELD_OUT = 0.2
@@ -105,8 +107,13 @@ def mixture_frames(height: int, width: int, renderer: str = "fast",
                    samples: int = FROZEN_SAMPLES, seed: int = FROZEN_SEED):
     """The frozen probe's frames: (train_obs, train_state, test_obs, test_state), equal parts
     from each policy of POLICIES (8 envs, seeds seed, seed + 1, ...), the last HELD_OUT of each
-    part held out. The same for every run of a picture size (cached in the process)."""
+    part held out. The same for every run of a picture size (cached in the process).
+    ValueError when `samples` leaves a policy fewer than MIN_PER_POLICY frame stacks."""
     per = samples // len(POLICIES)
+    if per < MIN_PER_POLICY:
+        raise ValueError(f"samples={samples} is too few for the frozen probe: at least "
+                         f"{MIN_PER_POLICY * len(POLICIES)} ({MIN_PER_POLICY} frame stacks from "
+                         f"each of its {len(POLICIES)} policies, a fifth of them held out)")
     parts = [random_policy_frames(8, per, seed + i, renderer=renderer, height=height,
                                   width=width, policy=policy)
              for i, policy in enumerate(POLICIES)]

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import os
 import shutil
 import signal
@@ -55,7 +54,7 @@ import torch
 
 from jepa_bench.config import DEFAULT_SETTINGS, TrainConfig, config_differences
 from jepa_bench.layout import DEFAULT_RUNS_ROOT, RunPaths, run_dir
-from jepa_bench.metrics import Progress, read_json, write_json_atomic
+from jepa_bench.metrics import Progress, check_metrics_rows, read_json, write_json_atomic
 from jepa_bench.rl.machine import (git_revision, git_state, machine_info, resolve_device,
                                    utc_now, versions)
 from jepa_bench.errors import RunFolderError, TrainingDiverged
@@ -153,6 +152,11 @@ def _prepare_folder(paths: RunPaths, cfg: TrainConfig, seed: int, resume: bool, 
                              f"(differs in: {', '.join(diff)}); --resume can change only a "
                              "growing total_steps; --out another folder")
     if status == "complete":
+        try:
+            check_metrics_rows(paths.metrics, info)
+        except (OSError, ValueError) as exc:
+            raise RunFolderError(f"run folder {paths.root} holds a complete run whose files are "
+                                 f"damaged: {exc}") from None
         return "complete", info
     return ("resume", info) if paths.checkpoint.exists() else ("fresh", None)
 
@@ -179,13 +183,9 @@ def read_run_json(paths: RunPaths) -> dict:
     """A run folder's run.json, or one line naming it when it is not a JSON object (a disk that
     filled up, an edit gone wrong): the file is left as it is."""
     try:
-        info = read_json(paths.run_json)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        reason = first_sentence(str(exc))
-    else:
-        if isinstance(info, dict):
-            return info
-        reason = f"a JSON {type(info).__name__}, not an object"
+        return read_json(paths.run_json)
+    except ValueError as exc:  # not JSON, not UTF-8, or not an object
+        reason = first_sentence(str(exc).replace(f"{paths.run_json} ", "", 1))
     aside = (f", or move it aside and pass --resume to continue from {paths.checkpoint}"
              if paths.checkpoint.is_file() else "")
     raise RunFolderError(f"run.json {paths.run_json} cannot be read ({reason}); it was left as "

@@ -25,6 +25,7 @@ from jepa_bench.config import PAPER_CONFIGS, get_config, parse_overrides
 from jepa_bench.layout import RunPaths, calibration_paths, calibration_winner_json, probe_json
 from jepa_bench.metrics import atomic_write_text, markdown_table, read_json, write_table
 from jepa_bench.studies.probe_report import PROBE_TARGETS, summarise_probes
+from jepa_bench.analysis.aggregate import read_table
 from jepa_bench.analysis.stats import describe_sample
 
 # --- the preregistered criteria (docs/calibration.md) ------------------------------------------
@@ -132,7 +133,7 @@ def _episode_returns(paths: RunPaths) -> list[float]:
     if info.get("status") != "complete":
         raise ValueError(f"{run}/run.json has status {info.get('status')!r}; calibration reads "
                          "complete runs only")
-    return pd.read_csv(paths.episodes)["return"].astype(float).tolist()
+    return read_table(paths.episodes)["return"].astype(float).tolist()
 
 
 def training_table(root: Path, stage: str, cells: dict, seeds: list[int], last: int) -> pd.DataFrame:

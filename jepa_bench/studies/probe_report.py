@@ -38,7 +38,8 @@ def probe_table(paths_by_config: dict[str, list]):
     them), with whether R²(θ) and R²(θ̇) reach PROBE_TARGETS; a pandas DataFrame."""
     rows = []
     for config, paths in paths_by_config.items():
-        results = [read_json(p) for p in paths]
+        results = [read_json(p, need={"encoder": str, "r2": dict},
+                             what="a probe result (jepa-bench probe --json)") for p in paths]
         row = {"config": config, "encoder": results[0]["encoder"],
                "settings": results[0].get("settings"), **summarise_probes(results)}
         for name, floor in PROBE_TARGETS.items():

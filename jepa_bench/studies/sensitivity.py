@@ -32,7 +32,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from jepa_bench.analysis.aggregate import SUMMARY_FILES, check_run_config, read_summary
+from jepa_bench.analysis.aggregate import (SUMMARY_FILES, check_run_config, read_summary,
+                                           read_table)
 from jepa_bench.analysis.compare import compare_runs
 from jepa_bench.analysis.stats import bootstrap_difference, describe_sample
 from jepa_bench.analysis.verdicts import sci, write_report
@@ -403,7 +404,7 @@ def _record_lines(label: str, audit: dict) -> list[str]:
 # --- what the study measures beyond the claims ----------------------------------------------
 
 def _metrics(paths: RunPaths) -> pd.DataFrame:
-    return pd.read_csv(paths.metrics)
+    return read_table(paths.metrics)
 
 
 def scale_free_table(run_roots: Mapping[str, Path], seeds: Sequence[int]) -> pd.DataFrame:

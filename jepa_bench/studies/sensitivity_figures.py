@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from jepa_bench.analysis.aggregate import read_table
 from jepa_bench.analysis.plots import line_colours, notation_mathtext, save_figures, seed_band
 from jepa_bench.layout import RunPaths
 from jepa_bench.studies.sensitivity import CENTRE, GRAD_TERMS, SweepPoint, point_run_roots
@@ -107,7 +108,7 @@ def gradient_figure(root: str | os.PathLike, points: Sequence[SweepPoint], done:
             ax = axes[i, j]
             frames = []
             for seed in seeds:
-                m = pd.read_csv(RunPaths.of(roots[name], name, seed).metrics)
+                m = read_table(RunPaths.of(roots[name], name, seed).metrics)
                 m.insert(0, "seed", seed)
                 frames.append(m)
             data = pd.concat(frames, ignore_index=True)

@@ -2,7 +2,7 @@
 (partial collapse) and the second half of Kenneweg et al.'s claim 4, decided by the criteria of
 docs/trained-encoders.md.
 
-    results = [read_json(p) for p in probe_files]          # `jepa-bench probe-frozen --json`
+    results = [read_probe(p) for p in probe_files]         # `jepa-bench probe-frozen --json`
     result = evaluate_trained_encoders(results, pairs={"j1g0r0": "j1g1r0"})
     write_trained_encoders_report("results/sensitivity/centre/trained-encoders.md", result)
 
@@ -27,11 +27,11 @@ from jepa_bench.analysis.stats import describe_sample, welch_interval
 from jepa_bench.analysis.verdicts import (INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, make_check,
                                           make_claim, verdict_of, write_report)
 from jepa_bench.config import get_config
-from jepa_bench.metrics import STATE_NAMES, markdown_table, write_table
+from jepa_bench.metrics import STATE_NAMES, markdown_table, read_json, write_table
 
 __all__ = ["CLAIM4_COMPONENTS", "CLAIM4_CONFIG", "DROP_LEVEL", "PAIRS", "claim4_second_half",
-           "probe_table", "proposition2", "evaluate_trained_encoders", "trained_encoders_figure",
-           "write_trained_encoders_report"]
+           "probe_table", "proposition2", "evaluate_trained_encoders", "read_probe",
+           "trained_encoders_figure", "write_trained_encoders_report"]
 
 DROP_LEVEL = 0.5
 """A component is dropped when its frozen MLP-head R² falls below this while the run's step-0
@@ -42,6 +42,14 @@ CLAIM4_COMPONENTS = ("theta", "x")
 CLAIM4_STEP = 100_000
 PAIRS = {"j1g0r0": "j1g1r0", "j1g0r1": "j1g1r0", "a2c_shared_nograd": "a2c_shared"}
 """The (∇ off -> ∇ on) pairs of Proposition 2's test, as preregistered."""
+
+
+def read_probe(path: str | os.PathLike) -> dict:
+    """One run's frozen-probe file (`jepa-bench probe-frozen RUN --json`); a file of another kind
+    (another probe's, a report, several runs in one file) is a ValueError naming it."""
+    return read_json(Path(path), need={"run": str, "config_name": str, "seed": int,
+                                       "snapshots": list},
+                     what="one run's frozen probe (jepa-bench probe-frozen RUN --json)")
 
 
 def probe_table(results: Sequence[dict]) -> pd.DataFrame:

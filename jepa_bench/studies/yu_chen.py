@@ -24,6 +24,7 @@ import pandas as pd
 from jepa_bench.analysis.verdicts import (Interval, above, first_detail, make_check, make_claim,
                                           write_report)
 from jepa_bench.metrics import markdown_table, read_json
+from jepa_bench.analysis.aggregate import read_table
 from jepa_bench.analysis.stats import describe_sample
 from jepa_bench.studies.calibration import CONFIRM_EPISODES, CONFIRM_FLOOR
 
@@ -38,7 +39,7 @@ _NOT_RUN = "not run yet"
 def a2c_control_claim(confirm_csv: str | os.PathLike) -> dict:
     """The A2C control's calibration target as a claim: the 95 % CI of the mean final return of
     the confirmation runs lies entirely above CONFIRM_FLOOR (41.5, the sign-of-angle policy)."""
-    runs = pd.read_csv(confirm_csv)
+    runs = read_table(confirm_csv)
     column = f"mean_last_{CONFIRM_EPISODES}"
     if runs.empty or column not in runs or runs["cell"].nunique() != 1:
         raise ValueError(f"{confirm_csv}: expected the confirmation runs of one cell with a "
@@ -68,7 +69,8 @@ def gather_claims(reports: Mapping[str, Path]) -> list[dict]:
             out.append({"source": name, "path": str(path), "id": "-", "statement": _NOT_RUN,
                         "verdict": _NOT_RUN, "checks": []})
             continue
-        for claim in read_json(path).get("claims", []):
+        for claim in read_json(path, need={"claims": list},
+                                what="a report with a claims list (a claims.json)")["claims"]:
             out.append({"source": name, "path": str(path), **claim})
     return out
 

@@ -207,6 +207,29 @@ def test_complete_run_is_not_overwritten_without_resume_or_force(tmp_path, capsy
     assert _train(out, extra=["--force"]) == 0
 
 
+def test_a_complete_run_whose_metrics_are_cut_short_is_named_not_passed(tmp_path, capsys):
+    out = tmp_path / "j1g1r0" / "seed0"
+    assert _train(out) == 0  # 64 steps of 32: two updates, two metrics rows
+    metrics = out / "metrics.csv"
+    text = metrics.read_text()
+    metrics.write_text(text[:text.rindex("\n", 0, len(text) - 1) + 20])  # a disk that filled up
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    capsys.readouterr()
+    assert _train(out, extra=["--resume"]) == 2  # not "complete, nothing to do"
+    err = capsys.readouterr().err.strip()
+    assert "holds a complete run whose files are damaged" in err and "\n" not in err
+    assert "metrics.csv holds 1 whole rows and a last row cut off, but its run.json records 2 " \
+           "updates" in err and "--force" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert main(["compare", str(out), str(out)]) == 2
+    assert "a last row cut off" in capsys.readouterr().err
+    assert main(["aggregate", "--runs-root", str(tmp_path), "--configs", "j1g1r0", "--seeds", "0",
+                 "--total-steps", "64", "--out", str(tmp_path / "summary")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{metrics} holds 1 whole rows" in err and "\n" not in err
+    assert not (tmp_path / "summary").exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (["--config", "j9g9r9", "--seed", "0"], "unknown config 'j9g9r9'; valid names: j0g0r0"),
     (["--config", "j1g1r0", "--seed", "0", "--set", "bogus=1"], "unknown --set key 'bogus'"),
@@ -219,6 +242,11 @@ def test_complete_run_is_not_overwritten_without_resume_or_force(tmp_path, capsy
     (["--config", "j1g1r0", "--seed", "-1"], "-1 must be >= 0"),
     (["--config", "j1g1r0", "--seed", "0", "--renderer", "vulkan"], "invalid choice: 'vulkan'"),
     (["--config", "j1g1r0", "--seed", "0", "--set", "patch=7"], "patch"),
+    # beyond what torch takes: one line, not an OverflowError or an OpenMP crash
+    (["--config", "j1g1r0", "--seed", str(2**64)],
+     f"{2**64} is too large (allowed: 0 to {2**63 - 1})"),
+    (["--config", "j1g1r0", "--seed", "0", "--threads", "99999"],
+     "--threads: 99999 is too large (allowed: 1 to 1024)"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) as exc_info:

@@ -105,6 +105,9 @@ def test_settable_keys_leave_out_the_switches_and_the_options_fields():
     (dict(lr=float("nan")), "lr=nan must be a finite number"),
     (dict(encoder="mlp"), "encoder='mlp' is not one of: 'vit', 'cnn'"),
     (dict(encoder="cnn", height=12, width=48, patch=12), "must be >= 16 for encoder='cnn'"),
+    (dict(adam_eps=0.0), "adam_eps=0.0 must be a finite number > 0"),
+    (dict(mlp_ratio=0.0), "mlp_ratio=0.0 must be a finite number > 0"),
+    (dict(mlp_ratio=0.01), "mlp_ratio=0.01 leaves the transformer's MLP no unit at dim=64"),
 ])
 def test_invalid_fields_are_rejected(kwargs, match):
     with pytest.raises(ValueError, match=match):

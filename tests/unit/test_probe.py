@@ -113,3 +113,10 @@ def test_frozen_probe_reads_a_runs_snapshots(tmp_path, one_thread):
         assert all(v <= 1.0 for head in snap["r2"].values() for v in head.values())
     (run / "encoder" / "step32.pt").write_bytes(b"not a snapshot")
     assert main(["probe-frozen", str(run), "--samples", "600"]) == 2
+
+
+def test_the_frozen_probe_refuses_too_few_samples_before_rendering():
+    from jepa_bench.rl.probe import MIN_PER_POLICY, mixture_frames
+    with pytest.raises(ValueError, match=r"samples=5 is too few for the frozen probe: at least "
+                                         rf"{3 * MIN_PER_POLICY} \({MIN_PER_POLICY} frame"):
+        mixture_frames(24, 96, samples=5)

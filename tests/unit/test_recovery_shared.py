@@ -328,9 +328,9 @@ def test_the_checkpoint_command_writes_the_outcome_or_refuses(tmp_path, build, c
     assert "invalid choice: 'sac'" in capsys.readouterr().err
 
 
-def test_the_command_line_defaults_are_the_protocols_numbers():
+def test_the_command_line_defaults_are_the_protocols_numbers(tmp_path):
     sub = build_parser()._subparsers._group_actions[0].choices["recovery-shared"]
-    args = sub.parse_args(["--root", "r", "--algos", "ppo", "--seeds", "0", "--settings-sets",
+    args = sub.parse_args(["--root", str(tmp_path), "--algos", "ppo", "--seeds", "0", "--settings-sets",
                            "ppo=v2", "--summary", "s", "--figures", "f", "--out", "o.md",
                            "--collapse-steps", "300000", "--recovery-steps", "50000"])
     made = RecoverySettings(args.collapse_steps, args.recovery_steps, args.collapse_threshold,

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jepa_bench.workflow_config import config_error, load_schema, seeds_from_command_line
+from jepa_bench.workflow_config import (config_error, folders_error, load_schema,
+                                        section_error, seeds_from_command_line)
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMA = load_schema(REPO / "workflow" / "schemas" / "config.schema.yaml")
@@ -55,6 +56,38 @@ def test_train_overrides_get_the_check_of_set_items(items, expected):
                                SCHEMA)
         assert message is not None and message.startswith(expected) and "\n" not in message
     assert config_error(GOOD | {"train_overrides": ["num_envs=4", "lr=0.001"]}, SCHEMA) is None
+
+
+def test_probe_configs_must_read_pixels():
+    message = config_error(GOOD | {"probe_configs": ["j1g1r0", "state"]}, SCHEMA)
+    assert message == ("config probe_configs=['j1g1r0', 'state'] is not allowed: state reads the "
+                       "state, not pixels; the probe needs a pixel configuration")
+    assert config_error(GOOD | {"probe_configs": ["j1g1r0", "cnn_pixel_ppo"]}, SCHEMA) is None
+
+
+def test_a_results_root_that_is_a_file_is_named(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    good = {"results_root": str(tmp_path / "new" / "results")}
+    assert folders_error(good, str(tmp_path / "runs")) is None  # made when missing
+    assert folders_error({"results_root": str(afile)}, str(tmp_path / "runs")) == (
+        f"config results_root={str(afile)!r} is not allowed: it is a file, not a folder; give "
+        "a folder (it is made when missing)")
+    inside = folders_error(good, str(afile / "runs"))
+    assert inside.startswith(f"config runs_root={str(afile / 'runs')!r} is not allowed: it lies "
+                             f"inside {afile}, which is a file")
+
+
+def test_a_spec_section_is_checked_against_the_schema_alone():
+    centre = {"name": "centre", "axis": "centre", "set": []}
+    assert section_error("sensitivity", {"points": [centre]}) is None
+    assert section_error("sensitivity", {"points": 3}) == (
+        "config sensitivity[points]=3 is not allowed: 3 is not of type 'array'")
+    assert "'axis' is a required property" in section_error(
+        "sensitivity", {"points": [{"name": "p"}]})
+    assert section_error("calibration", {"screen": 5}).startswith(
+        "config calibration[screen]=5 is not allowed: 5 is not of type 'object'")
+    assert section_error("sensitivity", {"points": 3}, schema_path="/nonexistent.yaml") is None
 
 
 def test_unknown_key_lists_the_known_ones():

@@ -14,7 +14,8 @@ from pathlib import Path
 from snakemake.utils import validate
 
 from jepa_bench.workflow_config import (clear_stale_locks, config_error, device_error,
-                                        folder_lock_held, load_schema, manifest_error,
+                                        folder_lock_held, folders_error, load_schema,
+                                        manifest_error,
                                         runs_root_error, seeds_from_command_line,
                                         sync_commit_times, write_manifest)
 
@@ -26,8 +27,9 @@ def stop(message):
 
 
 # `snakemake --config seeds=[0,1]` hands the seeds over as strings
-if "seeds" in config:
-    config["seeds"] = seeds_from_command_line(config["seeds"])
+for _key in ("seeds", "probe_seeds"):
+    if _key in config:
+        config[_key] = seeds_from_command_line(config[_key])
 # one line naming the bad key and value; snakemake's validate then fills in the defaults
 _SCHEMA = Path(workflow.basedir) / "workflow" / "schemas" / "config.schema.yaml"
 _problem = config_error(config, load_schema(_SCHEMA))
@@ -52,7 +54,8 @@ LOGS = f"{RESULTS}/logs"
 # one folder holds one experiment: refuse a config that differs from the one that made the
 # outputs already in RESULTS, or whose runs_root holds runs made with other settings (Snakemake
 # would reuse them as they are); the manifest is written when the pipeline really starts
-_problem = manifest_error(config, RUNS) or runs_root_error(config, RUNS)
+_problem = (folders_error(config, RUNS) or manifest_error(config, RUNS)
+            or runs_root_error(config, RUNS))
 if _problem:
     stop(_problem)
 # a Snakemake killed by SIGKILL leaves its locks behind; no other one is alive if we get ours

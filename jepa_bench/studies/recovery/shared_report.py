@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from jepa_bench.analysis.plots import line_colours
 from jepa_bench.analysis.verdicts import report_json_path, sci, write_report
-from jepa_bench.metrics import STATE_NAMES, read_json, write_table
+from jepa_bench.metrics import STATE_NAMES, write_table
 from jepa_bench.studies.recovery.experiment import (ALGO_LABELS, ARM_LABELS, RECOVERY_ARMS,
                                                     RECOVERY_SUMMARY_FILES, RecoverySettings,
                                                     RecoverySummary, config_label, flag,
@@ -32,6 +32,7 @@ from jepa_bench.studies.recovery.report import (ARM_MATHTEXT, SWITCH_CAVEAT, arm
                                                 recovered_at, run_table, verdict_sections)
 from jepa_bench.studies.recovery.shared import (REGAIN_LEVEL, check_settings_sets,
                                                 evaluate_shared, probe_switch_table)
+from jepa_bench.studies.trained_encoders import read_probe
 
 __all__ = ["SHARED_FIGURE_STEM", "SHARED_SUMMARY_FILES", "plot_shared", "probe_text",
            "write_shared_report"]
@@ -219,7 +220,7 @@ def write_shared_report(root: str | os.PathLike, algos: Sequence[str], seeds: Se
     report_json_path(out_md)  # a bad report path stops before any work
     summary = summarise_recovery(root, algos, seeds, settings,
                                  check_settings_sets(algos, settings_sets))
-    probe = probe_switch_table(summary, [read_json(Path(p)) for p in probe_files])
+    probe = probe_switch_table(summary, [read_probe(p) for p in probe_files])
     res = evaluate_shared(summary, probe)
     tables = {**{key: getattr(summary, key) for key in RECOVERY_SUMMARY_FILES}, "probe": probe}
     written = []
