@@ -492,25 +492,8 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def check_json_file(path: Path) -> None:
-    """ValueError naming `path` when it is there but not JSON (json's own message names no
-    file); a missing file is left to the reader that needs it."""
-    try:
-        json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValueError(f"{path} is not valid JSON ({reason}); it was left as it is: restore "
-                         "it (git checkout, a copy) or run the stage that writes it again"
-                         ) from None
-
-
 def cmd_compare(args) -> int:
     from jepa_bench.analysis.compare import describe
-    from jepa_bench.layout import RunPaths
-    for folder in (args.run_a, args.run_b):
-        check_json_file(RunPaths(Path(folder)).run_json)
     same, report = describe(Path(args.run_a), Path(args.run_b))
     print(report)
     return 0 if same else 1
@@ -851,10 +834,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RunFolderError) as exc:
         print(f"jepa-bench {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, NotADirectoryError) as exc:
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError) as exc:
         if not is_output(args, exc.filename):  # an input that is not there
-            what = ("no such file" if isinstance(exc, FileNotFoundError) else
-                    "a part of that path is a file, not a folder")
+            what = {FileNotFoundError: "no such file",
+                    NotADirectoryError: "a part of that path is a file, not a folder",
+                    IsADirectoryError: "it is a folder, not a file"}[type(exc)]
             print(f"jepa-bench {args.command}: error: cannot read {exc.filename or exc}: "
                   f"{what}; run the stage that writes it or give the right path",
                   file=sys.stderr)

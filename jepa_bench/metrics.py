@@ -1,7 +1,10 @@
 """Run-folder I/O: the CSV column layouts, atomic writes of CSV/JSON/text, the progress display.
 
 Owns: METRIC_COLUMNS and EPISODE_COLUMNS (what a run's CSVs hold, in order), STATE_NAMES, TIMING_COLUMNS (the
-machine-dependent ones), the atomic writers every stage uses (write, then rename) and Progress.
+machine-dependent ones), the atomic writers every stage uses (write, then rename), the readers of
+the files the harness writes (read_json: an object, with the keys a caller asks for; read_table:
+a CSV; check_metrics_rows: a finished run's metrics.csv is whole), each failing in one line that
+names the file, and Progress.
 Where a run folder is and what its files are called belongs to jepa_bench.layout. Must not
 import torch or any analysis module: the trainer and every reader of run folders (aggregate,
 recovery, compare) share these names.
@@ -20,7 +23,7 @@ import time
 from pathlib import Path
 
 __all__ = ["DIAGNOSTIC_COLUMNS", "EPISODE_COLUMNS", "STATE_NAMES", "METRIC_COLUMNS", "TIMING_COLUMNS", "Progress", "atomic_write_text",
-           "check_metrics_rows", "markdown_table", "read_json", "write_csv_atomic", "write_json_atomic", "write_table"]
+           "check_metrics_rows", "markdown_table", "read_json", "read_table", "write_csv_atomic", "write_json_atomic", "write_table"]
 
 METRIC_COLUMNS = (
     "update", "env_step", "wall_time", "sps", "episodic_return", "episodes", "jepa_loss",
@@ -107,8 +110,12 @@ def read_json(path: Path, need: dict[str, type] | None = None, what: str = "") -
     belongs) is one line naming it rather than a KeyError deep in a report. Every failure is a
     ValueError (a file that is not JSON: json.JSONDecodeError) whose message names the file, so
     the command line shows it in one line."""
-    with open(path, encoding="utf-8") as fh:
-        text = fh.read()
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text, so not valid JSON (restore it, or rerun "
+                         "the stage that writes it)") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -126,27 +133,49 @@ def read_json(path: Path, need: dict[str, type] | None = None, what: str = "") -
 
 
 def check_metrics_rows(metrics: Path, info: dict) -> None:
-    """ValueError unless `metrics` (a run's metrics.csv) holds one whole row for each update its
-    run.json `info` records: a file cut short (a disk that filled up, a copy that stopped) must
-    not pass for a finished run. A run.json that records no update count is not checked."""
+    """ValueError unless `metrics` (a run's metrics.csv) is UTF-8 text holding one whole row for
+    each update its run.json `info` records: a file cut short (a disk that filled up, a copy
+    that stopped) must not pass for a finished run. A run.json that records no update count is
+    not checked; a missing file is the caller's FileNotFoundError."""
     updates = info.get("updates")
     if not isinstance(updates, int):
         return
-    with open(metrics, encoding="utf-8", newline="") as fh:
-        text = fh.read()
+    try:
+        with open(metrics, encoding="utf-8", newline="") as fh:
+            text = fh.read()
+    except UnicodeDecodeError:
+        raise ValueError(f"{metrics} is not UTF-8 text: the file is damaged; restore it (git "
+                         "checkout, a copy)") from None
     rows = max(text.count("\n") - 1, 0)
     if rows != updates or not text.endswith("\n"):
         cut = "" if text.endswith("\n") else " and a last row cut off"
         raise ValueError(f"{metrics} holds {rows} whole rows{cut}, but its run.json records "
                          f"{updates} updates: the file is damaged; restore it (git checkout, a "
-                         "copy) or train the run again with --force")
+                         "copy)")
+
+
+def read_table(path):
+    """A CSV table the harness wrote, as a pandas DataFrame; a file that is empty, not UTF-8 or
+    not CSV is a ValueError in one line naming it (pandas' own messages name no file)."""
+    import pandas as pd  # here, so that the trainer, which never reads a table, loads no pandas
+
+    advice = "restore it, or rerun the stage that writes it"
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path} is empty: a table starts with its header; {advice}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text; {advice}") from None
+    except pd.errors.ParserError as exc:
+        detail = str(exc).strip().splitlines()[0]
+        raise ValueError(f"{path} is not a CSV table ({detail}); {advice}") from None
 
 
 def _a(noun: str) -> str:
     return ("an " if noun[0] in "aeiou" else "a ") + noun
 
 
-def _json_kind(value) -> str:
+def _json_kind(value) -> str:  # of a parsed value, or of a type's empty instance
     """The JSON name of a parsed value's type (object, array, string, number, ...)."""
     kinds = ((bool, "boolean"), (dict, "object"), (list, "array"), (str, "string"),
              ((int, float), "number"))

@@ -1,4 +1,5 @@
-"""Checks of the Snakemake workflow's config, shared by workflow/rules/common.smk and the tests.
+"""Checks of the Snakemake workflow's config, shared by workflow/rules/common.smk, the command
+line (a subcommand's --spec: `section_error`) and the tests.
 
 Snakemake's own `validate` reports a bad value as a multi-line jsonschema dump that does not name
 the key; `config_error` gives the first problem as one line, `config total_steps=0 is not
@@ -6,7 +7,8 @@ allowed: must be >= 1 ...`. `seeds_from_command_line` accepts `snakemake --confi
 whose items Snakemake hands over as strings. `manifest_error` / `write_manifest`: one results
 folder holds one experiment ({results_root}/experiment.json). `runs_root_error`: run folders the
 pipeline would reuse (a runs_root shared with another preset) that were made with other
-settings. `device_error`: device=cuda on a machine without CUDA. `clear_stale_locks`: a killed
+settings. `folders_error`: a results_root or runs_root that is a file. `device_error`:
+device=cuda on a machine without CUDA. `clear_stale_locks`: a killed
 Snakemake's locks do not block the rerun. `sync_commit_times`: committed outputs in a fresh clone
 are not older than their committed inputs, so Snakemake does not redo them.
 common.smk prints any of these errors as one line and exits with status 2.
@@ -286,7 +288,8 @@ def write_manifest(config: dict, runs_root: str) -> Path:
 def folders_error(config: dict, runs_root: str) -> str | None:
     """One line when results_root or runs_root (`runs_root`, the folder it resolves to) is, or
     lies inside, something that is not a folder; None when each is a folder or can be made."""
-    for key, folder in (("results_root", config["results_root"]), ("runs_root", runs_root)):
+    runs_key = "runs_root" if config.get("runs_root") else "runs_root (results_root/runs)"
+    for key, folder in (("results_root", config["results_root"]), (runs_key, runs_root)):
         path = Path(folder)
         there = next((p for p in (path, *path.parents) if p.exists()), None)
         if there is not None and not there.is_dir():

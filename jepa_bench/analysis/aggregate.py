@@ -89,7 +89,7 @@ import pandas as pd
 from jepa_bench.config import config_differences, get_config, resolve
 from jepa_bench.layout import RunPaths, check_seeds
 from jepa_bench.metrics import (EPISODE_COLUMNS, atomic_write_text, check_metrics_rows,
-                                read_json, write_table)
+                                read_json, read_table, write_table)
 from jepa_bench.analysis.stats import (CI_LEVEL, CI_RESAMPLES, CI_SEED, RETURN_WINDOW, describe_sample,
                               final_return)
 
@@ -101,7 +101,6 @@ __all__ = [
     "random_policy_returns",
     "read_run",
     "read_summary",
-    "read_table",
     "read_tables",
     "run_curve",
     "run_summary",
@@ -194,21 +193,6 @@ def read_run(run_dir: str | os.PathLike) -> tuple[dict, pd.DataFrame, pd.DataFra
     """Load (run.json, metrics.csv, episodes.csv) of one run folder, sorted by env_step."""
     paths = RunPaths(run_dir)
     return (read_json(paths.run_json), *read_tables(paths))
-
-
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """A CSV file the harness wrote, as a DataFrame; a file that is empty, not UTF-8 or not CSV
-    is a ValueError in one line naming it (pandas' own messages name no file)."""
-    advice = "restore it, or rerun the stage that writes it"
-    try:
-        return pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise ValueError(f"{path} is empty: a table starts with its header; {advice}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not UTF-8 text; {advice}") from None
-    except pd.errors.ParserError as exc:
-        detail = str(exc).strip().splitlines()[0]
-        raise ValueError(f"{path} is not a CSV table ({detail}); {advice}") from None
 
 
 def read_tables(paths: RunPaths) -> tuple[pd.DataFrame, pd.DataFrame]:

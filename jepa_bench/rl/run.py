@@ -155,8 +155,13 @@ def _prepare_folder(paths: RunPaths, cfg: TrainConfig, seed: int, resume: bool, 
         try:
             check_metrics_rows(paths.metrics, info)
         except (OSError, ValueError) as exc:
+            damage = (f"{paths.metrics} is missing" if isinstance(exc, FileNotFoundError)
+                      else str(exc))
+            way = (f"move {paths.run_json} aside and pass --resume to write its tables again "
+                   f"from {paths.checkpoint}, or start over with --force"
+                   if paths.checkpoint.is_file() else "start it over with --force")
             raise RunFolderError(f"run folder {paths.root} holds a complete run whose files are "
-                                 f"damaged: {exc}") from None
+                                 f"damaged ({damage}): {way}") from None
         return "complete", info
     return ("resume", info) if paths.checkpoint.exists() else ("fresh", None)
 

@@ -23,9 +23,9 @@ import pandas as pd
 
 from jepa_bench.config import PAPER_CONFIGS, get_config, parse_overrides
 from jepa_bench.layout import RunPaths, calibration_paths, calibration_winner_json, probe_json
-from jepa_bench.metrics import atomic_write_text, markdown_table, read_json, write_table
+from jepa_bench.metrics import (atomic_write_text, markdown_table, read_json, read_table,
+                                write_table)
 from jepa_bench.studies.probe_report import PROBE_TARGETS, summarise_probes
-from jepa_bench.analysis.aggregate import read_table
 from jepa_bench.analysis.stats import describe_sample
 
 # --- the preregistered criteria (docs/calibration.md) ------------------------------------------

@@ -32,15 +32,14 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from jepa_bench.analysis.aggregate import (SUMMARY_FILES, check_run_config, read_summary,
-                                           read_table)
+from jepa_bench.analysis.aggregate import SUMMARY_FILES, check_run_config, read_summary
 from jepa_bench.analysis.compare import compare_runs
 from jepa_bench.analysis.stats import bootstrap_difference, describe_sample
 from jepa_bench.analysis.verdicts import sci, write_report
 from jepa_bench.config import PAPER_CONFIGS, config_differences, parse_overrides
 from jepa_bench.gitrepo import first_commit, is_ancestor
 from jepa_bench.layout import RunPaths
-from jepa_bench.metrics import DIAGNOSTIC_COLUMNS, markdown_table, read_json
+from jepa_bench.metrics import DIAGNOSTIC_COLUMNS, markdown_table, read_json, read_table
 
 __all__ = ["CENTRE", "CONTRAST", "GRAD_TERMS", "PROTOCOL", "RELATIVE_COLLAPSE", "SweepPoint",
            "check_point_runs", "configuration_fields", "contrast_table", "gradient_table",

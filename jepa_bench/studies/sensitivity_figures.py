@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from jepa_bench.analysis.aggregate import read_table
 from jepa_bench.analysis.plots import line_colours, notation_mathtext, save_figures, seed_band
 from jepa_bench.layout import RunPaths
+from jepa_bench.metrics import read_table
 from jepa_bench.studies.sensitivity import CENTRE, GRAD_TERMS, SweepPoint, point_run_roots
 
 __all__ = ["contrast_figure", "gradient_figure", "jepa_weight"]

@@ -30,7 +30,8 @@ def settings_table(reports: dict[str, Path]) -> str:
     """Markdown: one row per claim, one column per settings set (verdict and its first number);
     a report file that is not there is a column of "not run" here (write_settings_table refuses
     it)."""
-    loaded = {name: read_json(path, need={"claims": list}, what="a claims report (claims.json)") if path.is_file() else None for name, path in reports.items()}
+    loaded = {name: read_json(path, need={"claims": list}, what="a claims report (claims.json)")
+              if path.is_file() else None for name, path in reports.items()}
     claims = next((r["claims"] for r in loaded.values() if r), [])
     lines = ["# The paper's claims under each settings set\n",
              "Each cell is the verdict of that set's claims report with the first number behind "

@@ -23,8 +23,7 @@ import pandas as pd
 
 from jepa_bench.analysis.verdicts import (Interval, above, first_detail, make_check, make_claim,
                                           write_report)
-from jepa_bench.metrics import markdown_table, read_json
-from jepa_bench.analysis.aggregate import read_table
+from jepa_bench.metrics import markdown_table, read_json, read_table
 from jepa_bench.analysis.stats import describe_sample
 from jepa_bench.studies.calibration import CONFIRM_EPISODES, CONFIRM_FLOOR
 

@@ -137,11 +137,7 @@ def rerun_check(run_dir: Path, train: Callable[[list[str]], int],
     paths = RunPaths(Path(run_dir))
     if not paths.run_json.is_file():
         raise ValueError(f"{run_dir} holds no run.json; rerun-check takes a finished run folder")
-    try:
-        info = read_json(paths.run_json)
-    except ValueError as exc:  # not JSON: json's message names no file
-        raise ValueError(f"{paths.run_json} is not valid JSON ({exc}); restore it (git checkout, "
-                         "a copy) before rerunning it") from None
+    info = read_json(paths.run_json)  # a file that is not a JSON object: one line naming it
     if info.get("status") != "complete":
         raise ValueError(f"{run_dir} is not a complete run (status {info.get('status')!r})")
     out = Path(out) if out else Path(tempfile.mkdtemp(prefix="jepa-bench-rerun-")) / "run"

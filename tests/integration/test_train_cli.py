@@ -219,7 +219,7 @@ def test_a_complete_run_whose_metrics_are_cut_short_is_named_not_passed(tmp_path
     err = capsys.readouterr().err.strip()
     assert "holds a complete run whose files are damaged" in err and "\n" not in err
     assert "metrics.csv holds 1 whole rows and a last row cut off, but its run.json records 2 " \
-           "updates" in err and "--force" in err
+           "updates" in err and "pass --resume to write its tables again from" in err
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert main(["compare", str(out), str(out)]) == 2
     assert "a last row cut off" in capsys.readouterr().err
@@ -228,6 +228,10 @@ def test_a_complete_run_whose_metrics_are_cut_short_is_named_not_passed(tmp_path
     err = capsys.readouterr().err.strip()
     assert f"{metrics} holds 1 whole rows" in err and "\n" not in err
     assert not (tmp_path / "summary").exists()
+    (out / "run.json").rename(tmp_path / "run.json.aside")  # the way the message gives
+    assert _train(out, extra=["--resume"]) == 0
+    assert metrics.read_text() == text and json.loads((out / "run.json").read_text())["status"] \
+        == "complete"
 
 
 @pytest.mark.parametrize("args, message", [

@@ -324,6 +324,8 @@ def test_the_default_profile_is_loaded_without_naming_it(tmp_path, snakemake):
 
 @pytest.mark.parametrize("config, message", [
     (["seeds=[-1]"], "jepa-bench workflow: error: config seeds[0]=-1 is not allowed: must be >= 0"),
+    (["probe_seeds=[-1]"], "jepa-bench workflow: error: config probe_seeds[0]=-1 is not allowed: "
+                           "must be >= 0"),
     (["total_steps=0"], "jepa-bench workflow: error: config total_steps=0 is not allowed: "
                         "must be >= 1"),
     (["experiments=[precision]", "configurations=[j1g1r1,j1g1r0]"],

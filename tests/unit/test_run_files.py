@@ -30,6 +30,10 @@ def test_read_json_takes_only_an_object_with_the_keys_asked(tmp_path):
                   what="a probe result")
     assert str(err.value) == (f"{tmp_path / 'o.json'} has no 'encoder' (a JSON string is "
                               "needed); expected a probe result")
+    (tmp_path / "bytes.json").write_bytes(b'{"a": "\xff"}')
+    with pytest.raises(ValueError, match=rf"^{tmp_path / 'bytes.json'} is not UTF-8 text, so not "
+                                         r"valid JSON"):
+        read_json(tmp_path / "bytes.json")
 
 
 def test_an_atomic_write_onto_a_folder_is_refused_and_leaves_nothing(tmp_path):
@@ -41,6 +45,18 @@ def test_an_atomic_write_onto_a_folder_is_refused_and_leaves_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no out.tmp left behind
 
 
+def test_a_failed_rename_takes_its_temporary_file_away(tmp_path, monkeypatch):
+    def no_rename(src, dst):
+        raise OSError(28, "No space left on device", str(dst))
+
+    monkeypatch.setattr("jepa_bench.metrics.os.replace", no_rename)
+    (tmp_path / "report.md").write_text("old")
+    with pytest.raises(OSError):
+        atomic_write_text(tmp_path / "report.md", "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]
+    assert (tmp_path / "report.md").read_text() == "old"
+
+
 def test_metrics_rows_must_be_whole_and_one_per_update(tmp_path):
     metrics = tmp_path / "metrics.csv"
     metrics.write_text("update,env_step\n1,32\n2,64\n")
@@ -48,6 +64,9 @@ def test_metrics_rows_must_be_whole_and_one_per_update(tmp_path):
     check_metrics_rows(metrics, {})  # a record with no update count is not checked
     with pytest.raises(ValueError, match=r"holds 2 whole rows, but its run.json records 3 "):
         check_metrics_rows(metrics, {"updates": 3})
+    metrics.write_bytes(b"update,env_step\n1,32\n2,\xff\n")
+    with pytest.raises(ValueError, match=r"metrics.csv is not UTF-8 text: the file is damaged"):
+        check_metrics_rows(metrics, {"updates": 2})
     metrics.write_text("update,env_step\n1,32\n2,6")
     with pytest.raises(ValueError, match=r"holds 1 whole rows and a last row cut off, but its "
                                          r"run.json records 2 updates: the file is damaged"):
@@ -72,6 +91,46 @@ def test_report_commands_name_a_file_of_the_wrong_kind(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "o.md").exists()
+
+
+def test_inputs_that_are_not_what_they_should_be_are_one_line(tmp_path, capsys):
+    afile, adir = tmp_path / "afile", tmp_path / "adir"
+    afile.write_text("x")
+    adir.mkdir()
+    several = _write(tmp_path / "several.json", {"runs": [{"run": "a", "snapshots": []}]})
+    summary = tmp_path / "summary"
+    summary.mkdir()
+    _write(summary / "summary.json", {"runs_used": [{"seed": 0}, {"seed": 1}]})
+    (summary / "runs.csv").write_text("configuration,seed\nj1g1r0,0\n")
+    (summary / "stats.csv").write_text("configuration,metric\n")
+    for argv, message in [
+        (["calibration-report", "--root", str(tmp_path / "nosuch"), "--spec", "{}",
+          "--out", str(tmp_path / "o.md")],
+         f"argument --root: '{tmp_path / 'nosuch'}' is not a folder; give the folder that holds"),
+        (["trained-encoders", "--probes", str(afile / "p.json"), "--out", str(tmp_path / "o.md")],
+         f"cannot read {afile / 'p.json'}: a part of that path is a file, not a folder"),
+        (["trained-encoders", "--probes", str(adir), "--out", str(tmp_path / "o.md")],
+         f"cannot read {adir}: it is a folder, not a file"),
+        (["trained-encoders", "--probes", str(several), "--out", str(tmp_path / "o.md")],
+         f"{several} has no 'run' (a JSON string is needed); expected one run's frozen probe"),
+        (["sensitivity-aggregate", "--spec", "{}", "--root", str(tmp_path), "--configs",
+          "j1g1r0", "--seeds", "0", "--point", "p", "--total-steps", "10", "--settings", "v9",
+          "--out", str(tmp_path / "s")], "argument --settings: invalid choice: 'v9'"),
+        (["claims", "--summary", str(summary), "--out", str(tmp_path / "c.md")],
+         "runs.csv is damaged: it has 1 rows for the 2 runs summary.json lists"),
+    ]:
+        code = _exit_status(argv)
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and message in err and len(err.splitlines()) == 1, (argv, err)
+    assert not any((tmp_path / name).exists() for name in ("o.md", "s", "c.md"))
+
+
+def _exit_status(argv) -> int:
+    """What `jepa-bench ARGV` exits with: main's return value, or argparse's exit."""
+    try:
+        return main(argv)
+    except SystemExit as stop:
+        return stop.code
 
 
 def test_a_table_that_is_empty_or_not_text_is_named(tmp_path):

@@ -73,9 +73,13 @@ def test_a_results_root_that_is_a_file_is_named(tmp_path):
     assert folders_error({"results_root": str(afile)}, str(tmp_path / "runs")) == (
         f"config results_root={str(afile)!r} is not allowed: it is a file, not a folder; give "
         "a folder (it is made when missing)")
-    inside = folders_error(good, str(afile / "runs"))
+    inside = folders_error(good | {"runs_root": str(afile / "runs")}, str(afile / "runs"))
     assert inside.startswith(f"config runs_root={str(afile / 'runs')!r} is not allowed: it lies "
                              f"inside {afile}, which is a file")
+    derived = folders_error({"results_root": str(afile), "runs_root": None}, str(afile / "runs"))
+    assert derived.startswith("config results_root=")  # the key the user gave comes first
+    derived = folders_error({"results_root": str(tmp_path)}, str(afile))
+    assert derived.startswith(f"config runs_root (results_root/runs)={str(afile)!r}")
 
 
 def test_a_spec_section_is_checked_against_the_schema_alone():
