@@ -159,6 +159,10 @@ def cmd_train(args) -> int:
     out = Path(args.out) if args.out else default_run_dir(args.config, args.seed)
     words = list(args.argv or sys.argv[1:])
     command = "jepa-bench " + " ".join(shlex.quote(a) for a in words)
+    if cfg.total_steps % cfg.batch_size:  # a run is whole updates of one batch each
+        print(f"jepa-bench train: note: --total-steps {cfg.total_steps} is not a whole number "
+              f"of updates of {cfg.batch_size} steps (num_envs × num_steps); the run takes "
+              f"{cfg.num_updates}, {cfg.num_updates * cfg.batch_size} env steps", file=sys.stderr)
     info = train(cfg, args.seed, out, config_name=args.config, device=args.device,
                  threads=args.threads, resume=args.resume, force=args.force,
                  progress=not args.quiet, command=command, init_from=args.init_from,
@@ -523,11 +527,14 @@ def _run_commands(sub) -> None:
                    help="torch device; auto takes CUDA when available")
     p.add_argument("--threads", type=_thread_count,
                    help=f"torch CPU threads, up to {MAX_THREADS} (default: torch's)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its checkpoint, or extend it when only "
-                        "--total-steps grows; with no run there, say so and start one")
-    p.add_argument("--force", action="store_true",
-                   help="discard the run in --out first (never files tracked by git)")
+    what_of_a_run_there = p.add_mutually_exclusive_group()
+    what_of_a_run_there.add_argument(
+        "--resume", action="store_true",
+        help="continue the run in --out from its checkpoint, or extend it when only "
+             "--total-steps grows; with no run there, say so and start one")
+    what_of_a_run_there.add_argument(
+        "--force", action="store_true",
+        help="discard the run in --out first (never files tracked by git)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a TrainConfig field (repeatable); keys: "
                         + ", ".join(settable_keys()))

@@ -141,6 +141,9 @@ def rerun_check(run_dir: Path, train: Callable[[list[str]], int],
     if info.get("status") != "complete":
         raise ValueError(f"{run_dir} is not a complete run (status {info.get('status')!r})")
     out = Path(out) if out else Path(tempfile.mkdtemp(prefix="jepa-bench-rerun-")) / "run"
+    if out.exists() and any(out.iterdir()):  # before training: one line, not train's and ours
+        raise ValueError(f"--out {out} is not empty; rerun-check trains a fresh run: give a new "
+                         "folder, or none for a temporary one")
     code = train(rerun_args(info, out))
     if code != 0:
         raise ValueError(f"the rerun into {out} failed with exit status {code}")

@@ -251,6 +251,8 @@ def test_a_complete_run_whose_metrics_are_cut_short_is_named_not_passed(tmp_path
      f"{2**64} is too large (allowed: 0 to {2**63 - 1})"),
     (["--config", "j1g1r0", "--seed", "0", "--threads", "99999"],
      "--threads: 99999 is too large (allowed: 1 to 1024)"),
+    (["--config", "j1g1r0", "--seed", "0", "--resume", "--force"],
+     "argument --force: not allowed with argument --resume"),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) as exc_info:
@@ -359,6 +361,15 @@ def test_a_finished_run_can_be_extended_with_an_explicit_lr_schedule(tmp_path, c
     assert "not shorten" in capsys.readouterr().err
 
 
+def test_steps_that_are_not_whole_updates_are_rounded_up_with_a_note(tmp_path, capsys):
+    assert _train(tmp_path / "run", steps=40) == 0  # batches of 2 envs x 16 steps
+    err = capsys.readouterr().err.strip()
+    assert err == ("jepa-bench train: note: --total-steps 40 is not a whole number of updates of "
+                   "32 steps (num_envs × num_steps); the run takes 2, 64 env steps")
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["env_steps"] == 64
+    assert _train(tmp_path / "whole", steps=64) == 0 and capsys.readouterr().err == ""
+
+
 def test_train_without_out_writes_under_runs(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--config", "j1g1r0", "--seed", "0", "--total-steps", "32", *TINY]) == 0
@@ -441,6 +452,12 @@ def test_rerun_check_says_same_run_then_judges_the_distribution(tmp_path, capsys
     capsys.readouterr()
     assert main(["rerun-check", str(root / "seed0"), "--out", str(tmp_path / "re1")]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith("same run: ")
+    before = (tmp_path / "re1" / "metrics.csv").read_bytes()
+    assert main(["rerun-check", str(root / "seed0"), "--out", str(tmp_path / "re1")]) == 2
+    err = capsys.readouterr().err.strip()  # refused before training, in one line
+    assert err.endswith("is not empty; rerun-check trains a fresh run: give a new folder, or "
+                        "none for a temporary one") and "\n" not in err
+    assert (tmp_path / "re1" / "metrics.csv").read_bytes() == before
     # a committed run that differs from its rerun (as on another CPU): judged by the spread
     ep = root / "seed0" / "episodes.csv"
     lines = ep.read_text().splitlines()
