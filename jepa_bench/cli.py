@@ -162,7 +162,8 @@ def cmd_train(args) -> int:
     if cfg.total_steps % cfg.batch_size:  # a run is whole updates of one batch each
         print(f"jepa-bench train: note: --total-steps {cfg.total_steps} is not a whole number "
               f"of updates of {cfg.batch_size} steps (num_envs × num_steps); the run takes "
-              f"{cfg.num_updates}, {cfg.num_updates * cfg.batch_size} env steps", file=sys.stderr)
+              f"{cfg.num_updates} updates, {cfg.num_updates * cfg.batch_size} env steps",
+              file=sys.stderr)
     info = train(cfg, args.seed, out, config_name=args.config, device=args.device,
                  threads=args.threads, resume=args.resume, force=args.force,
                  progress=not args.quiet, command=command, init_from=args.init_from,
@@ -867,27 +868,33 @@ OUTPUT_OPTIONS = ("out", "json", "figures")
 too)."""
 
 
-def is_output(args, filename) -> bool:
-    """Whether `filename` is one of the outputs the command line names, lies inside one, or is
-    a folder one of them lies in (the folder that could not be made)."""
+def output_option(args, filename) -> str | None:
+    """The option (say "--json") naming the output that `filename` is, lies inside, or is a
+    folder of (the folder that could not be made); None when it is none of them."""
     if not filename:
-        return False
-    names = [getattr(args, key, None) for key in OUTPUT_OPTIONS]
-    if args.command in ("recovery", "recovery-shared"):
-        names.append(args.summary)
+        return None
+    keys = list(OUTPUT_OPTIONS) + (["summary"] if args.command in ("recovery", "recovery-shared")
+                                   else [])
     path = Path(filename).absolute()
-    for name in filter(None, names):
-        out = Path(name).absolute()
-        if path == out or out in path.parents or path in out.parents:
-            return True
-    return False
+    for key in keys:
+        name = getattr(args, key, None)
+        out = Path(name).absolute() if name else None
+        if out is not None and (path == out or out in path.parents or path in out.parents):
+            return "--" + key.replace("_", "-")
+    return None
+
+
+def is_output(args, filename) -> bool:
+    """Whether `filename` is one of the outputs the command line names (output_option)."""
+    return output_option(args, filename) is not None
 
 
 def _write_error(args, exc: OSError) -> int:
     where = exc.filename or "a file"
     space = " or free some space" if exc.errno == errno.ENOSPC else ""
+    option = output_option(args, exc.filename) or "--out"
     print(f"jepa-bench {args.command}: error: cannot use {where}: {exc.strerror or exc}; "
-          f"nothing was overwritten: choose a folder you can write (--out){space}",
+          f"nothing was overwritten: give {option} a path you can write{space}",
           file=sys.stderr)
     return 2
 

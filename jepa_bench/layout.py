@@ -44,11 +44,16 @@ PROBE_DIR = "probe"
 
 
 def check_seeds(seeds) -> list[int]:
-    """The seeds of an experiment as distinct ints >= 0, in order; ValueError if none or one
-    is negative (a seed names a folder)."""
-    seeds = [int(x) for x in dict.fromkeys(seeds)]
+    """The seeds of an experiment as ints >= 0, in order; ValueError if none, one is negative
+    (a seed names a folder) or one is given twice (a run would count twice, as the workflow's
+    schema refuses too)."""
+    seeds = [int(x) for x in seeds]
     if not seeds or any(x < 0 for x in seeds):
         raise ValueError(f"seeds={seeds} is not allowed: give at least one seed, every seed >= 0")
+    twice = sorted({x for x in seeds if seeds.count(x) > 1})
+    if twice:
+        raise ValueError(f"seeds={seeds} is not allowed: {', '.join(map(str, twice))} given "
+                         "twice; give each seed once")
     return seeds
 
 

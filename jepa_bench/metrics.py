@@ -146,6 +146,9 @@ def check_metrics_rows(metrics: Path, info: dict) -> None:
     except UnicodeDecodeError:
         raise ValueError(f"{metrics} is not UTF-8 text: the file is damaged; restore it (git "
                          "checkout, a copy)") from None
+    if not text:
+        raise ValueError(f"{metrics} is empty, but its run.json records {updates} updates: the "
+                         "file is damaged; restore it (git checkout, a copy)")
     rows = max(text.count("\n") - 1, 0)
     if rows != updates or not text.endswith("\n"):
         cut = "" if text.endswith("\n") else " and a last row cut off"

@@ -206,6 +206,10 @@ def read_tables(paths: RunPaths) -> tuple[pd.DataFrame, pd.DataFrame]:
         missing = [c for c in needed if c not in frame.columns]
         if missing:
             raise ValueError(f"{path} lacks columns {missing}")
+        if frame["env_step"].isna().any():
+            raise ValueError(f"{path} has a row with no env_step (row "
+                             f"{int(frame['env_step'].isna().idxmax()) + 2} of the file): it is "
+                             "damaged; restore it, or train the run again")
     metrics = metrics.sort_values("env_step", kind="stable").reset_index(drop=True)
     episodes = episodes.sort_values("env_step", kind="stable").reset_index(drop=True)
     return metrics, episodes

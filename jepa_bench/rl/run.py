@@ -484,6 +484,13 @@ def _train(cfg: TrainConfig, seed: int, paths: RunPaths, dev: torch.device, *, c
            stop_after_updates: int | None, init_from, settings: str | None, track: str | None,
            grad_diagnostic: bool) -> dict:
     action, old_info = _prepare_folder(paths, cfg, seed, resume, force)
+    started_from = (old_info or {}).get("init_from")
+    if init_from is not None and action != "fresh" and old_info is not None \
+            and started_from != str(init_from):
+        raise RunFolderError(f"--init-from {init_from}: the run in {paths.root}, which --resume "
+                             "continues, was started "
+                             + (f"from {started_from}" if started_from else "from scratch")
+                             + "; drop --init-from, or --out another folder")
     if action == "complete":
         return old_info
     tracker = _Tracker(track, paths.root)

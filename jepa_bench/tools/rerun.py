@@ -138,6 +138,9 @@ def rerun_check(run_dir: Path, train: Callable[[list[str]], int],
     if not paths.run_json.is_file():
         raise ValueError(f"{run_dir} holds no run.json; rerun-check takes a finished run folder")
     info = read_json(paths.run_json)  # a file that is not a JSON object: one line naming it
+    if seeds_of is not None and not Path(seeds_of).is_dir():  # before an hour of training
+        raise ValueError(f"--seeds-of {seeds_of} is not a folder; give the folder that holds the "
+                         "configuration's seed folders")
     if info.get("status") != "complete":
         raise ValueError(f"{run_dir} is not a complete run (status {info.get('status')!r})")
     out = Path(out) if out else Path(tempfile.mkdtemp(prefix="jepa-bench-rerun-")) / "run"

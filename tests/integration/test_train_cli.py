@@ -361,11 +361,27 @@ def test_a_finished_run_can_be_extended_with_an_explicit_lr_schedule(tmp_path, c
     assert "not shorten" in capsys.readouterr().err
 
 
+def test_init_from_is_refused_for_a_run_it_did_not_start(tmp_path, capsys):
+    source, run = tmp_path / "source", tmp_path / "run"
+    assert _train(source) == 0 and _train(run) == 0
+    before = (run / "run.json").read_bytes()
+    capsys.readouterr()
+    ckpt = source / "checkpoints" / "last.pt"
+    assert _train(run, extra=["--resume", "--init-from", str(ckpt)]) == 2  # not ignored
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"--init-from {ckpt}: the run in {run}, which --resume continues, was "
+                        "started from scratch; drop --init-from, or --out another folder")
+    assert (run / "run.json").read_bytes() == before
+    started = tmp_path / "started"  # the workflow's recover rule: the same --init-from each time
+    assert _train(started, extra=["--init-from", str(ckpt)]) == 0
+    assert _train(started, extra=["--resume", "--init-from", str(ckpt)]) == 0
+
+
 def test_steps_that_are_not_whole_updates_are_rounded_up_with_a_note(tmp_path, capsys):
     assert _train(tmp_path / "run", steps=40) == 0  # batches of 2 envs x 16 steps
     err = capsys.readouterr().err.strip()
     assert err == ("jepa-bench train: note: --total-steps 40 is not a whole number of updates of "
-                   "32 steps (num_envs × num_steps); the run takes 2, 64 env steps")
+                   "32 steps (num_envs × num_steps); the run takes 2 updates, 64 env steps")
     assert json.loads((tmp_path / "run" / "run.json").read_text())["env_steps"] == 64
     assert _train(tmp_path / "whole", steps=64) == 0 and capsys.readouterr().err == ""
 

@@ -3,8 +3,19 @@ folders; the file names; the Snakemake wildcards pass through."""
 
 from pathlib import Path
 
+import pytest
+
 from jepa_bench.layout import (RunPaths, calibration_paths, collapse_paths, probe_json,
                                probe_name_of, recovery_root_of, run_dir, runs_root_of, switch_paths)
+
+
+def test_seeds_are_checked_not_silently_mended():
+    from jepa_bench.layout import check_seeds
+    assert check_seeds(["2", 0]) == [2, 0]
+    with pytest.raises(ValueError, match=r"seeds=\[0, 1, 0\] is not allowed: 0 given twice"):
+        check_seeds([0, 1, 0])
+    with pytest.raises(ValueError, match=r"every seed >= 0"):
+        check_seeds([-1])
 
 
 def test_a_run_folder_is_root_config_seed():

@@ -2,11 +2,14 @@
 naming it, and a write that cannot land leaves nothing behind."""
 
 import json
+from pathlib import Path
 
 import pytest
 
 from jepa_bench.cli import main
 from jepa_bench.metrics import atomic_write_text, check_metrics_rows, read_json
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _write(path, data):
@@ -64,6 +67,9 @@ def test_metrics_rows_must_be_whole_and_one_per_update(tmp_path):
     check_metrics_rows(metrics, {})  # a record with no update count is not checked
     with pytest.raises(ValueError, match=r"holds 2 whole rows, but its run.json records 3 "):
         check_metrics_rows(metrics, {"updates": 3})
+    metrics.write_text("")
+    with pytest.raises(ValueError, match=r"metrics.csv is empty, but its run.json records 2 "):
+        check_metrics_rows(metrics, {"updates": 2})
     metrics.write_bytes(b"update,env_step\n1,32\n2,\xff\n")
     with pytest.raises(ValueError, match=r"metrics.csv is not UTF-8 text: the file is damaged"):
         check_metrics_rows(metrics, {"updates": 2})
@@ -103,6 +109,9 @@ def test_inputs_that_are_not_what_they_should_be_are_one_line(tmp_path, capsys):
     _write(summary / "summary.json", {"runs_used": [{"seed": 0}, {"seed": 1}]})
     (summary / "runs.csv").write_text("configuration,seed\nj1g1r0,0\n")
     (summary / "stats.csv").write_text("configuration,metric\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    _write(run / "run.json", {"status": "complete", "config_name": "j1g1r0", "seed": 0})
     for argv, message in [
         (["calibration-report", "--root", str(tmp_path / "nosuch"), "--spec", "{}",
           "--out", str(tmp_path / "o.md")],
@@ -118,6 +127,11 @@ def test_inputs_that_are_not_what_they_should_be_are_one_line(tmp_path, capsys):
           "--out", str(tmp_path / "s")], "argument --settings: invalid choice: 'v9'"),
         (["claims", "--summary", str(summary), "--out", str(tmp_path / "c.md")],
          "runs.csv is damaged: it has 1 rows for the 2 runs summary.json lists"),
+        (["settings-table", "--claims", f"v2={_write(tmp_path / 'c.json', {'claims': []})}",
+          "--out", str(adir)], f"cannot use {adir}: a folder is there, not a file; nothing was "
+                               "overwritten: give --out a path you can write"),
+        (["rerun-check", str(run), "--seeds-of", str(tmp_path / "nosuch")],
+         f"--seeds-of {tmp_path / 'nosuch'} is not a folder"),
     ]:
         code = _exit_status(argv)
         err = capsys.readouterr().err.strip()
@@ -142,6 +156,22 @@ def test_a_table_that_is_empty_or_not_text_is_named(tmp_path):
         read_table(empty)
     with pytest.raises(ValueError, match=rf"^{binary} is not UTF-8 text; restore it"):
         read_table(binary)
+
+
+def test_a_run_table_with_a_row_that_lost_its_step_is_named(tmp_path):
+    from jepa_bench.analysis.aggregate import read_tables
+    from jepa_bench.layout import RunPaths
+    source = RunPaths.of(REPO / "results" / "v2" / "runs", "j1g1r0", 0)
+    run = RunPaths(tmp_path)
+    lines = source.metrics.read_text().splitlines(keepends=True)
+    columns = lines[0].rstrip("\n").split(",")
+    row = lines[3].split(",")
+    row[columns.index("env_step")] = ""  # a hand edit gone wrong
+    run.metrics.write_text("".join(lines[:3] + [",".join(row)] + lines[4:]))
+    run.episodes.write_bytes(source.episodes.read_bytes())
+    with pytest.raises(ValueError, match=r"metrics.csv has a row with no env_step \(row 4 of the "
+                                         r"file\): it is damaged"):
+        read_tables(run)
 
 
 def test_a_summary_table_cut_short_is_named(tmp_path):
