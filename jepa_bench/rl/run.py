@@ -485,8 +485,8 @@ def _train(cfg: TrainConfig, seed: int, paths: RunPaths, dev: torch.device, *, c
            grad_diagnostic: bool) -> dict:
     action, old_info = _prepare_folder(paths, cfg, seed, resume, force)
     started_from = (old_info or {}).get("init_from")
-    if init_from is not None and action != "fresh" and old_info is not None \
-            and started_from != str(init_from):
+    if init_from is not None and action != "fresh" and old_info is not None and (
+            not started_from or Path(started_from).resolve() != Path(init_from).resolve()):
         raise RunFolderError(f"--init-from {init_from}: the run in {paths.root}, which --resume "
                              "continues, was started "
                              + (f"from {started_from}" if started_from else "from scratch")
