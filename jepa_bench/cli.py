@@ -318,8 +318,8 @@ def _sweep(args):
 
 def _sweep_arguments(p) -> None:
     """The arguments both sensitivity subcommands take: the points and the runs they read."""
-    p.add_argument("--spec", required=True, help="the workflow's `sensitivity` config as JSON")
     from jepa_bench.config import CONFIGS
+    p.add_argument("--spec", required=True, help="the workflow's `sensitivity` config as JSON")
     p.add_argument("--root", required=True, type=_folder, help="the sweep's results folder")
     p.add_argument("--configs", nargs="+", required=True, choices=CONFIGS, metavar="NAME")
     p.add_argument("--seeds", nargs="+", type=_non_negative_int, required=True)
@@ -613,7 +613,8 @@ def _study_commands(sub) -> None:
     SETS = ", ".join(SETTINGS)  # noqa: N806  (a help text)
 
     p = sub.add_parser("recovery", help="recovery from collapse: tables, figure, report")
-    p.add_argument("--root", required=True, type=_folder, help="the recovery experiment's run folders")
+    p.add_argument("--root", required=True, type=_folder,
+                   help="the recovery experiment's run folders")
     p.add_argument("--algos", nargs="+", required=True, choices=ALGORITHMS)
     p.add_argument("--seeds", nargs="+", type=_non_negative_int, required=True)
     p.add_argument("--collapse-steps", type=_positive_int, required=True)

@@ -12,6 +12,7 @@ recovery, compare) share these names.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import io
@@ -22,8 +23,10 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["DIAGNOSTIC_COLUMNS", "EPISODE_COLUMNS", "STATE_NAMES", "METRIC_COLUMNS", "TIMING_COLUMNS", "Progress", "atomic_write_text",
-           "check_metrics_rows", "markdown_table", "read_json", "read_table", "write_csv_atomic", "write_json_atomic", "write_table"]
+__all__ = ["DIAGNOSTIC_COLUMNS", "EPISODE_COLUMNS", "STATE_NAMES", "METRIC_COLUMNS",
+           "TIMING_COLUMNS", "Progress", "atomic_write_text", "check_metrics_rows",
+           "markdown_table", "read_json", "read_table", "write_csv_atomic", "write_json_atomic",
+           "write_table"]
 
 METRIC_COLUMNS = (
     "update", "env_step", "wall_time", "sps", "episodic_return", "episodes", "jepa_loss",
@@ -61,7 +64,8 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the error that matters is the one being raised
+            tmp.unlink(missing_ok=True)
         raise
 
 
