@@ -33,13 +33,15 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
     return rows[0], rows[1:]
 
 
-def _check_folder(folder: Path) -> RunPaths:
+def _check_folder(folder: Path) -> tuple[RunPaths, dict]:
+    """A finished run folder's paths and run.json, its metrics.csv checked whole."""
     paths = RunPaths(folder)
     for path in paths.results():
         if not path.is_file():
             raise ValueError(f"{folder} is not a finished run folder: {path.name} is missing")
-    check_metrics_rows(paths.metrics, read_json(paths.run_json))
-    return paths
+    info = read_json(paths.run_json)
+    check_metrics_rows(paths.metrics, info)
+    return paths, info
 
 
 IGNORED_COLUMNS = TIMING_COLUMNS + DIAGNOSTIC_COLUMNS
@@ -73,8 +75,7 @@ def compare_csv(a: Path, b: Path, ignore=IGNORED_COLUMNS, limit: int = 5) -> lis
 
 def compare_runs(a: Path, b: Path) -> list[str]:
     """All differences between run folders a and b that are not about timing; [] = same run."""
-    pa, pb = _check_folder(a), _check_folder(b)
-    run_a, run_b = read_json(pa.run_json), read_json(pb.run_json)
+    (pa, run_a), (pb, run_b) = _check_folder(a), _check_folder(b)
     diffs = [f"run.json {key}: {run_a.get(key)!r} vs {run_b.get(key)!r}"
              for key in RUN_KEYS if run_a.get(key) != run_b.get(key)]
     # a config field one run predates counts as its default (config_differences)
