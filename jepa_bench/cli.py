@@ -67,6 +67,8 @@ not an error)."""
 
 def _integer(text: str, low: int, high: int, rule: str) -> int:
     try:
+        if "_" in text or not text.isascii():  # int() reads '4_0' as 40
+            raise ValueError
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
@@ -289,7 +291,13 @@ def cmd_probe_table(args) -> int:
     from jepa_bench.studies.probe_report import write_probe_report
     from jepa_bench.layout import probe_name_of
     by_config: dict[str, list] = {}
+    seen: dict[Path, str] = {}
     for path in args.results:
+        key = Path(path).resolve()
+        if key in seen:  # a seed counted twice would shift the configuration's mean
+            raise ValueError(f"{path!r} is given twice (also as {seen[key]!r}); give each probe "
+                             "file once")
+        seen[key] = path
         by_config.setdefault(probe_name_of(path), []).append(Path(path))
     for path in write_probe_report(by_config, Path(args.out)):
         print(path)

@@ -361,13 +361,17 @@ def _parse_value(key: str, text: str, current):
             if lowered in ("0", "false", "no", "off"):
                 return False
             raise ValueError
+        if kind in (int, float) and ("_" in text or not text.isascii()):
+            raise ValueError  # Python reads '4_0' as 40 and other scripts' digits as ours
         if kind is int:
             return int(text)
         if kind is float:
             return float(text)
         return text
     except ValueError:
-        raise ValueError(f"--set {key}={text!r}: expected a {kind.__name__}") from None
+        written = {int: "an integer (digits only, e.g. 40)", float: "a number (e.g. 3e-4)",
+                   bool: "true or false"}.get(kind, kind.__name__)
+        raise ValueError(f"--set {key}={text!r}: expected {written}") from None
 
 
 SWITCH_KEYS = ("jepa", "rl_grad", "var_reg", "obs_type", "algo", "target")

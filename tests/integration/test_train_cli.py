@@ -237,12 +237,13 @@ def test_a_complete_run_whose_metrics_are_cut_short_is_named_not_passed(tmp_path
 @pytest.mark.parametrize("args, message", [
     (["--config", "j9g9r9", "--seed", "0"], "unknown config 'j9g9r9'; valid names: j0g0r0"),
     (["--config", "j1g1r0", "--seed", "0", "--set", "bogus=1"], "unknown --set key 'bogus'"),
-    (["--config", "j1g1r0", "--seed", "0", "--set", "lr=fast"], "--set lr='fast': expected a float"),
+    (["--config", "j1g1r0", "--seed", "0", "--set", "lr=fast"], "--set lr='fast': expected a number"),
     (["--config", "j1g1r0", "--seed", "0", "--set", "jepa=0"], "--set jepa is fixed"),
     (["--config", "j1g1r0", "--seed", "0", "--set", "total_steps=0"],
      "error: --set total_steps is not allowed: use --total-steps (the workflow: config "
      "total_steps)"),
     (["--config", "j1g1r0", "--seed", "0", "--total-steps", "0"], "0 must be a positive integer"),
+    (["--config", "j1g1r0", "--seed", "4_0"], "argument --seed: '4_0' is not an integer"),
     (["--config", "j1g1r0", "--seed", "-1"], "-1 must be >= 0"),
     (["--config", "j1g1r0", "--seed", "0", "--renderer", "vulkan"], "invalid choice: 'vulkan'"),
     (["--config", "j1g1r0", "--seed", "0", "--set", "patch=7"], "patch"),

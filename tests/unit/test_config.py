@@ -76,8 +76,10 @@ def test_overrides_are_typed_after_the_fields():
 
 @pytest.mark.parametrize("items, match", [
     (["nope=1"], "unknown --set key 'nope'; valid keys: "),
-    (["depth=two"], "expected a int"),
-    (["anneal_lr=maybe"], "expected a bool"),
+    (["depth=two"], r"^--set depth='two': expected an integer \(digits only, e\.g\. 40\)$"),
+    (["num_envs=4_0"], r"^--set num_envs='4_0': expected an integer"),
+    (["lr=1_0e-4"], r"^--set lr='1_0e-4': expected a number \(e\.g\. 3e-4\)$"),
+    (["anneal_lr=maybe"], "expected true or false"),
     (["depth"], "expected key=value"),
     # --total-steps (the workflow: config total_steps) always sets it: a --set item was ignored
     (["total_steps=1000"], r"^--set total_steps is not allowed: use --total-steps \(the "

@@ -89,6 +89,8 @@ def test_report_commands_name_a_file_of_the_wrong_kind(tmp_path, capsys):
         (["settings-table", "--claims", f"v2={_write(tmp_path / 'p.json', {'run': 'x'})}"],
          "has no 'claims' (a JSON array is needed); expected a claims report"),
         (["probe-table", str(claims)], f"{claims} has no 'encoder'"),
+        (["probe-table", str(claims), str(tmp_path / ".." / tmp_path.name / "claims.json")],
+         f"is given twice (also as {str(claims)!r}); give each probe file once"),
         (["calibration-report", "--root", str(tmp_path), "--spec", '{"screen": 5}'],
          "--spec: config calibration[screen]=5 is not allowed: 5 is not of type 'object'"),
         (["bench", "--configs", "nosuch"], "unknown config 'nosuch'; valid names: j0g0r0"),
