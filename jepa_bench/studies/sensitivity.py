@@ -479,16 +479,35 @@ def contrast_table(summary_dir: str | os.PathLike) -> dict:
 
 # --- the report -------------------------------------------------------------------------------
 
+def _check_number(check: dict) -> str:
+    """A check's first mean (or count), named; '' when it has none."""
+    for key, value in (check.get("numbers") or {}).items():
+        if isinstance(value, dict) and "mean" in value:
+            return f"{key} {value['mean']:.3g}"
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return f"{key} {value:.3g}"
+    return ""
+
+
 def first_number(claim: dict) -> str:
     """A claim's first number, as its report states it: the first check's first mean (or
     count), named; '' when the claim has no numbers."""
-    for check in claim.get("checks") or []:
-        for key, value in (check.get("numbers") or {}).items():
-            if isinstance(value, dict) and "mean" in value:
-                return f"{key} {value['mean']:.3g}"
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                return f"{key} {value:.3g}"
-    return ""
+    return next((n for n in map(_check_number, claim.get("checks") or []) if n), "")
+
+
+def deciding_number(claim: dict) -> str:
+    """The number of the check that keeps a claim from being reproduced: the first check that
+    failed (not reproduced) or stayed undecided (inconclusive), named; '' when the claim is
+    reproduced, has no such check, or that number is already the first number. (Claim 4's first
+    number is a collapse count; where it is not reproduced because its configuration does not
+    learn, this is the final return that says so.)"""
+    if claim.get("verdict") not in ("not reproduced", "inconclusive"):
+        return ""
+    want = claim["verdict"] == "inconclusive" and None  # False, or None (undecided)
+    check = next((c for c in claim.get("checks") or []
+                  if "result" in c and c["result"] is want), None)
+    number = _check_number(check) if check else ""
+    return "" if number == first_number(claim) else number
 
 
 def robustness(claims_by_point: Mapping[str, dict | None], counted: Sequence[str]) -> dict:
@@ -504,7 +523,8 @@ def robustness(claims_by_point: Mapping[str, dict | None], counted: Sequence[str
         for point, claims in claims_by_point.items():
             claim = next((cl for cl in (claims or {}).get("claims", []) if cl["id"] == cid), None)
             cells[point] = None if claim is None else {"verdict": claim["verdict"],
-                                                       "number": first_number(claim)}
+                                                       "number": first_number(claim),
+                                                       "decided_by": deciding_number(claim)}
         run = [p for p in counted if cells.get(p)]
         holds = [p for p in run if cells[p]["verdict"] == "reproduced"]
         centre = (cells.get(CENTRE) or {}).get("verdict")
@@ -534,7 +554,10 @@ def format_robustness(result: dict) -> str:
     lines = ["# Sensitivity of the verdicts (docs/sensitivity.md)", "",
              "Each column is one point of the preregistered sweep; `v2` is the committed record "
              "(not counted), `centre` its re-run. A cell is the claim's verdict under the "
-             "unchanged criteria and its first number. A claim that holds at one point of m "
+             "unchanged criteria and its first number; where that number is not the one that "
+             "keeps the claim from being reproduced, the cell adds the number of the first "
+             "check that failed or stayed undecided (\"decided by\"). A claim that holds at "
+             "one point of m "
              "is weak evidence, whichever point that is: no point is the right one.", ""]
     not_run = [p for p in result["planned"] if p not in result["done"]]
     if not_run:
@@ -547,7 +570,11 @@ def format_robustness(result: dict) -> str:
         cells = [f"{row['id']}"]
         for p in points:
             c = row["cells"].get(p)
-            cells.append("not run" if c is None else f"{c['verdict']}; {c['number']}".strip("; "))
+            if c is None:
+                cells.append("not run")
+                continue
+            decided = f" (decided by {c['decided_by']})" if c.get("decided_by") else ""
+            cells.append(f"{c['verdict']}; {c['number']}".strip("; ") + decided)
         body.append(cells)
     lines += [_table(header, body), ""]
     lines += ["## Per claim", ""]

@@ -13,7 +13,8 @@ from jepa_bench.analysis.claims import write_claims
 from jepa_bench.config import PAPER_CONFIGS, parse_overrides, resolve
 from jepa_bench.layout import RunPaths
 from jepa_bench.studies.sensitivity import (CENTRE, check_point_runs, configuration_fields,
-                                            first_number, format_robustness, gradient_table,
+                                            deciding_number, first_number, format_robustness,
+                                            gradient_table,
                                             heads_clip_factor, point_run_roots, points_through,
                                             robustness, robustness_result, scale_free_table,
                                             sweep_points, write_robustness_report)
@@ -174,6 +175,23 @@ def test_robustness_counts_and_flips():
     assert one["cells"]["b"] is None and one["cells"]["v2"]["number"] == "final_return 10"
     assert first_number({"checks": [{"numbers": {"collapsed": 3}}]}) == "collapsed 3"
     assert first_number({"checks": []}) == ""
+
+
+def test_the_deciding_number_is_the_first_failed_or_undecided_check():
+    collapse = {"result": True, "numbers": {"collapsed_seeds": 0}}
+    learns = {"result": False, "numbers": {"final_return": {"mean": 22.4}}}
+    slower = {"result": None, "numbers": {"auc": {"mean": 54.2}}}
+    claim = {"verdict": "not reproduced", "checks": [collapse, learns, slower]}
+    assert (first_number(claim), deciding_number(claim)) == ("collapsed_seeds 0",
+                                                             "final_return 22.4")
+    assert deciding_number({"verdict": "inconclusive",
+                            "checks": [collapse, dict(learns, result=True), slower]}) == "auc 54.2"
+    # reproduced, or decided by the first number itself: nothing to add
+    assert deciding_number({"verdict": "reproduced", "checks": [collapse]}) == ""
+    assert deciding_number({"verdict": "not reproduced",
+                            "checks": [dict(collapse, result=False), learns]}) == ""
+    res = robustness({"centre": {"claims": [{"id": 4, "statement": "s", **claim}]}}, ["centre"])
+    assert res["claims"][0]["cells"]["centre"]["decided_by"] == "final_return 22.4"
 
 
 def test_the_report_and_figures_from_made_up_points(tmp_path, run_folder):
