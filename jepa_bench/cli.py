@@ -88,6 +88,14 @@ def _folder(text: str) -> str:
     return text
 
 
+def _sentence(text: str) -> str:
+    """A sentence to print in a report: one line that says something, ending in a full stop."""
+    text = text.strip()
+    if not text or "\n" in text or not text.endswith("."):
+        raise argparse.ArgumentTypeError(f"{text!r} is not one sentence ending in '.'")
+    return text
+
+
 def _positive_int(text: str) -> int:
     return _integer(text, 1, INT_MAX, "must be a positive integer")
 
@@ -400,6 +408,8 @@ def cmd_trained_encoders(args) -> int:
                                                      trained_encoders_figure,
                                                      write_trained_encoders_report)
     result = evaluate_trained_encoders([read_probe(p) for p in args.probes])
+    if args.exploratory:
+        result["exploratory"] = args.exploratory
     md, js = write_trained_encoders_report(args.out, result)
     if args.figures:
         import pandas as pd
@@ -821,6 +831,9 @@ def _sweep_and_audit_commands(sub) -> None:
     p.add_argument("--probes", nargs="+", required=True, help="probe-frozen JSON files, one a run")
     p.add_argument("--figures", help="folder for trained_encoders.png/.pdf")
     p.add_argument("--out", required=True, help="markdown report; .json and .csv beside it")
+    p.add_argument("--exploratory", metavar="WHY", type=_sentence,
+                   help="mark the report exploratory (probes no protocol asked for): WHY, one "
+                        "sentence, heads it, and its verdicts are labelled descriptive")
     p.set_defaults(func=cmd_trained_encoders)
 
     p = sub.add_parser("theory", help="numerical check of Propositions 1 and 2 (Yu & Chen)")

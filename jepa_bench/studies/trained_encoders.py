@@ -197,8 +197,12 @@ def write_trained_encoders_report(out_md: str | os.PathLike, result: dict) -> tu
     mean = (last.groupby(["configuration", "head"])[list(STATE_NAMES)].mean().reset_index())
     init = table[table["env_step"] == 0].groupby(["configuration", "head"])[
         list(STATE_NAMES)].mean().reset_index()
-    lines = ["# What the trained encoders keep (docs/trained-encoders.md)", "",
-             f"Frozen probe of {result['runs']} runs: R² on held-out frames from a fixed mixture "
+    lines = ["# What the trained encoders keep (docs/trained-encoders.md)", ""]
+    if result.get("exploratory"):
+        lines += [f"**Exploratory, not preregistered:** {result['exploratory']} The criteria "
+                  "below are docs/trained-encoders.md's, applied here after the fact; these "
+                  "verdicts are descriptive and count towards no claim.", ""]
+    lines += [f"Frozen probe of {result['runs']} runs: R² on held-out frames from a fixed mixture "
              "of policies, per state component, for a linear and an MLP head; step 0 is each "
              "run's encoder at initialisation.", "",
              "## Mean R² at each run's last snapshot", "", markdown_table(mean),

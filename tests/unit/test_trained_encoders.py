@@ -68,3 +68,37 @@ def test_report_table_and_figure(tmp_path):
     assert (tmp_path / "te.csv").read_text().count("\n") == 1 + 10 * 3 * 2
     paths = trained_encoders_figure(probe_table(results), tmp_path / "figures")
     assert [p.name for p in paths] == ["trained_encoders.png", "trained_encoders.pdf"]
+
+
+def test_the_cli_marks_an_exploratory_report_and_refuses_a_reason_that_is_no_sentence(
+        tmp_path, capsys):
+    import json
+
+    from jepa_bench.cli import main
+
+    files = []
+    for res in _runs("j1g0r0", 3) + _runs("j1g1r0", 0):
+        path = tmp_path / f"{res['config_name']}-{res['seed']}.json"
+        path.write_text(json.dumps({"run": str(path), **res}))
+        files.append(str(path))
+    out = tmp_path / "te.md"
+    why = "Probed after the point's results were read."
+    assert main(["trained-encoders", "--probes", *files, "--out", str(out),
+                 "--exploratory", why]) == 0
+    text = out.read_text()
+    assert text.splitlines()[2] == (f"**Exploratory, not preregistered:** {why} The criteria "
+                                    "below are docs/trained-encoders.md's, applied here after "
+                                    "the fact; these verdicts are descriptive and count towards "
+                                    "no claim.")
+    assert json.loads(out.with_suffix(".json").read_text())["exploratory"] == why
+    out.unlink()
+    assert main(["trained-encoders", "--probes", *files, "--out", str(out)]) == 0
+    assert "Exploratory" not in out.read_text()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main(["trained-encoders", "--probes", *files, "--out", str(tmp_path / "no.md"),
+              "--exploratory", "after the fact"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "argument --exploratory: 'after the fact' is not one sentence ending in '.'" in err
+    assert not (tmp_path / "no.md").exists()

@@ -201,3 +201,32 @@ rule sensitivity_trained_encoders:
     shell:
         "jepa-bench trained-encoders --probes {input} --figures {params.figures}"
         " --out {output.md} > {log} 2>&1"
+
+
+# Exploratory, not in the protocol: the same report at another point, from the probes of the
+# configurations that point re-runs, under {point}/exploratory/. Built only when asked for by
+# name (docs/sensitivity-study.md says which point was probed, when and why), e.g.
+#   snakemake -c2 --configfile workflow/config/sensitivity.yaml \
+#       -- results/sensitivity/input_unit/exploratory/trained-encoders.md
+rule sensitivity_trained_encoders_exploratory:
+    input:
+        lambda w: expand(SENS_PROBE, point=w.point, configuration=SENS_BY_NAME[w.point].rerun,
+                         seed=SEEDS),
+    output:
+        md=f"{RESULTS}/{{point}}/exploratory/trained-encoders.md",
+        json=f"{RESULTS}/{{point}}/exploratory/trained-encoders.json",
+        csv=f"{RESULTS}/{{point}}/exploratory/trained-encoders.csv",
+        figures=[f"{RESULTS}/{{point}}/exploratory/figures/trained_encoders.png",
+                 f"{RESULTS}/{{point}}/exploratory/figures/trained_encoders.pdf"],
+    log:
+        f"{LOGS}/sensitivity/{{point}}/exploratory-trained-encoders.log",
+    params:
+        figures=lambda wildcards, output: os.path.dirname(output.figures[0]),
+        why=lambda w: shlex.quote(f"the frozen probe of point {w.point}'s encoders, asked for "
+                                  "after the point's results were read, not part of "
+                                  "docs/sensitivity.md or docs/trained-encoders.md."),
+    conda:
+        "../envs/jepa-bench.yaml"
+    shell:
+        "jepa-bench trained-encoders --probes {input} --figures {params.figures}"
+        " --exploratory {params.why} --out {output.md} > {log} 2>&1"
