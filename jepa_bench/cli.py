@@ -66,10 +66,9 @@ not an error)."""
 
 
 def _integer(text: str, low: int, high: int, rule: str) -> int:
+    from jepa_bench.config import plain_number
     try:
-        if "_" in text or not text.isascii():  # int() reads '4_0' as 40
-            raise ValueError
-        value = int(text)
+        value = plain_number(text, int)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value < low:

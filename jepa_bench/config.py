@@ -351,6 +351,15 @@ def get_config(name: str) -> NamedConfig:
     return CONFIGS[name]
 
 
+def plain_number(text: str, kind: type = int):
+    """`kind(text)` for int or float, refusing what Python reads but a user hardly means: digit
+    separators ('4_0' is 40) and other scripts' digits. ValueError otherwise. The one rule for
+    numbers on the command line (--set items and the integer options)."""
+    if "_" in text or not text.isascii():
+        raise ValueError(f"{text!r} is not written with plain digits")
+    return kind(text)
+
+
 def _parse_value(key: str, text: str, current):
     kind = type(current)
     try:
@@ -361,12 +370,8 @@ def _parse_value(key: str, text: str, current):
             if lowered in ("0", "false", "no", "off"):
                 return False
             raise ValueError
-        if kind in (int, float) and ("_" in text or not text.isascii()):
-            raise ValueError  # Python reads '4_0' as 40 and other scripts' digits as ours
-        if kind is int:
-            return int(text)
-        if kind is float:
-            return float(text)
+        if kind in (int, float):
+            return plain_number(text, kind)
         return text
     except ValueError:
         written = {int: "an integer (digits only, e.g. 40)", float: "a number (e.g. 3e-4)",
